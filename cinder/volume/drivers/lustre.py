@@ -1,0 +1,909 @@
+# Copyright (c) 2026 OpenStack Foundation
+# All Rights Reserved.
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Volume driver for the Lustre parallel file system.
+
+Volumes are raw or qcow2 files on Lustre shares mounted by the native
+Lustre client, so that compute hosts read and write them in parallel
+across the file system's object storage targets.
+"""
+
+from __future__ import annotations
+
+import binascii
+import contextlib
+import json
+import math
+import os
+import tempfile
+import typing
+from typing import Any, Iterator, Optional  # noqa: H301
+
+from castellan import key_manager
+from oslo_concurrency import processutils as putils
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import excutils
+from oslo_utils import units
+
+if typing.TYPE_CHECKING:
+    from oslo_utils import imageutils
+
+from cinder.common import constants
+from cinder import context
+from cinder import coordination
+from cinder import exception
+from cinder.i18n import _
+from cinder.image import image_utils
+from cinder import interface
+from cinder import objects
+from cinder.objects import fields
+from cinder import utils
+from cinder.volume import configuration
+from cinder.volume.drivers import lustre_client
+from cinder.volume.drivers import remotefs
+from cinder.volume import volume_utils
+
+LOG = logging.getLogger(__name__)
+
+lustre_opts = [
+    cfg.StrOpt('lustre_shares_config',
+               default='/etc/cinder/lustre_shares',
+               help='File with the list of Lustre shares, one a line: '
+                    'NID[,NID][:NID...]:/fsname[/subdir], optionally '
+                    'followed by "-o OPTIONS" for that share.'),
+    cfg.StrOpt('lustre_mount_point_base',
+               default='$state_path/mnt',
+               help='Base directory of the mount points of Lustre shares.'),
+    cfg.StrOpt('lustre_mount_options',
+               default='flock',
+               help='Mount options passed to the Lustre client for every '
+                    'share (see mount.lustre(8)); per-share options in '
+                    'the shares file are added to these.'),
+    cfg.IntOpt('lustre_mount_attempts',
+               default=3,
+               min=1,
+               help='The number of attempts to mount a Lustre share before '
+                    'raising an error.'),
+    cfg.BoolOpt('lustre_sparsed_volumes',
+                default=True,
+                help='Provision volumes thin when their volume type does '
+                     'not set provisioning:type. If False they are thick: '
+                     'raw files preallocated with fallocate.'),
+    cfg.BoolOpt('lustre_qcow2_volumes',
+                default=True,
+                help='Create thin volumes as qcow2 files. If False thin '
+                     'volumes are sparse raw files. Multiattach volumes '
+                     'are always raw.'),
+    cfg.BoolOpt('lustre_snapshot_support',
+                default=True,
+                help='Enable snapshots (qcow2 overlay files) and the '
+                     'operations that use them: volume from snapshot, '
+                     'clone and revert to snapshot.'),
+]
+
+CONF = cfg.CONF
+CONF.register_opts(lustre_opts, group=configuration.SHARED_CONF_GROUP)
+
+# Errors of fallocate(1) that mean "not supported here": EOPNOTSUPP from
+# ZFS OSTs, ENOTSUPP (524) from Lustre clients before 2.14.
+_FALLOCATE_UNSUPPORTED = (os.strerror(95), os.strerror(lustre_client.ENOTSUPP))
+
+
+def _check_file_name(volume_name: str, name: Any, directory: str) -> None:
+    """Refuse a name from a .info file that is not the volume's own file.
+
+    A name is trusted only if it is a plain file name of this volume (the
+    volume's name, or it followed by '.' and a suffix) in the volume's
+    directory: a corrupt or forged .info file must not make the driver
+    read, overwrite or delete anything else.
+    """
+    if (isinstance(name, str) and os.path.basename(name) == name and
+            (name == volume_name or name.startswith(volume_name + '.')) and
+            not name.endswith('.info')):
+        return
+    raise lustre_client.LustreException(msg=_(
+        '%(dir)s/%(vol)s.info names %(name)r, which is not a file of that '
+        'volume; the .info file may be corrupt') % {
+        'dir': directory, 'vol': volume_name, 'name': name})
+
+
+@interface.volumedriver
+class LustreDriver(remotefs.RevertToSnapshotMixin,
+                   remotefs.RemoteFSManageableVolumesMixin,
+                   remotefs.RemoteFSSnapDriverDistributed):
+    """Cinder volume driver for Lustre shares.
+
+    Each share in ``lustre_shares_config`` is a pool. A volume is a file on
+    its share: a qcow2 or sparse raw file when its volume type is thin, a
+    raw file preallocated with fallocate when it is thick. Snapshots are
+    qcow2 overlays recorded in the volume's ``.info`` file, as in the other
+    remotefs drivers; Lustre has no per-file snapshots of its own.
+
+    Every operation that touches a volume's files runs under the
+    distributed lock of that volume, so several cinder-volume services of
+    one cluster can serve the same file system (active/active).
+
+    Version history:
+
+    .. code-block:: none
+
+        1.0.0 - Initial driver
+    """
+
+    driver_volume_type = 'lustre'
+    driver_prefix = 'lustre'
+    volume_backend_name = 'Lustre'
+    VERSION = '1.0.0'
+    SUPPORTS_ACTIVE_ACTIVE = True
+
+    # ThirdPartySystems wiki page
+    CI_WIKI_NAME = 'Lustre_CI'
+
+    _SUPPORTED_FORMATS = ('raw', 'qcow2')
+
+    def __init__(self, execute=utils.execute, *args, **kwargs) -> None:
+        super().__init__(execute, *args, **kwargs)
+        self.configuration.append_config_values(lustre_opts)
+        self.base = os.path.realpath(
+            self.configuration.lustre_mount_point_base)
+        self._mounter = lustre_client.LustreMounter(
+            utils.get_root_helper(), execute, self.base,
+            self.configuration.lustre_mount_options,
+            self.configuration.lustre_mount_attempts)
+        self._remotefsclient = self._mounter.client
+        self._lfs = lustre_client.Lfs(execute)
+        self._lfs_available = True
+        self._supports_encryption = True
+        self._sparse_copy_volume_data = True
+        self.reserved_percentage = self.configuration.reserved_percentage
+        self.max_over_subscription_ratio = (
+            volume_utils.get_max_over_subscription_ratio(
+                self.configuration.max_over_subscription_ratio,
+                supports_auto=False))
+        self._share_objects: dict[str, lustre_client.LustreShare] = {}
+        # Temporary volumes this service made for backups: raw copies.
+        self._raw_views: set[str] = set()
+
+    @staticmethod
+    def get_driver_options() -> list:
+        return lustre_opts + remotefs.nas_opts + remotefs.volume_opts
+
+    # ------------------------------------------------------------------
+    # Set-up, shares and mounts
+    # ------------------------------------------------------------------
+
+    def do_setup(self, ctxt: context.RequestContext) -> None:
+        """Load and mount the shares, then settle the NAS security mode."""
+        super().do_setup(ctxt)
+        config = self.configuration.lustre_shares_config
+        if not config or not os.path.isfile(config):
+            raise exception.InvalidConfigurationValue(
+                option='lustre_shares_config', value=config)
+        self.set_nas_security_options(self._is_voldb_empty_at_startup)
+        if (self.configuration.lustre_snapshot_support and
+                self.configuration.nas_secure_file_operations == 'true'):
+            LOG.warning('Snapshots run qemu-img as the cinder user with '
+                        'nas_secure_file_operations; volumes attached to '
+                        'instances must stay writable by that user.')
+
+    def check_for_setup_error(self) -> None:
+        if not self._mounted_shares:
+            raise lustre_client.LustreNoSharesMounted()
+
+    def _load_shares_config(self, share_file: Optional[str] = None) -> None:
+        """Read the shares file; a malformed line is an error naming it."""
+        if share_file is None:
+            share_file = self.configuration.lustre_shares_config
+        parsed = lustre_client.parse_shares(self._read_config_file(share_file),
+                                            share_file)
+        self.shares = {address: options
+                       for address, (_share, options) in parsed.items()}
+        self._share_objects = {address: share
+                               for address, (share, _opts) in parsed.items()}
+        LOG.debug('Lustre shares loaded: %s', self.shares)
+
+    def _ensure_share_mounted(self, share: str) -> None:
+        self._mounter.ensure_mounted(share, self.shares.get(share))
+
+    def _get_mount_point_for_share(self, share: str) -> str:
+        return self._mounter.get_mount_point(share)
+
+    def _get_mount_point_base(self) -> str:
+        return self.base
+
+    def set_nas_security_options(self, is_new_cinder_install: bool) -> None:
+        """Settle 'auto' NAS security options on the first mounted share."""
+        self._ensure_shares_mounted()
+        if not self._mounted_shares:
+            raise lustre_client.LustreNoSharesMounted()
+        mount_point = self._get_mount_point_for_share(self._mounted_shares[0])
+        for option in ('nas_secure_file_permissions',
+                       'nas_secure_file_operations'):
+            value = self._determine_nas_security_option_setting(
+                getattr(self.configuration, option), mount_point,
+                is_new_cinder_install)
+            setattr(self.configuration, option, value)
+            if value == 'false':
+                LOG.warning('%s is false: this is an insecure '
+                            'configuration, see the Lustre driver '
+                            'documentation.', option)
+        if self.configuration.nas_secure_file_operations == 'true':
+            self._execute_as_root = False
+
+    # ------------------------------------------------------------------
+    # Pools and capacity
+    # ------------------------------------------------------------------
+
+    def _get_pool_name_from_share(self, share: str) -> str:
+        return self._share_objects[share].name
+
+    def _get_share_from_pool_name(self, pool_name: str) -> Optional[str]:
+        return next((address for address, share
+                     in self._share_objects.items()
+                     if share.name == pool_name), None)
+
+    def _get_available_capacity(self, share: str) -> tuple[int, int]:
+        """Return (available, total) bytes of the share's file system.
+
+        ``lfs df`` counts the OSTs only, the space volume data lives in;
+        df(1) would mix in the metadata targets. Without lfs, fall back
+        to df.
+        """
+        mount_point = self._get_mount_point_for_share(share)
+        if self._lfs_available:
+            try:
+                df = self._lfs.df(mount_point)
+                return df.available, df.total
+            except OSError:
+                LOG.warning('The lfs command is not installed: capacity of '
+                            'Lustre shares comes from df, which includes '
+                            'metadata targets.')
+                self._lfs_available = False
+        return super()._get_available_capacity(share)
+
+    def _get_provisioned_capacity(self, share: Optional[str] = None) -> float:
+        """GiB provisioned to volumes of a share (pool), from the database.
+
+        Counting sizes in the database keeps a stats refresh free of any
+        walk over volume files, however many volumes the share holds. In a
+        cluster every service counts the whole cluster's volumes.
+        """
+        ctxt = context.get_admin_context()
+        pool = self._get_pool_name_from_share(share) if share else None
+        if self.cluster_name:
+            host = volume_utils.append_host(self.cluster_name, pool)
+            volumes = objects.VolumeList.get_all(
+                ctxt, filters={'cluster_name': host})
+            return float(sum(volume.size for volume in volumes))
+        host = volume_utils.append_host(self.host, pool)
+        _count, size_gb = self.db.volume_data_get_for_host(ctxt, host)
+        return float(size_gb)
+
+    def _get_capacity_info(self, share: str) -> tuple[float, float, float]:
+        """Return (total, available, provisioned) bytes of the share."""
+        available, total = self._get_available_capacity(share)
+        provisioned = self._get_provisioned_capacity(share) * units.Gi
+        return float(total), float(available), provisioned
+
+    def _is_share_eligible(self, share: str, size_gb: int) -> bool:
+        """Whether the share can take size_gb more without over-filling.
+
+        The same checks the scheduler makes, for the driver's own choices
+        (no pool in the volume's host, extend).
+        """
+        total, available, provisioned = self._get_capacity_info(share)
+        if not total:
+            return False
+        used_ratio = (total - available) / total
+        if used_ratio > (100 - self.reserved_percentage) / 100.0:
+            LOG.debug('%s is not eligible: used ratio exceeded.', share)
+            return False
+        apparent_free = (total * self.max_over_subscription_ratio -
+                         provisioned)
+        if apparent_free < size_gb * units.Gi:
+            LOG.debug('%s is not eligible: not enough room for %sG.',
+                      share, size_gb)
+            return False
+        return True
+
+    def _find_share(self, volume: objects.Volume) -> str:
+        """Return the share of the pool the scheduler chose, if it fits.
+
+        Without a pool in the volume's host (legacy volumes), choose the
+        eligible share with the least space provisioned.
+        """
+        if not self._mounted_shares:
+            raise lustre_client.LustreNoSharesMounted()
+        pool = volume_utils.extract_host(volume.host, level='pool')
+        share = self._get_share_from_pool_name(pool) if pool else None
+        candidates = ([share] if share in self._mounted_shares
+                      else self._mounted_shares)
+        eligible = [s for s in candidates
+                    if self._is_share_eligible(s, volume.size)]
+        if not eligible:
+            raise lustre_client.LustreNoSuitableShareFound(
+                volume_size=volume.size)
+        chosen = min(eligible, key=self._get_provisioned_capacity)
+        LOG.debug('Selected Lustre share %(share)s for volume %(vol)s.',
+                  {'share': chosen, 'vol': volume.id})
+        return chosen
+
+    def _update_volume_stats(self) -> None:
+        """Report one pool per mounted share."""
+        self._ensure_shares_mounted()
+        pools = [self._get_pool_stats(share)
+                 for share in self._mounted_shares]
+        backend_name = self.configuration.safe_get('volume_backend_name')
+        self._stats = {
+            'volume_backend_name': backend_name or self.volume_backend_name,
+            'vendor_name': self.vendor_name,
+            'driver_version': self.get_version(),
+            'storage_protocol': constants.LUSTRE,
+            'total_capacity_gb': sum(p['total_capacity_gb'] for p in pools),
+            'free_capacity_gb': sum(p['free_capacity_gb'] for p in pools),
+            'sparse_copy_volume': True,
+            'pools': pools,
+        }
+
+    def _get_pool_stats(self, share: str) -> dict[str, Any]:
+        total, available, provisioned = self._get_capacity_info(share)
+        return {
+            'pool_name': self._get_pool_name_from_share(share),
+            'total_capacity_gb': round(total / units.Gi, 2),
+            'free_capacity_gb': round(available / units.Gi, 2),
+            'provisioned_capacity_gb': round(provisioned / units.Gi, 2),
+            'reserved_percentage': self.reserved_percentage,
+            'max_over_subscription_ratio': self.max_over_subscription_ratio,
+            'thin_provisioning_support': True,
+            'thick_provisioning_support': True,
+            'multiattach': True,
+            'online_extend_support': False,
+            'sparse_copy_volume': True,
+            'QoS_support': False,
+        }
+
+    # ------------------------------------------------------------------
+    # Volume files
+    # ------------------------------------------------------------------
+
+    def _provisioning_type(self, volume_type: Any) -> str:
+        """'thin' or 'thick', from the volume type or the default option."""
+        specs = (volume_type.extra_specs or {}) if volume_type else {}
+        prov = specs.get('provisioning:type')
+        if prov is None:
+            return ('thin' if self.configuration.lustre_sparsed_volumes
+                    else 'thick')
+        if prov not in ('thin', 'thick'):
+            raise exception.InvalidVolumeType(reason=_(
+                "provisioning:type must be 'thin' or 'thick', not "
+                "'%s'") % prov)
+        return prov
+
+    def _new_volume_format(self, volume_type: Any,
+                           multiattach: bool = False) -> str:
+        """The file format of a new, unencrypted volume of a type."""
+        if (self._provisioning_type(volume_type) == 'thin' and
+                self.configuration.lustre_qcow2_volumes and
+                not multiattach):
+            return 'qcow2'
+        return 'raw'
+
+    def _copied_format(self, volume_type: Any, encrypted: bool) -> str:
+        """The format of a volume written from a snapshot (or a clone).
+
+        Cloning hands the copy a stand-in for the new volume with the
+        source's type and without multiattach, so the format follows the
+        type alone. Encrypted copies are raw LUKS images: qemu-img
+        re-encrypts them with the new volume's key.
+        """
+        return 'raw' if encrypted else self._new_volume_format(volume_type)
+
+    def _copy_format(self, volume: Any) -> str:
+        """The format to write a volume in from a snapshot or a clone."""
+        if volume.id in self._raw_views:
+            return 'raw'
+        return self._copied_format(volume.volume_type,
+                                   bool(getattr(volume, 'encryption_key_id',
+                                                None)))
+
+    def _do_create_volume(self, volume: objects.Volume) -> None:
+        """Create the volume's file; never touch a file already there."""
+        path = self.local_path(volume)
+        if os.path.lexists(path):
+            raise lustre_client.LustreException(msg=_(
+                '%s already exists; refusing to overwrite it') % path)
+        try:
+            volume_format = self._create_volume_file(volume, path)
+            self._set_rw_permissions(path)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                # The file did not exist before: whatever is there is ours.
+                if os.path.lexists(path):
+                    self._delete(path)
+        self._save_volume_format(volume, volume_format)
+
+    def _create_volume_file(self, volume: objects.Volume, path: str) -> str:
+        """Create the file as the volume's type asks; return its format."""
+        if volume.encryption_key_id:
+            encryption = volume_utils.check_encryption_provider(
+                volume, volume.obj_context)
+            self._create_encrypted_volume_file(path, volume.size, encryption,
+                                               volume.obj_context)
+            return 'qcow2'
+        volume_format = self._new_volume_format(volume.volume_type,
+                                                volume.multiattach)
+        if volume_format == 'qcow2':
+            self._create_qcow2_file(path, volume.size)
+        elif self._provisioning_type(volume.volume_type) == 'thin':
+            self._create_sparsed_file(path, volume.size)
+        else:
+            self._create_regular_file(path, volume.size)
+        return volume_format
+
+    @staticmethod
+    def _save_volume_format(volume: objects.Volume, volume_format: str):
+        volume.admin_metadata['format'] = volume_format
+        # Saved as admin: a non-admin may create a volume from an image.
+        with volume.obj_as_admin():
+            volume.save()
+
+    @staticmethod
+    def _get_volume_format(volume: objects.Volume) -> Optional[str]:
+        with volume.obj_as_admin():
+            return (volume.admin_metadata or {}).get('format')
+
+    def _create_regular_file(self, path: str, size: int) -> None:
+        """Preallocate a raw file with fallocate, at no cost in writes.
+
+        Only where the file system cannot preallocate (ZFS OSTs, clients
+        before Lustre 2.14) are zeros written instead.
+        """
+        try:
+            self._execute('fallocate', '-l', '%dG' % size, path,
+                          run_as_root=self._execute_as_root)
+        except putils.ProcessExecutionError as exc:
+            if not any(reason in (exc.stderr or '')
+                       for reason in _FALLOCATE_UNSUPPORTED):
+                raise
+            LOG.info('fallocate is not supported for %s; writing zeros '
+                     'instead, which takes time.', path)
+            super()._create_regular_file(path, size)
+
+    def _delete(self, path: str) -> None:
+        """Remove one file; only ever called with a checked volume path."""
+        self._execute('rm', '-f', '--', path,
+                      run_as_root=self._execute_as_root)
+
+    def _check_own_file(self, volume: Any, name: Any) -> str:
+        """Return the path of a file named in a volume's .info file.
+
+        Raises if the name is not one of the volume's own files.
+        """
+        _check_file_name(volume.name, name, self._local_volume_dir(volume))
+        return os.path.join(self._local_volume_dir(volume), name)
+
+    def _read_info_file(self, info_path: str,
+                        empty_if_missing: bool = False) -> dict:
+        """Read a .info file, refusing one that is corrupt or forged."""
+        try:
+            info = super()._read_info_file(info_path, empty_if_missing)
+        except ValueError as exc:
+            raise lustre_client.LustreException(msg=_(
+                '%(path)s is not valid JSON: %(err)s') % {
+                'path': info_path, 'err': exc})
+        if not info:
+            return info
+        volume_name = os.path.basename(info_path)[:-len('.info')]
+        if not isinstance(info, dict) or 'active' not in info:
+            raise lustre_client.LustreException(msg=_(
+                '%s has no active image') % info_path)
+        for name in info.values():
+            _check_file_name(volume_name, name, os.path.dirname(info_path))
+        return info
+
+    def _write_info_file(self, info_path: str, snap_info: dict) -> None:
+        """Write the .info file atomically: all of it, or none of it.
+
+        A crash half way through a snapshot must not leave a truncated
+        .info file, which would orphan the volume's snapshots. Where the
+        service cannot create files in the share directory (files owned by
+        root without secure file operations), fall back to rewriting the
+        file in place as the base class does.
+        """
+        directory = os.path.dirname(info_path)
+        if not os.access(directory, os.W_OK):
+            super()._write_info_file(info_path, snap_info)
+            return
+        if 'active' not in snap_info:
+            raise exception.RemoteFSException(
+                _("'active' must be present when writing snap_info."))
+        fd, tmp_path = tempfile.mkstemp(
+            prefix=os.path.basename(info_path) + '.', suffix='.tmp',
+            dir=directory)
+        try:
+            with os.fdopen(fd, 'w') as f:
+                json.dump(snap_info, f, indent=1, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            self._set_rw_permissions(tmp_path)
+            os.replace(tmp_path, info_path)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                if os.path.exists(tmp_path):
+                    os.unlink(tmp_path)
+
+    def _volume_files(self, volume: objects.Volume) -> list[str]:
+        """Every file of the volume: images in its chain, then .info."""
+        info_path = self._local_path_volume_info(volume)
+        info = self._read_info_file(info_path, empty_if_missing=True)
+        names = {volume.name, *info.values()}
+        paths = [os.path.join(self._local_volume_dir(volume), name)
+                 for name in sorted(names)]
+        if info:
+            paths.append(info_path)
+        return paths
+
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def create_volume(self, volume: objects.Volume) -> dict:
+        return super().create_volume(volume)
+
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def delete_volume(self, volume: objects.Volume) -> None:
+        """Delete exactly the volume's own files; a missing one is fine."""
+        if not volume.provider_location:
+            LOG.warning('Volume %s has no provider_location; nothing to '
+                        'delete.', volume.id)
+            return
+        self._ensure_share_mounted(volume.provider_location)
+        for path in self._volume_files(volume):
+            LOG.debug('Deleting %s', path)
+            self._delete(path)
+        self._raw_views.discard(volume.id)
+
+    def _qemu_img_info(self, path: str, volume_name: Optional[str],
+                       img_format: Optional[str] = None
+                       ) -> 'imageutils.QemuImgInfo':
+        """qemu-img info with backing files confined to the volume."""
+        return self._qemu_img_info_base(path, volume_name, self.base,
+                                        force_share=True, run_as_root=True,
+                                        img_format=img_format)
+
+    # ------------------------------------------------------------------
+    # Attach
+    # ------------------------------------------------------------------
+
+    def initialize_connection(self, volume: objects.Volume,
+                              connector: dict) -> dict:
+        """Return the file to attach, after checking it is safe to attach.
+
+        The active image must be raw or qcow2, and no larger than the
+        volume: a bigger virtual size means someone other than Cinder
+        rewrote the image (for example a guest writing a qcow2 header into
+        a raw volume), and attaching it could expose other data.
+        """
+        if volume.status == fields.VolumeStatus.RESTORING_BACKUP:
+            self._prepare_restore_target(volume)
+        active = self.get_active_image_from_info(volume)
+        path = os.path.join(self._local_volume_dir(volume), active)
+        info = self._qemu_img_info(path, volume.name,
+                                   img_format=self._get_volume_format(volume))
+        if info.file_format not in self._SUPPORTED_FORMATS:
+            raise exception.InvalidVolume(reason=_(
+                'Lustre volume %(vol)s is %(fmt)s; only raw and qcow2 can '
+                'be attached') % {'vol': volume.id, 'fmt': info.file_format})
+        if math.ceil(info.virtual_size / units.Gi) > volume.size:
+            LOG.error('Volume %(vol)s: virtual size %(vsize)s exceeds its '
+                      'size %(size)sG; refusing to attach it, it may have '
+                      'been tampered with.',
+                      {'vol': volume.id, 'vsize': info.virtual_size,
+                       'size': volume.size})
+            raise exception.InvalidVolume(reason=_(
+                'the virtual size of the volume exceeds its size; refusing '
+                'to attach it as a suspected exploit'))
+        data = {'export': volume.provider_location,
+                'name': active,
+                'format': info.file_format}
+        if self.shares.get(volume.provider_location):
+            data['options'] = self.shares[volume.provider_location]
+        return {'driver_volume_type': self.driver_volume_type,
+                'data': data,
+                'mount_point_base': self._get_mount_point_base()}
+
+    def validate_connector(self, connector: dict) -> None:
+        """Any host with a Lustre client can attach: nothing to check."""
+
+    # ------------------------------------------------------------------
+    # Snapshots, clones, extend
+    # ------------------------------------------------------------------
+
+    def _check_snapshot_support(self) -> None:
+        if not self.configuration.lustre_snapshot_support:
+            raise exception.VolumeDriverException(message=_(
+                'Lustre snapshots are disabled by lustre_snapshot_support.'))
+
+    @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
+    def create_snapshot(self, snapshot: objects.Snapshot) -> None:
+        self._check_snapshot_support()
+        if (snapshot.volume.multiattach and
+                len(snapshot.volume.volume_attachment or []) > 1):
+            raise exception.InvalidVolume(reason=_(
+                'a snapshot of a volume attached to several instances '
+                'cannot be taken'))
+        self._create_snapshot(snapshot)
+
+    def _copy_volume_from_snapshot(self, snapshot: objects.Snapshot,
+                                   volume: Any, volume_size: int,
+                                   src_encryption_key_id: Optional[str] = None,
+                                   new_encryption_key_id: Optional[str] = None
+                                   ) -> None:
+        """Write the snapshot's data into the (new) volume's file.
+
+        The data of a snapshot is in the backing file of the overlay the
+        .info file names for it.
+        """
+        self._check_snapshot_support()
+        info = self._read_info_file(
+            self._local_path_volume_info(snapshot.volume))
+        overlay = self._check_own_file(snapshot.volume, info[snapshot.id])
+        backing = self._qemu_img_info(overlay,
+                                      snapshot.volume.name).backing_file
+        src_path = self._check_own_file(snapshot.volume, backing)
+        src_info = self._qemu_img_info(src_path, snapshot.volume.name)
+        dest_path = self._local_path_volume(volume)
+        LOG.debug('Copying snapshot %(snap)s (%(src)s) to %(dest)s',
+                  {'snap': snapshot.id, 'src': src_path, 'dest': dest_path})
+        if new_encryption_key_id:
+            self._convert_encrypted(volume, src_path, dest_path, src_info,
+                                    src_encryption_key_id,
+                                    new_encryption_key_id)
+        else:
+            image_utils.convert_image(src_path, dest_path,
+                                      self._copy_format(volume),
+                                      run_as_root=self._execute_as_root,
+                                      data=src_info)
+            image_utils.resize_image(dest_path, volume_size,
+                                     run_as_root=self._execute_as_root)
+        self._set_rw_permissions(dest_path)
+
+    def _convert_encrypted(self, volume: Any, src_path: str, dest_path: str,
+                           src_info: 'imageutils.QemuImgInfo',
+                           src_key_id: Optional[str],
+                           new_key_id: str) -> None:
+        """Re-encrypt a LUKS source into a new LUKS volume."""
+        if src_key_id is None:
+            raise lustre_client.LustreException(msg=_(
+                "an encrypted volume cannot be made from an unencrypted "
+                "source"))
+        with self._passphrase_file(volume.obj_context, src_key_id) as src, \
+                self._passphrase_file(volume.obj_context, new_key_id) as new:
+            image_utils.convert_image(src_path, dest_path, 'luks',
+                                      passphrase_file=new,
+                                      src_passphrase_file=src,
+                                      run_as_root=self._execute_as_root,
+                                      data=src_info)
+
+    @contextlib.contextmanager
+    def _passphrase_file(self, ctxt: context.RequestContext,
+                         key_id: str) -> Iterator[str]:
+        """A private temporary file holding a volume key's passphrase."""
+        key = key_manager.API(CONF).get(ctxt, key_id)
+        passphrase = binascii.hexlify(key.get_encoded()).decode('utf-8')
+        with tempfile.NamedTemporaryFile(
+                mode='w', prefix='luks_',
+                dir=volume_utils.image_conversion_dir()) as f:
+            f.write(passphrase)
+            f.flush()
+            yield f.name
+
+    def _create_cloned_volume(self, volume: objects.Volume,
+                              src_vref: objects.Volume,
+                              ctxt: context.RequestContext) -> dict:
+        self._check_snapshot_support()
+        update = super()._create_cloned_volume(volume, src_vref, ctxt)
+        # The base class records the source's format, which the copy need
+        # not have: record the format that was written.
+        self._save_volume_format(
+            volume, 'raw' if volume.id in self._raw_views
+            else self._copied_format(src_vref.volume_type,
+                                     bool(volume.encryption_key_id)))
+        return update
+
+    def _create_volume_from_snapshot(self, volume: objects.Volume,
+                                     snapshot: objects.Snapshot) -> dict:
+        self._check_snapshot_support()
+        update = super()._create_volume_from_snapshot(volume, snapshot)
+        self._save_volume_format(volume, self._copy_format(volume))
+        return update
+
+    def _extend_volume(self, volume: objects.Volume, size_gb: int) -> None:
+        """Grow the active image: the base file under snapshots is frozen.
+
+        Extending an attached volume is refused: the guest would not see
+        the new size, and qemu holds the image open.
+        """
+        if self._is_volume_attached(volume):
+            raise exception.ExtendVolumeError(reason=_(
+                'volume %s is attached; detach it before extending it')
+                % volume.id)
+        if not self._is_share_eligible(volume.provider_location,
+                                       size_gb - volume.size):
+            raise exception.ExtendVolumeError(reason=_(
+                'not enough space on %(share)s to extend volume %(vol)s to '
+                '%(size)sG') % {'share': volume.provider_location,
+                                 'vol': volume.id, 'size': size_gb})
+        path = self._local_path_active_image(volume)
+        volume_format = self._get_volume_format(volume)
+        image_utils.resize_image(path, size_gb,
+                                 run_as_root=self._execute_as_root,
+                                 file_format=volume_format)
+        info = self._qemu_img_info(path, volume.name, img_format=volume_format)
+        if info.virtual_size != size_gb * units.Gi:
+            raise exception.ExtendVolumeError(reason=_(
+                'the image of volume %(vol)s is %(vsize)s bytes after '
+                'resizing it to %(size)sG') % {
+                'vol': volume.id, 'vsize': info.virtual_size,
+                'size': size_gb})
+        if (volume_format == 'raw' and
+                self._provisioning_type(volume.volume_type) == 'thick'):
+            self._preallocate(path, size_gb)
+
+    def _preallocate(self, path: str, size_gb: int) -> None:
+        """Allocate the blocks of a grown thick file; data is untouched."""
+        try:
+            self._execute('fallocate', '-l', '%dG' % size_gb, path,
+                          run_as_root=self._execute_as_root)
+        except putils.ProcessExecutionError as exc:
+            LOG.warning('Could not preallocate the extended part of %(path)s'
+                        ' (%(err)s); it stays sparse.',
+                        {'path': path, 'err': exc.stderr})
+
+    def _revert_to_snapshot(self, ctxt: context.RequestContext,
+                            volume: objects.Volume,
+                            snapshot: objects.Snapshot) -> None:
+        self._check_snapshot_support()
+        super()._revert_to_snapshot(ctxt, volume, snapshot)
+
+    # ------------------------------------------------------------------
+    # Images
+    # ------------------------------------------------------------------
+
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def copy_image_to_volume(self, ctxt: context.RequestContext,
+                             volume: objects.Volume, image_service,
+                             image_id: str,
+                             disable_sparse: bool = False) -> None:
+        """Write an image into the volume, in the volume's own format."""
+        path = self.local_path(volume)
+        volume_format = self._get_volume_format(volume) or 'raw'
+        image_utils.fetch_to_volume_format(
+            ctxt, image_service, image_id, path, volume_format,
+            self.configuration.volume_dd_blocksize, size=volume.size,
+            run_as_root=self._execute_as_root,
+            disable_sparse=disable_sparse)
+        image_utils.resize_image(path, volume.size,
+                                 run_as_root=self._execute_as_root,
+                                 file_format=volume_format)
+        info = self._qemu_img_info(path, volume.name,
+                                   img_format=volume_format)
+        if info.virtual_size != volume.size * units.Gi:
+            raise exception.ImageUnacceptable(
+                image_id=image_id,
+                reason=_('the volume is %(vsize)s bytes instead of '
+                         '%(size)sG after writing the image') % {
+                    'vsize': info.virtual_size, 'size': volume.size})
+
+    # ------------------------------------------------------------------
+    # Backup and restore
+    # ------------------------------------------------------------------
+
+    def backup_use_temp_snapshot(self) -> bool:
+        """Backups never attach snapshots: overlays are not raw devices."""
+        if self.configuration.safe_get('backup_use_temp_snapshot'):
+            LOG.warning('backup_use_temp_snapshot is not supported by the '
+                        'Lustre driver; backups use temporary raw volumes.')
+        return False
+
+    def _is_plain_raw(self, volume: objects.Volume) -> bool:
+        """Whether the volume's only file is raw, as a guest sees it."""
+        return (self._get_volume_format(volume) == 'raw' and
+                not self._snapshots_exist(volume))
+
+    def get_backup_device(self, ctxt: context.RequestContext,
+                          backup: objects.Backup) -> tuple:
+        """Give cinder-backup a raw file that holds the guest's bytes.
+
+        The backup service reads the attached file byte for byte. For a
+        qcow2 volume, or one with snapshots (whose active image is a
+        qcow2 overlay), those bytes are qcow2 metadata, not the guest's
+        data, so such a volume is backed up from a temporary raw copy;
+        the backup manager deletes it afterwards. Raw volumes without
+        snapshots are read directly.
+        """
+        device, is_snapshot = super().get_backup_device(ctxt, backup)
+        if device.id != backup.volume_id or self._is_plain_raw(device):
+            return device, is_snapshot
+        temp = self._create_temp_cloned_volume(
+            ctxt, device, status=fields.VolumeStatus.BACKING_UP)
+        backup.temp_volume_id = temp.id
+        backup.save()
+        return temp, False
+
+    def _create_temp_volume(self, ctxt: context.RequestContext,
+                            volume: objects.Volume,
+                            volume_options: Optional[dict] = None
+                            ) -> objects.Volume:
+        """A temporary volume for a backup: always written raw."""
+        temp = super()._create_temp_volume(ctxt, volume, volume_options)
+        self._raw_views.add(temp.id)
+        return temp
+
+    def _prepare_restore_target(self, volume: objects.Volume) -> None:
+        """Make the target of a restore a raw file, or refuse the restore.
+
+        cinder-backup writes the backup's raw bytes into the attached
+        file. Into a qcow2 file they would destroy it; so a qcow2 volume
+        without snapshots is replaced by an empty raw file of its size
+        (the restore overwrites its data anyway). A volume with snapshots
+        cannot be restored correctly through its overlay: refused.
+        """
+        if self._is_plain_raw(volume):
+            return
+        if self._snapshots_exist(volume):
+            raise exception.InvalidVolume(reason=_(
+                'volume %s has snapshots; restore the backup to a new '
+                'volume or delete the snapshots first') % volume.id)
+        path = self.local_path(volume)
+        LOG.info('Volume %s is qcow2: making it raw before the restore.',
+                 volume.id)
+        self._delete(path)
+        self._create_sparsed_file(path, volume.size)
+        self._set_rw_permissions(path)
+        self._save_volume_format(volume, 'raw')
+
+    # ------------------------------------------------------------------
+
+    def _get_manageable_vol_location(self, existing_ref: dict) -> dict:
+        """Locate a file to manage, refusing anything but a plain file.
+
+        The reference must name a regular file inside a mounted share:
+        no '..', no symbolic link, no device, no file of another volume.
+        """
+        location = super()._get_manageable_vol_location(existing_ref)
+        path = location['vol_local_path']
+        mount_point = location['mountpoint']
+        reason = None
+        if '..' in existing_ref['source-name'].split('/'):
+            reason = _("'..' is not allowed in the reference")
+        elif os.path.islink(path):
+            reason = _('the file is a symbolic link')
+        elif os.path.commonpath([os.path.realpath(path),
+                                 mount_point]) != mount_point:
+            reason = _('the file is outside the share')
+        elif os.path.basename(path).startswith(
+                CONF.volume_name_template.split('%')[0]):
+            reason = _('the file belongs to a Cinder volume')
+        if reason:
+            raise exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref, reason=reason)
+        return location
+
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def manage_existing(self, volume: objects.Volume,
+                        existing_ref: dict) -> dict:
+        update = super().manage_existing(volume, existing_ref)
+        info = self._qemu_img_info(self.local_path(volume), volume.name)
+        self._save_volume_format(volume, info.file_format)
+        return update

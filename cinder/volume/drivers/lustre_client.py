@@ -1,0 +1,408 @@
+# Copyright (c) 2026 OpenStack Foundation
+# All Rights Reserved.
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The Lustre client side, shared by the Lustre volume and backup drivers.
+
+Everything Cinder needs to know about a Lustre client lives here, in one
+small typed unit: the share syntax, mounting through os-brick (with
+retries, a lock per share, a real check that the mount point is a mount,
+and stale-mount repair), and the ``lfs`` command with parsers for its
+output. Both drivers call this module; neither runs ``mount`` or ``lfs``
+itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+import re
+import time
+from typing import Callable, Optional  # noqa: H301
+
+from os_brick import exception as brick_exception
+from os_brick import executor as brick_executor
+from os_brick.remotefs import remotefs as remotefs_brick
+from oslo_concurrency import processutils as putils
+from oslo_log import log as logging
+
+from cinder import coordination
+from cinder import exception
+from cinder.i18n import _
+
+LOG = logging.getLogger(__name__)
+
+# A NID is HOST@NET: "10.0.0.1@tcp", "mgs1@tcp0", "192.168.1.5@o2ib1",
+# "0@lo". Commas join NIDs of one MGS host, colons join failover hosts.
+_NID = r'[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?@[a-z][a-z0-9]*'
+_MGS_NODE = r'%(nid)s(?:,%(nid)s)*' % {'nid': _NID}
+# Lustre file system names are at most eight characters.
+_FSNAME = r'[A-Za-z0-9_-]{1,8}'
+_PATH_COMPONENT = r'[A-Za-z0-9_+-][A-Za-z0-9._+-]*'
+SHARE_RE = re.compile(
+    r'^(?P<mgs>%(node)s(?::%(node)s)*):/(?P<fsname>%(fs)s)'
+    r'(?P<subdir>(?:/%(comp)s)*)/?$' % {
+        'node': _MGS_NODE, 'fs': _FSNAME, 'comp': _PATH_COMPONENT})
+# Mount options reach mount(8) as one argument; keep them to the
+# characters Lustre and VFS options are made of.
+_MOUNT_OPTION_RE = re.compile(r'^[A-Za-z0-9_.=/@:-]+$')
+
+# errno values that a Lustre client returns for a mount that lost its
+# servers (eviction): the mount point must be unmounted and mounted again.
+STALE_MOUNT_ERRNOS = frozenset(
+    (errno.ESHUTDOWN, errno.ENOTCONN, errno.EIO, errno.ESTALE))
+
+# Linux's ENOTSUPP (524), which Lustre clients before 2.14 return for
+# fallocate(); it has no name in the errno module.
+ENOTSUPP = 524
+
+
+class LustreException(exception.RemoteFSException):
+    message = _("Lustre error: %(msg)s")
+
+
+class LustreNoSharesMounted(exception.RemoteFSNoSharesMounted):
+    message = _("No mounted Lustre shares found.")
+
+
+class LustreNoSuitableShareFound(exception.RemoteFSNoSuitableShareFound):
+    message = _("There is no Lustre share that can host %(volume_size)sG.")
+
+
+@dataclasses.dataclass(frozen=True)
+class LustreShare:
+    """A Lustre share: ``MGSNODE[:MGSNODE...]:/fsname[/subdir]``.
+
+    ``address`` is the share as the operator wrote it; Cinder stores it as
+    the volumes' ``provider_location``, so it must never change meaning.
+    """
+
+    address: str
+    mgs_nodes: tuple[tuple[str, ...], ...]
+    fsname: str
+    subdir: str
+
+    @classmethod
+    def parse(cls, address: str) -> 'LustreShare':
+        """Parse and validate a share; raise ValueError saying why not."""
+        match = SHARE_RE.match(address)
+        if not match:
+            raise ValueError(_(
+                "'%s' is not a Lustre share of the form "
+                "NID[,NID][:NID...]:/fsname[/subdir] (a NID is HOST@NET, "
+                "the fsname at most 8 characters of letters, digits, '_' "
+                "and '-')") % address)
+        subdir = match.group('subdir').rstrip('/')
+        if any(part in ('.', '..') for part in subdir.split('/')):
+            raise ValueError(_("'%s': '.' and '..' are not allowed in the "
+                               "subdirectory") % address)
+        nodes = tuple(tuple(node.split(','))
+                      for node in match.group('mgs').split(':'))
+        return cls(address=address, mgs_nodes=nodes,
+                   fsname=match.group('fsname'), subdir=subdir)
+
+    @property
+    def name(self) -> str:
+        """The share's file system path inside Lustre, e.g. testfs/cinder."""
+        return self.fsname + self.subdir
+
+
+def parse_mount_options(text: Optional[str]) -> list[str]:
+    """Validate a comma separated mount option string; return its options.
+
+    The options are handed to mount(8) as a single ``-o`` argument, never
+    through a shell, but anything other than plain options (a second
+    ``-o``, ``--bind``, white space) is refused all the same.
+    """
+    if not text:
+        return []
+    options = text.split(',')
+    for option in options:
+        if not _MOUNT_OPTION_RE.match(option):
+            raise ValueError(_("'%s' is not a valid mount option") % option)
+    return options
+
+
+def parse_share_line(line: str) -> tuple[LustreShare, Optional[str]]:
+    """Parse one line of the shares file: ``SHARE [-o OPTIONS]``."""
+    fields = line.split()
+    share = LustreShare.parse(fields[0])
+    if len(fields) == 1:
+        return share, None
+    if len(fields) == 3 and fields[1] == '-o':
+        parse_mount_options(fields[2])
+        return share, fields[2]
+    raise ValueError(_("'%s': only '-o OPTIONS' may follow the share")
+                     % line.strip())
+
+
+def parse_shares(lines: list[str],
+                 source: str) -> dict[str, tuple[LustreShare,
+                                                 Optional[str]]]:
+    """Parse the lines of a shares file.
+
+    Blank lines and lines starting with '#' are skipped. Any other line
+    that is not a valid share, or repeats a share, is an error that names
+    the file and line: a share that silently disappears from the list
+    would strand its volumes.
+
+    :returns: {share address: (LustreShare, per-share mount options)}
+    """
+    shares: dict[str, tuple[LustreShare, Optional[str]]] = {}
+    names: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith('#'):
+            continue
+        try:
+            share, options = parse_share_line(text)
+            if share.address in shares:
+                raise ValueError(_("'%s' is listed twice") % share.address)
+            if share.name in names:
+                raise ValueError(_("'%(new)s' and '%(old)s' are the same "
+                                   "file system path '%(name)s'") % {
+                    'new': share.address, 'old': names[share.name],
+                    'name': share.name})
+        except ValueError as exc:
+            raise exception.InvalidConfigurationValue(
+                _('%(source)s line %(line)d: %(error)s') % {
+                    'source': source, 'line': number, 'error': exc})
+        shares[share.address] = (share, options)
+        names[share.name] = share.address
+    return shares
+
+
+class _LustreRemoteFsClient(remotefs_brick.RemoteFsClient):
+    """os-brick's RemoteFsClient for mount type ``lustre``.
+
+    os-brick up to 7.1.1 refuses mount types it does not list, although
+    mounting ``-t lustre`` needs nothing but the generic mount path. This
+    adapter sets the three attributes the generic path reads instead of
+    calling the refusing constructor. With an os-brick that knows Lustre,
+    ``make_remotefs_client`` uses os-brick's own client instead.
+    """
+
+    def __init__(self, root_helper: str, execute: Callable,
+                 mount_point_base: str,
+                 mount_options: Optional[str]) -> None:
+        brick_executor.Executor.__init__(self, root_helper,
+                                         execute=execute)
+        self._mount_type = 'lustre'
+        self._mount_base = mount_point_base
+        self._mount_options = mount_options
+
+
+def make_remotefs_client(root_helper: str, execute: Callable,
+                         mount_point_base: str,
+                         mount_options: Optional[str]
+                         ) -> remotefs_brick.RemoteFsClient:
+    """Return an os-brick RemoteFsClient that mounts Lustre shares."""
+    try:
+        return remotefs_brick.RemoteFsClient(
+            'lustre', root_helper, execute=execute,
+            lustre_mount_point_base=mount_point_base,
+            lustre_mount_options=mount_options)
+    except brick_exception.ProtocolNotSupported:
+        return _LustreRemoteFsClient(root_helper, execute,
+                                     mount_point_base, mount_options)
+
+
+def read_mount_points(mounts_file: str = '/proc/mounts') -> dict[str, str]:
+    """Return {mount point: file system type} of the host's mounts."""
+    mounts = {}
+    with open(mounts_file) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 3:
+                # /proc/mounts escapes blanks in paths as octal (\040).
+                path = fields[1].encode().decode('unicode_escape')
+                mounts[path] = fields[2]
+    return mounts
+
+
+class LustreMounter:
+    """Mounts Lustre shares below one base directory, safely.
+
+    ``ensure_mounted`` is what every driver operation calls first: it
+    repairs a stale mount, mounts (with retries) under a lock per mount
+    point, and refuses to go on unless the mount point really is a mount,
+    so that nothing is ever written into the bare local directory.
+    """
+
+    def __init__(self, root_helper: str, execute: Callable,
+                 mount_point_base: str, mount_options: Optional[str],
+                 mount_attempts: int) -> None:
+        self._execute = execute
+        self._root_helper = root_helper
+        self.mount_point_base = os.path.realpath(mount_point_base)
+        self.mount_options = mount_options
+        self.mount_attempts = max(1, mount_attempts)
+        self.client = make_remotefs_client(root_helper, execute,
+                                           self.mount_point_base,
+                                           mount_options)
+
+    def get_mount_point(self, share: str) -> str:
+        """Return the share's mount point: a hash of it under the base."""
+        return self.client.get_mount_point(share)
+
+    @staticmethod
+    def is_mounted(mount_point: str) -> bool:
+        return mount_point in read_mount_points()
+
+    @staticmethod
+    def is_stale(mount_point: str) -> bool:
+        """Whether the client lost its servers for this mount point."""
+        try:
+            os.stat(mount_point)
+        except OSError as exc:
+            if exc.errno in STALE_MOUNT_ERRNOS:
+                return True
+            raise
+        return False
+
+    def ensure_mounted(self, share: str,
+                       options: Optional[str] = None) -> str:
+        """Mount the share unless it is mounted; return its mount point.
+
+        :param share: the share address, as in the shares file
+        :param options: per-share mount options, added to the default ones
+        """
+        mount_point = self.get_mount_point(share)
+        self._mount_locked(share, mount_point, options)
+        return mount_point
+
+    @coordination.synchronized('lustre-mount-{mount_point}')
+    def _mount_locked(self, share: str, mount_point: str,
+                      options: Optional[str]) -> None:
+        if self.is_mounted(mount_point):
+            if not self.is_stale(mount_point):
+                return
+            LOG.warning('Lustre share %(share)s is stale at %(mp)s (the '
+                        'client was evicted or lost its servers); '
+                        'mounting it again.',
+                        {'share': share, 'mp': mount_point})
+            self.umount(mount_point)
+
+        flags = ['-o', options] if options else None
+        for attempt in range(1, self.mount_attempts + 1):
+            try:
+                self.client.mount(share, flags)
+                break
+            except (brick_exception.BrickException,
+                    putils.ProcessExecutionError) as exc:
+                if attempt == self.mount_attempts:
+                    LOG.error('Mounting Lustre share %(share)s failed '
+                              '%(count)d times.',
+                              {'share': share, 'count': attempt})
+                    raise LustreException(msg=_(
+                        'mounting %(share)s failed: %(error)s') % {
+                        'share': share,
+                        'error': getattr(exc, 'stderr', None) or exc})
+                LOG.warning('Mount attempt %(attempt)d of %(share)s '
+                            'failed, retrying: %(error)s',
+                            {'attempt': attempt, 'share': share,
+                             'error': exc})
+                time.sleep(attempt)
+
+        if not self.is_mounted(mount_point):
+            raise LustreException(msg=_(
+                '%(share)s is not mounted at %(mp)s after a successful '
+                'mount; refusing to use the local directory') % {
+                'share': share, 'mp': mount_point})
+        LOG.info('Mounted Lustre share %(share)s at %(mp)s.',
+                 {'share': share, 'mp': mount_point})
+
+    def umount(self, mount_point: str) -> None:
+        """Unmount, forcing and detaching so an evicted client can't hang.
+
+        A stale Lustre mount can block a plain umount in the kernel; -f
+        aborts its pending RPCs and -l detaches it from the tree at once.
+        """
+        self._execute('umount', '-f', '-l', mount_point,
+                      root_helper=self._root_helper, run_as_root=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class LfsDf:
+    """Capacity of a Lustre file system (or OST pool), in bytes."""
+
+    total: int
+    used: int
+    available: int
+    osts: tuple[str, ...]
+
+
+_DF_ROW_RE = re.compile(
+    r'^(?P<uuid>\S+)\s+(?P<total>\d+)\s+(?P<used>\d+)\s+(?P<avail>\d+)'
+    r'\s+\d+%\s+\S+')
+
+
+def parse_lfs_df(output: str) -> LfsDf:
+    """Parse ``lfs df`` (1K blocks) into capacity figures in bytes.
+
+    The summary line counts OSTs only, which is the space volumes use; MDT
+    rows are ignored. Rows are split on white space, never by columns,
+    because the spacing differs between Lustre versions.
+    """
+    osts = []
+    summary = None
+    for line in output.splitlines():
+        match = _DF_ROW_RE.match(line.strip())
+        if not match:
+            continue
+        uuid = match.group('uuid')
+        if uuid == 'filesystem_summary:':
+            summary = match
+        elif '-OST' in uuid:
+            osts.append(uuid[:-len('_UUID')]
+                        if uuid.endswith('_UUID') else uuid)
+    if summary is None:
+        raise LustreException(msg=_('lfs df printed no filesystem_summary '
+                                    'line: %r') % output[:200])
+    kib = 1024
+    return LfsDf(total=int(summary.group('total')) * kib,
+                 used=int(summary.group('used')) * kib,
+                 available=int(summary.group('avail')) * kib,
+                 osts=tuple(osts))
+
+
+class Lfs:
+    """The ``lfs`` command: what the drivers run and how they read it."""
+
+    def __init__(self, execute: Callable) -> None:
+        self._execute = execute
+
+    def df(self, path: str) -> LfsDf:
+        """Capacity of the file system that holds path (OSTs only)."""
+        out, _err = self._execute('lfs', 'df', path)
+        return parse_lfs_df(out)
+
+    def setstripe(self, path: str, stripe_count: Optional[int] = None,
+                  stripe_size: Optional[str] = None,
+                  pool: Optional[str] = None,
+                  run_as_root: bool = False) -> None:
+        """Set the layout of a new file, or the default of a directory.
+
+        On a path that does not exist lfs creates an empty file with the
+        layout; files later created in a directory inherit its default.
+        """
+        args = ['lfs', 'setstripe']
+        if stripe_count is not None:
+            args += ['-c', str(stripe_count)]
+        if stripe_size:
+            args += ['-S', stripe_size]
+        if pool:
+            args += ['-p', pool]
+        self._execute(*args, '--', path, run_as_root=run_as_root)
