@@ -1,0 +1,268 @@
+# Copyright (c) 2026 OpenStack Foundation
+# All Rights Reserved.
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Backup driver that stores backups on a Lustre file system.
+
+The driver mounts one Lustre share with the client code it shares with the
+Lustre volume driver and hands the mount point to the POSIX backup driver,
+which does all the backing up, restoring and deleting. What it adds is the
+Lustre side: a share that is really mounted, a top directory the service
+can write to, and, when asked, a default file layout (striping) for the
+backup objects written below it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import Optional
+
+from oslo_concurrency import processutils as putils
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from cinder.backup.drivers import posix
+from cinder import context as cinder_context
+from cinder import exception
+from cinder.i18n import _
+from cinder import interface
+from cinder import utils
+from cinder.volume.drivers import lustre_client
+
+LOG = logging.getLogger(__name__)
+
+lustrebackup_service_opts = [
+    cfg.StrOpt('backup_lustre_share',
+               help='Lustre share to store backups on, in the form '
+                    'NID[,NID][:NID...]:/fsname[/subdir], for example '
+                    '10.0.0.1@tcp:10.0.0.2@tcp:/lustre/cinder-backup. '
+                    'A NID is HOST@NET; colons separate failover MGS '
+                    'nodes.'),
+    cfg.StrOpt('backup_lustre_mount_point_base',
+               default='$state_path/backup_mount',
+               help='Base directory of the mount point of the Lustre '
+                    'backup share.'),
+    cfg.StrOpt('backup_lustre_mount_options',
+               default='flock',
+               help='Comma separated mount options passed to the Lustre '
+                    'client (see mount.lustre(8)).'),
+    cfg.IntOpt('backup_lustre_mount_attempts',
+               default=3,
+               min=1,
+               help='The number of attempts to mount the Lustre backup '
+                    'share before raising an error.'),
+    cfg.IntOpt('backup_lustre_stripe_count',
+               min=-1,
+               max=2000,
+               help='Number of OSTs each backup object is striped over, '
+                    'set as the default layout of the backup directory '
+                    '(lfs setstripe -c): a positive number, or -1 for all '
+                    'OSTs. Unset leaves the file system default.'),
+    cfg.StrOpt('backup_lustre_stripe_size',
+               help='Number of bytes written to one OST before moving to '
+                    'the next, set as the default layout of the backup '
+                    'directory (lfs setstripe -S): bytes or a number with '
+                    'the suffix K, M or G, a multiple of 64K and less '
+                    'than 4G, for example 4M. Unset leaves the file '
+                    'system default.'),
+]
+
+CONF = cfg.CONF
+CONF.register_opts(lustrebackup_service_opts)
+
+# oslo.rootwrap's exit code for a command whose executable is not found
+# (RC_NOEXECFOUND): how a missing lfs shows when it is run as root.
+_ROOTWRAP_NO_EXECUTABLE = 96
+
+
+@interface.backupdriver
+class LustreBackupDriver(posix.PosixBackupDriver):
+    """Backs up volumes to a Lustre share, through the POSIX driver.
+
+    Backups, incremental backups, restores and deletes are the POSIX
+    (chunked) driver's, unchanged; this class only provides the directory
+    they live in. The backup manager builds a new driver for every
+    operation, so ``__init__`` is cheap once the share is mounted: the
+    mount check reads ``/proc/mounts`` and the ownership check is a stat.
+    """
+
+    # Default layouts already applied by this process, per directory; the
+    # layout is file system metadata, so once is enough (see _set_layout).
+    _layouts_applied: set[tuple[str, Optional[int], Optional[str]]] = set()
+
+    def __init__(self, context: cinder_context.RequestContext) -> None:
+        self._execute = utils.execute
+        self._root_helper = utils.get_root_helper()
+        self._lfs = lustre_client.Lfs(self._execute)
+        backup_path = self._init_backup_repo_path()
+        LOG.debug('Using Lustre backup repository: %s', backup_path)
+        super().__init__(context, backup_path=backup_path)
+
+    @staticmethod
+    def get_driver_options() -> list:
+        return lustrebackup_service_opts + posix.posixbackup_service_opts
+
+    def check_for_setup_error(self) -> None:
+        """Raise InvalidConfigurationValue for an unusable configuration.
+
+        The mount itself is checked in ``__init__``, which raises when it
+        fails; what is left to report here is a configuration that kept
+        ``__init__`` from mounting at all.
+        """
+        self._check_config()
+
+    @staticmethod
+    def _invalid(option: str, value: object,
+                 reason: str) -> exception.InvalidConfigurationValue:
+        return exception.InvalidConfigurationValue(
+            message=_('Value "%(value)s" is not valid for configuration '
+                      'option "%(option)s": %(reason)s') % {
+                'value': value, 'option': option, 'reason': reason},
+            option=option, value=value)
+
+    @classmethod
+    def _check_config(cls) -> None:
+        """Validate the share, the mount options and the layout options.
+
+        The stripe options follow the rules of the volume driver's
+        ``lustre:stripe_*`` extra specs (lustre_client), so that the same
+        layout is accepted or refused for volumes and for backups.
+        """
+        share = CONF.backup_lustre_share
+        if not share:
+            raise cls._invalid('backup_lustre_share', share,
+                               _('no Lustre share is configured'))
+        try:
+            lustre_client.LustreShare.parse(share)
+        except ValueError as exc:
+            raise cls._invalid('backup_lustre_share', share, str(exc))
+        options = CONF.backup_lustre_mount_options
+        try:
+            lustre_client.parse_mount_options(options)
+        except ValueError as exc:
+            raise cls._invalid('backup_lustre_mount_options', options,
+                               str(exc))
+        count = CONF.backup_lustre_stripe_count
+        try:
+            if count is not None:
+                lustre_client.parse_stripe_count(str(count))
+        except ValueError as exc:
+            raise cls._invalid('backup_lustre_stripe_count', count, str(exc))
+        size = CONF.backup_lustre_stripe_size
+        try:
+            if size:
+                lustre_client.parse_stripe_size(size)
+        except ValueError as exc:
+            raise cls._invalid('backup_lustre_stripe_size', size, str(exc))
+
+    def _init_backup_repo_path(self) -> Optional[str]:
+        """Mount the share and prepare it; return the backup directory.
+
+        With an invalid configuration nothing is mounted and None is
+        returned, as the NFS backup driver does for a missing share, so
+        that ``check_for_setup_error`` reports the option at start-up.
+        """
+        try:
+            self._check_config()
+        except exception.InvalidConfigurationValue as exc:
+            LOG.info('Not mounting the Lustre backup share: %s', exc)
+            return None
+        mounter = lustre_client.LustreMounter(
+            self._root_helper, self._execute,
+            CONF.backup_lustre_mount_point_base,
+            CONF.backup_lustre_mount_options,
+            CONF.backup_lustre_mount_attempts)
+        mount_point = mounter.ensure_mounted(CONF.backup_lustre_share)
+        self._make_writable(mount_point)
+        self._set_layout(mount_point)
+        return mount_point
+
+    def _make_writable(self, path: str) -> None:
+        """Let the service write to the top directory of the share.
+
+        Only the top directory is changed, never what is below it: the
+        POSIX driver creates its containers group writable, and a
+        recursive chgrp or chmod over an existing backup tree would run
+        for hours on a large file system and change files that other
+        services may own. Nothing is changed when the service can
+        already write there.
+        """
+        if self._is_writable(path):
+            return
+        group_id = os.getegid()
+        if utils.get_file_gid(path) != group_id:
+            self._execute('chgrp', str(group_id), path,
+                          root_helper=self._root_helper, run_as_root=True)
+        wanted = stat.S_IWGRP | stat.S_IXGRP
+        if utils.get_file_mode(path) & wanted != wanted:
+            self._execute('chmod', 'g+wx', path,
+                          root_helper=self._root_helper, run_as_root=True)
+        if not self._is_writable(path):
+            raise lustre_client.LustreException(msg=_(
+                'the backup service cannot write to %s, not even after '
+                'giving its group write access; is the share mounted '
+                'read-only?') % path)
+
+    @staticmethod
+    def _lfs_missing(exc: Exception) -> bool:
+        """Whether running lfs failed because it is not installed."""
+        if isinstance(exc, putils.ProcessExecutionError):
+            return exc.exit_code == _ROOTWRAP_NO_EXECUTABLE
+        return getattr(exc, 'errno', None) == errno.ENOENT
+
+    @staticmethod
+    def _is_writable(path: str) -> bool:
+        return os.access(path, os.W_OK | os.X_OK)
+
+    def _set_layout(self, path: str) -> None:
+        """Set the default file layout of the backup directory, if asked.
+
+        Files created in a Lustre directory inherit its default layout, so
+        setting it once on the top directory stripes every backup object
+        written below it.
+
+        A missing ``lfs`` command is a warning, not an error: the layout
+        is metadata of the file system, so it may well have been set from
+        another client, and backups written with the file system's default
+        layout are still complete and restorable. Any other failure of
+        ``lfs`` is raised: ``lfs`` ran and refused a layout the operator
+        asked for (a stripe count or size the file system does not accept,
+        or a missing rootwrap filter), and refusing to start is how the
+        operator learns of it, rather than long after, from restores
+        slower than expected.
+        """
+        count = CONF.backup_lustre_stripe_count
+        size = CONF.backup_lustre_stripe_size
+        key = (path, count, size)
+        if (count is None and not size) or key in self._layouts_applied:
+            return
+        try:
+            self._lfs.setstripe(path, stripe_count=count, stripe_size=size,
+                                run_as_root=True)
+        except (OSError, putils.ProcessExecutionError) as exc:
+            if not self._lfs_missing(exc):
+                raise lustre_client.LustreException(msg=_(
+                    'cannot set the layout asked for by '
+                    'backup_lustre_stripe_count and '
+                    'backup_lustre_stripe_size on %(path)s: %(error)s') % {
+                    'path': path,
+                    'error': getattr(exc, 'stderr', None) or exc})
+            LOG.warning('The lfs command is not installed: the default '
+                        'layout that backup_lustre_stripe_count and '
+                        'backup_lustre_stripe_size ask for was not set on '
+                        '%s; backups use the layout the directory has.',
+                        path)
+        self._layouts_applied.add(key)

@@ -1,0 +1,532 @@
+# Copyright (c) 2026 OpenStack Foundation
+# All Rights Reserved.
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+"""Tests for the Lustre backup driver.
+
+The mount is mocked; the backups are real: the POSIX/chunked driver writes
+them into a temporary directory that stands for the mounted share.
+"""
+
+import errno
+import hashlib
+import os
+import re
+import stat
+import tempfile
+from unittest import mock
+
+import ddt
+import fixtures
+from os_brick.remotefs import remotefs as remotefs_brick
+from oslo_concurrency import processutils as putils
+from oslo_config import cfg
+
+from cinder.backup.drivers import lustre
+from cinder.backup.drivers import posix
+from cinder import context
+from cinder.db import api as db
+from cinder import exception
+from cinder import interface
+from cinder.interface import backup_driver
+from cinder import objects
+from cinder.objects import fields
+from cinder.tests.unit import fake_constants as fake
+from cinder.tests.unit import test
+from cinder import utils
+from cinder.volume.drivers import lustre_client
+from cinder.volume import volume_utils
+
+CONF = cfg.CONF
+
+SHARE = '10.0.0.1@tcp:10.0.0.2@tcp:/testfs/backup'
+EGID = 1234
+OTHER_GID = 4321
+MOUNT_POINT_BASE = '/fake/backup_mount'
+# Data objects of a backup, as named by the chunked driver.
+OBJECT_RE = re.compile(r'-[0-9]{5}$')
+_REAL_MOUNTER = lustre_client.LustreMounter
+
+
+class LustreBackupDriverTestBase(test.TestCase):
+    """Mocks the mount and the commands; the share is a temporary dir."""
+
+    def setUp(self):
+        super().setUp()
+        self.ctxt = context.get_admin_context()
+        self.mount_point = self.useFixture(fixtures.TempDir()).path
+        self.override_config('backup_lustre_share', SHARE)
+        self.override_config('backup_lustre_mount_point_base',
+                             MOUNT_POINT_BASE)
+        self.mock_execute = self.mock_object(utils, 'execute')
+        self.mock_mounter_cls = self.mock_object(lustre_client,
+                                                 'LustreMounter')
+        self.mounter = self.mock_mounter_cls.return_value
+        self.mounter.ensure_mounted.return_value = self.mount_point
+        self.mock_log = self.mock_object(lustre, 'LOG')
+        # Layouts set by one test must not hide the lfs call of the next.
+        self.mock_object(lustre.LustreBackupDriver, '_layouts_applied',
+                         set())
+
+    def _commands(self):
+        return [c.args for c in self.mock_execute.call_args_list]
+
+
+@ddt.ddt
+class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
+    """Options, mount, permissions and layout: everything but the data."""
+
+    def test_get_driver_options(self):
+        names = [opt.name for opt in
+                 lustre.LustreBackupDriver.get_driver_options()]
+
+        self.assertEqual(
+            ['backup_lustre_share', 'backup_lustre_mount_point_base',
+             'backup_lustre_mount_options', 'backup_lustre_mount_attempts',
+             'backup_lustre_stripe_count', 'backup_lustre_stripe_size'] +
+            [opt.name for opt in posix.posixbackup_service_opts], names)
+        for opt in lustre.lustrebackup_service_opts:
+            self.assertGreater(len(opt.help), 20, opt.name)
+
+    def test_option_defaults(self):
+        opts = {opt.name: opt for opt in lustre.lustrebackup_service_opts}
+
+        self.assertEqual('$state_path/backup_mount',
+                         opts['backup_lustre_mount_point_base'].default)
+        self.assertEqual('flock', CONF.backup_lustre_mount_options)
+        self.assertEqual(3, CONF.backup_lustre_mount_attempts)
+        self.assertIsNone(CONF.backup_lustre_stripe_count)
+        self.assertIsNone(CONF.backup_lustre_stripe_size)
+
+    def test_options_in_default_group(self):
+        for opt in lustre.lustrebackup_service_opts:
+            self.assertIn(opt.name, CONF)
+
+    def test_mount_attempts_minimum(self):
+        self.assertRaises(ValueError, self.override_config,
+                          'backup_lustre_mount_attempts', 0)
+
+    def test_init_mounts_share(self):
+        self.override_config('backup_lustre_mount_attempts', 5)
+        self.override_config('backup_lustre_mount_options', 'flock,noatime')
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        self.mock_mounter_cls.assert_called_once_with(
+            utils.get_root_helper(), utils.execute, MOUNT_POINT_BASE,
+            'flock,noatime', 5)
+        self.mounter.ensure_mounted.assert_called_once_with(SHARE)
+        self.assertEqual(self.mount_point, driver.backup_path)
+        driver.check_for_setup_error()
+
+    def test_share_missing(self):
+        self.override_config('backup_lustre_share', None)
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        self.mock_mounter_cls.assert_not_called()
+        self.assertNotEqual(self.mount_point, driver.backup_path)
+        exc = self.assertRaises(exception.InvalidConfigurationValue,
+                                driver.check_for_setup_error)
+        self.assertEqual('backup_lustre_share', exc.kwargs['option'])
+        self.assertIn('backup_lustre_share', str(exc))
+
+    @ddt.data('fakehost:/fake/export',
+              '10.0.0.1@tcp:/fsnametoolong',
+              '10.0.0.1@tcp:/testfs/../etc',
+              '10.0.0.1@tcp:testfs',
+              '10.0.0.1@tcp:/testfs/a b')
+    def test_share_malformed(self, share):
+        self.override_config('backup_lustre_share', share)
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        self.mock_mounter_cls.assert_not_called()
+        exc = self.assertRaises(exception.InvalidConfigurationValue,
+                                driver.check_for_setup_error)
+        self.assertEqual('backup_lustre_share', exc.kwargs['option'])
+        self.assertEqual(share, exc.kwargs['value'])
+        self.assertIn('backup_lustre_share', str(exc))
+        self.assertIn(share, str(exc))
+
+    def test_mount_options_malformed(self):
+        self.override_config('backup_lustre_mount_options', 'flock,-o rw')
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        self.mock_mounter_cls.assert_not_called()
+        exc = self.assertRaises(exception.InvalidConfigurationValue,
+                                driver.check_for_setup_error)
+        self.assertEqual('backup_lustre_mount_options', exc.kwargs['option'])
+
+    @ddt.data('1000', '100K', '0', '4G', '4096M', '4X', '-1M', '4 M', 'M')
+    def test_stripe_size_invalid(self, size):
+        self.override_config('backup_lustre_stripe_size', size)
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        self.mock_mounter_cls.assert_not_called()
+        self.assertEqual([], self._commands())
+        exc = self.assertRaises(exception.InvalidConfigurationValue,
+                                driver.check_for_setup_error)
+        self.assertEqual('backup_lustre_stripe_size', exc.kwargs['option'])
+        self.assertEqual(size, exc.kwargs['value'])
+
+    @ddt.data('64K', '64k', '4M', '1048576', '4032M', '1g')
+    def test_stripe_size_valid(self, size):
+        self.override_config('backup_lustre_stripe_size', size)
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        driver.check_for_setup_error()
+        self.mock_execute.assert_called_once_with(
+            'lfs', 'setstripe', '-S', size, '--', self.mount_point,
+            run_as_root=True)
+
+    def test_stripe_count_zero_invalid(self):
+        self.override_config('backup_lustre_stripe_count', 0)
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        self.mock_mounter_cls.assert_not_called()
+        self.mock_execute.assert_not_called()
+        exc = self.assertRaises(exception.InvalidConfigurationValue,
+                                driver.check_for_setup_error)
+        self.assertEqual('backup_lustre_stripe_count', exc.kwargs['option'])
+        self.assertEqual(0, exc.kwargs['value'])
+
+    @ddt.data(-2, 2001)
+    def test_stripe_count_out_of_range(self, count):
+        self.assertRaises(ValueError, self.override_config,
+                          'backup_lustre_stripe_count', count)
+
+    @mock.patch('time.sleep')
+    @ddt.data(1, 3)
+    def test_mount_retried_then_failing(self, attempts, mock_sleep):
+        self.override_config('backup_lustre_mount_attempts', attempts)
+        self.mock_object(lustre_client, 'LustreMounter', _REAL_MOUNTER)
+        mock_mount = self.mock_object(
+            remotefs_brick.RemoteFsClient, 'mount',
+            side_effect=putils.ProcessExecutionError(
+                stderr='mount.lustre: mount 10.0.0.1@tcp failed: '
+                       'Input/output error'))
+        self.mock_object(lustre_client, 'read_mount_points',
+                         return_value={})
+
+        exc = self.assertRaises(lustre_client.LustreException,
+                                lustre.LustreBackupDriver, self.ctxt)
+
+        self.assertEqual(attempts, mock_mount.call_count)
+        mock_mount.assert_called_with(SHARE, None)
+        self.assertEqual([mock.call(n) for n in range(1, attempts)],
+                         mock_sleep.call_args_list)
+        self.assertIn('Input/output error', str(exc))
+
+    @mock.patch('time.sleep')
+    def test_mount_retried_then_succeeding(self, mock_sleep):
+        mount_point = _REAL_MOUNTER('sudo', mock.Mock(), MOUNT_POINT_BASE,
+                                    None, 1).get_mount_point(SHARE)
+        self.mock_object(lustre_client, 'LustreMounter', _REAL_MOUNTER)
+        mock_mount = self.mock_object(
+            remotefs_brick.RemoteFsClient, 'mount',
+            side_effect=[putils.ProcessExecutionError(), None])
+        # Not mounted before the mount, mounted after it.
+        self.mock_object(lustre_client, 'read_mount_points',
+                         side_effect=[{}, {mount_point: 'lustre'}])
+        self.mock_object(lustre.LustreBackupDriver, '_is_writable',
+                         return_value=True)
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        self.assertEqual(2, mock_mount.call_count)
+        self.assertEqual(mount_point, driver.backup_path)
+        self.assertTrue(mount_point.startswith(MOUNT_POINT_BASE + '/'))
+        mock_sleep.assert_called_once_with(1)
+
+    @mock.patch('os.getegid', return_value=EGID)
+    @mock.patch.object(utils, 'get_file_mode')
+    @mock.patch.object(utils, 'get_file_gid')
+    @ddt.data((EGID, 0o750, ['chmod']),
+              (OTHER_GID, 0o770, ['chgrp']),
+              (OTHER_GID, 0o700, ['chgrp', 'chmod']),
+              (EGID, 0o760, ['chmod']))
+    @ddt.unpack
+    def test_not_writable_top_directory_fixed(self, gid, mode, commands,
+                                              mock_gid, mock_mode,
+                                              mock_getegid):
+        mock_gid.return_value = gid
+        mock_mode.return_value = mode
+        mock_writable = self.mock_object(
+            lustre.LustreBackupDriver, '_is_writable',
+            side_effect=[False, True])
+
+        lustre.LustreBackupDriver(self.ctxt)
+
+        expected = {
+            'chgrp': mock.call('chgrp', str(EGID), self.mount_point,
+                               root_helper=utils.get_root_helper(),
+                               run_as_root=True),
+            'chmod': mock.call('chmod', 'g+wx', self.mount_point,
+                               root_helper=utils.get_root_helper(),
+                               run_as_root=True)}
+        self.assertEqual([expected[c] for c in commands],
+                         self.mock_execute.call_args_list)
+        for args in self._commands():
+            self.assertNotIn('-R', args)
+            self.assertEqual(self.mount_point, args[-1])
+        mock_gid.assert_called_once_with(self.mount_point)
+        mock_mode.assert_called_once_with(self.mount_point)
+        self.assertEqual(2, mock_writable.call_count)
+
+    @mock.patch.object(utils, 'get_file_mode')
+    @mock.patch.object(utils, 'get_file_gid')
+    def test_writable_top_directory_untouched(self, mock_gid, mock_mode):
+        mock_access = self.mock_object(os, 'access', return_value=True)
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        mock_access.assert_called_once_with(self.mount_point,
+                                            os.W_OK | os.X_OK)
+        self.mock_execute.assert_not_called()
+        mock_gid.assert_not_called()
+        mock_mode.assert_not_called()
+        self.assertEqual(self.mount_point, driver.backup_path)
+
+    @mock.patch('os.getegid', return_value=EGID)
+    @mock.patch.object(utils, 'get_file_mode', return_value=0o770)
+    @mock.patch.object(utils, 'get_file_gid', return_value=EGID)
+    def test_still_not_writable(self, mock_gid, mock_mode, mock_getegid):
+        self.mock_object(lustre.LustreBackupDriver, '_is_writable',
+                         return_value=False)
+
+        exc = self.assertRaises(lustre_client.LustreException,
+                                lustre.LustreBackupDriver, self.ctxt)
+
+        self.assertIn(self.mount_point, str(exc))
+        self.mock_execute.assert_not_called()
+
+    def test_is_writable(self):
+        self.assertTrue(
+            lustre.LustreBackupDriver._is_writable(self.mount_point))
+        self.assertFalse(lustre.LustreBackupDriver._is_writable(
+            os.path.join(self.mount_point, 'missing')))
+
+    @ddt.data((4, '4M', ['-c', '4', '-S', '4M']),
+              (-1, None, ['-c', '-1']),
+              (None, '1M', ['-S', '1M']))
+    @ddt.unpack
+    def test_layout_set(self, count, size, args):
+        self.override_config('backup_lustre_stripe_count', count)
+        self.override_config('backup_lustre_stripe_size', size)
+
+        lustre.LustreBackupDriver(self.ctxt)
+
+        self.mock_execute.assert_called_once_with(
+            'lfs', 'setstripe', *args, '--', self.mount_point,
+            run_as_root=True)
+
+    def test_layout_not_asked(self):
+        lustre.LustreBackupDriver(self.ctxt)
+
+        self.mock_execute.assert_not_called()
+
+    def test_layout_set_once_per_process(self):
+        self.override_config('backup_lustre_stripe_count', 2)
+
+        lustre.LustreBackupDriver(self.ctxt)
+        lustre.LustreBackupDriver(self.ctxt)
+        self.override_config('backup_lustre_stripe_count', 8)
+        lustre.LustreBackupDriver(self.ctxt)
+
+        self.assertEqual(
+            [('lfs', 'setstripe', '-c', '2', '--', self.mount_point),
+             ('lfs', 'setstripe', '-c', '8', '--', self.mount_point)],
+            self._commands())
+
+    @ddt.data(OSError(errno.ENOENT, 'No such file or directory'),
+              putils.ProcessExecutionError(
+                  exit_code=96,
+                  stderr='/usr/bin/cinder-rootwrap: Executable not found: '
+                         'lfs (filter match = lfs)'))
+    def test_lfs_missing_logged_not_fatal(self, error):
+        self.override_config('backup_lustre_stripe_count', 4)
+        self.mock_execute.side_effect = error
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+        lustre.LustreBackupDriver(self.ctxt)
+
+        self.assertEqual(self.mount_point, driver.backup_path)
+        # Warned once, not on every backup operation.
+        self.assertEqual(1, self.mock_execute.call_count)
+        self.mock_log.warning.assert_called_once()
+        message = self.mock_log.warning.call_args[0][0]
+        self.assertIn('lfs', message)
+        self.assertIn('backup_lustre_stripe_count', message)
+        self.assertIn('backup_lustre_stripe_size', message)
+        driver.check_for_setup_error()
+
+    @ddt.data((OSError(errno.EACCES, 'Permission denied'),
+               'Permission denied'),
+              (putils.ProcessExecutionError(
+                  exit_code=22, stderr='lfs setstripe: invalid stripe size'),
+               'invalid stripe size'),
+              (putils.ProcessExecutionError(
+                  exit_code=99, stderr='Unauthorized command: lfs'),
+               'Unauthorized command'))
+    @ddt.unpack
+    def test_lfs_failure_raised(self, error, text):
+        self.override_config('backup_lustre_stripe_size', '4M')
+        self.mock_execute.side_effect = error
+
+        exc = self.assertRaises(lustre_client.LustreException,
+                                lustre.LustreBackupDriver, self.ctxt)
+        self.assertRaises(lustre_client.LustreException,
+                          lustre.LustreBackupDriver, self.ctxt)
+
+        self.assertIn('backup_lustre_stripe_size', str(exc))
+        self.assertIn(self.mount_point, str(exc))
+        self.assertIn(text, str(exc))
+        self.mock_log.warning.assert_not_called()
+        # Not remembered as applied: the next operation tries again.
+        self.assertEqual(2, self.mock_execute.call_count)
+
+    def test_compliance_decorator(self):
+        self.assertIn(lustre.LustreBackupDriver, interface._backup_register)
+        self.assertTrue(issubclass(lustre.LustreBackupDriver,
+                                   backup_driver.BackupDriver))
+
+
+@ddt.ddt
+class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
+    """Real chunked backups, incremental backups, restores and deletes."""
+
+    def setUp(self):
+        super().setUp()
+        # Keep backup notifications from leaking into other tests.
+        self.mock_object(volume_utils, 'notify_about_backup_usage')
+        self.override_config('backup_file_size', 8 * 1024)
+        self.override_config('backup_sha_block_size_bytes', 1024)
+        self.override_config('backup_enable_progress_timer', False)
+        self.volume_file = tempfile.NamedTemporaryFile()
+        self.addCleanup(self.volume_file.close)
+        self.volume_id = db.volume_create(
+            self.ctxt, {'id': fake.VOLUME_ID, 'size': 1,
+                        'status': 'available',
+                        'volume_type_id': self.vt['id']})['id']
+
+    def _write(self, data, offset=0):
+        self.volume_file.seek(offset)
+        self.volume_file.write(data)
+        self.volume_file.flush()
+
+    def _volume_sha256(self):
+        with open(self.volume_file.name, 'rb') as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def _backup(self, backup_id, parent_id=None):
+        db.backup_create(self.ctxt, {
+            'id': backup_id, 'size': 1, 'container': None,
+            'volume_id': self.volume_id, 'parent_id': parent_id,
+            'user_id': fake.USER_ID, 'project_id': fake.PROJECT_ID,
+            'status': fields.BackupStatus.CREATING})
+        backup = objects.Backup.get_by_id(self.ctxt, backup_id)
+        self.volume_file.seek(0)
+        lustre.LustreBackupDriver(self.ctxt).backup(backup, self.volume_file)
+        return objects.Backup.get_by_id(self.ctxt, backup_id)
+
+    def _restore_sha256(self, backup):
+        backup.status = fields.BackupStatus.RESTORING
+        backup.save()
+        with tempfile.NamedTemporaryFile() as restored:
+            lustre.LustreBackupDriver(self.ctxt).restore(
+                backup, self.volume_id, restored, True)
+            restored.flush()
+            with open(restored.name, 'rb') as f:
+                return hashlib.sha256(f.read()).hexdigest()
+
+    def _stored_files(self):
+        return [os.path.join(root, name)
+                for root, _dirs, names in os.walk(self.mount_point)
+                for name in names]
+
+    def test_full_and_incremental_backup_restore(self):
+        self.override_config('backup_compression_algorithm', 'none')
+        self._write(os.urandom(64 * 1024))
+        full_sha = self._volume_sha256()
+        full = self._backup(fake.BACKUP_ID)
+        self.assertEqual(3, len(full.container.split('/')))
+        self.assertTrue(all(f.startswith(self.mount_point + '/')
+                            for f in self._stored_files()))
+        full_files = set(self._stored_files())
+
+        self._write(os.urandom(1024), offset=16 * 1024)
+        self._write(os.urandom(1024), offset=40 * 1024)
+        incremental_sha = self._volume_sha256()
+        incremental = self._backup(fake.BACKUP2_ID, parent_id=fake.BACKUP_ID)
+
+        # The incremental backup stored only the two changed objects.
+        driver = lustre.LustreBackupDriver(self.ctxt)
+        objects_of = driver._read_metadata(incremental)['objects']
+        self.assertEqual([16 * 1024, 40 * 1024],
+                         [meta['offset'] for obj in objects_of
+                          for meta in obj.values()])
+        self.assertNotEqual(full_sha, incremental_sha)
+        self.assertEqual(full_sha, self._restore_sha256(full))
+        self.assertEqual(incremental_sha,
+                         self._restore_sha256(incremental))
+
+        lustre.LustreBackupDriver(self.ctxt).delete_backup(incremental)
+        self.assertEqual(full_files, set(self._stored_files()))
+        self.assertEqual(full_sha, self._restore_sha256(full))
+
+    def test_delete_backup(self):
+        self._write(os.urandom(16 * 1024))
+        backup = self._backup(fake.BACKUP_ID)
+        self.assertNotEqual([], self._stored_files())
+
+        lustre.LustreBackupDriver(self.ctxt).delete_backup(backup)
+
+        self.assertEqual([], self._stored_files())
+
+    def test_backup_directories_group_writable(self):
+        self._write(os.urandom(1024))
+        backup = self._backup(fake.BACKUP_ID)
+
+        container = os.path.join(self.mount_point, backup.container)
+        self.assertEqual(stat.S_IRWXU | stat.S_IRWXG,
+                         stat.S_IMODE(os.stat(container).st_mode))
+
+    @ddt.data('zlib', 'gzip', 'bz2', 'bzip2', 'zstd', 'ZSTD',
+              'none', 'off', 'no')
+    def test_backup_restore_compression(self, algorithm):
+        self.override_config('backup_compression_algorithm', algorithm)
+        # Compressible: repeated text with some random bytes.
+        self._write((b'lustre backup ' * 2048)[:24 * 1024] +
+                    os.urandom(2 * 1024))
+        sha = self._volume_sha256()
+
+        backup = self._backup(fake.BACKUP_ID)
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+        metadata = driver._read_metadata(backup)['objects']
+        used = {meta['compression'] for obj in metadata
+                for meta in obj.values()}
+        stored = sum(os.path.getsize(f) for f in self._stored_files()
+                     if OBJECT_RE.search(f))
+        if algorithm in ('none', 'off', 'no'):
+            self.assertEqual({'none'}, used)
+            self.assertEqual(26 * 1024, stored)
+        else:
+            self.assertIn(algorithm.lower(), used)
+            self.assertLess(stored, 26 * 1024)
+        self.assertEqual(sha, self._restore_sha256(backup))
