@@ -169,7 +169,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._supports_encryption = True
         self._sparse_copy_volume_data = True
         self.reserved_percentage = self.configuration.reserved_percentage
-        self.max_over_subscription_ratio = (
+        self.max_over_subscription_ratio = float(
             volume_utils.get_max_over_subscription_ratio(
                 self.configuration.max_over_subscription_ratio,
                 supports_auto=False))
@@ -179,7 +179,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     @staticmethod
     def get_driver_options() -> list:
-        return lustre_opts + remotefs.nas_opts + remotefs.volume_opts
+        return lustre_opts + remotefs.nas_opts
 
     # ------------------------------------------------------------------
     # Set-up, shares and mounts
@@ -193,11 +193,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise exception.InvalidConfigurationValue(
                 option='lustre_shares_config', value=config)
         self.set_nas_security_options(self._is_voldb_empty_at_startup)
-        if (self.configuration.lustre_snapshot_support and
-                self.configuration.nas_secure_file_operations == 'true'):
-            LOG.warning('Snapshots run qemu-img as the cinder user with '
-                        'nas_secure_file_operations; volumes attached to '
-                        'instances must stay writable by that user.')
 
     def check_for_setup_error(self) -> None:
         if not self._mounted_shares:
@@ -222,7 +217,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return self._mounter.get_mount_point(share)
 
     def _get_mount_point_base(self) -> str:
-        return self.base
+        return self._mounter.mount_point_base
 
     def set_nas_security_options(self, is_new_cinder_install: bool) -> None:
         """Settle 'auto' NAS security options on the first mounted share."""
@@ -419,13 +414,29 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                                    bool(getattr(volume, 'encryption_key_id',
                                                 None)))
 
+    @staticmethod
+    def _layout(volume_type: Any) -> lustre_client.Layout:
+        """The Lustre layout the volume type's extra specs ask for."""
+        specs = (volume_type.extra_specs or {}) if volume_type else {}
+        return lustre_client.Layout.from_extra_specs(specs)
+
+    def _create_with_layout(self, path: str,
+                            layout: lustre_client.Layout) -> None:
+        """Create the empty file with a layout, if there is one."""
+        if layout:
+            self._lfs.create_file(path, layout,
+                                  run_as_root=self._execute_as_root)
+
     def _do_create_volume(self, volume: objects.Volume) -> None:
         """Create the volume's file; never touch a file already there."""
         path = self.local_path(volume)
         if os.path.lexists(path):
             raise lustre_client.LustreException(msg=_(
                 '%s already exists; refusing to overwrite it') % path)
+        # Bad extra specs are refused here, before anything is written.
+        layout = self._layout(volume.volume_type)
         try:
+            self._create_with_layout(path, layout)
             volume_format = self._create_volume_file(volume, path)
             self._set_rw_permissions(path)
         except Exception:
@@ -464,6 +475,18 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _get_volume_format(volume: objects.Volume) -> Optional[str]:
         with volume.obj_as_admin():
             return (volume.admin_metadata or {}).get('format')
+
+    def _active_image_format(self, volume: objects.Volume) -> Optional[str]:
+        """The format of the volume's active image.
+
+        Snapshot overlays are qcow2 by construction; only without them is
+        the recorded format (the base file's) the active image's. Trusting
+        the record alone would make a stale copy of the volume resize a
+        qcow2 overlay as if it were raw.
+        """
+        if self._snapshots_exist(volume):
+            return 'qcow2'
+        return self._get_volume_format(volume)
 
     def _create_regular_file(self, path: str, size: int) -> None:
         """Preallocate a raw file with fallocate, at no cost in writes.
@@ -504,8 +527,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise lustre_client.LustreException(msg=_(
                 '%(path)s is not valid JSON: %(err)s') % {
                 'path': info_path, 'err': exc})
-        if not info:
-            return info
+        if not info and not os.path.exists(info_path):
+            return {}
         volume_name = os.path.basename(info_path)[:-len('.info')]
         if not isinstance(info, dict) or 'active' not in info:
             raise lustre_client.LustreException(msg=_(
@@ -577,7 +600,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                        img_format: Optional[str] = None
                        ) -> 'imageutils.QemuImgInfo':
         """qemu-img info with backing files confined to the volume."""
-        return self._qemu_img_info_base(path, volume_name, self.base,
+        return self._qemu_img_info_base(path, volume_name,
+                                        self._mounter.mount_point_base,
                                         force_share=True, run_as_root=True,
                                         img_format=img_format)
 
@@ -598,8 +622,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             self._prepare_restore_target(volume)
         active = self.get_active_image_from_info(volume)
         path = os.path.join(self._local_volume_dir(volume), active)
-        info = self._qemu_img_info(path, volume.name,
-                                   img_format=self._get_volume_format(volume))
+        info = self._qemu_img_info(
+            path, volume.name, img_format=self._active_image_format(volume))
         if info.file_format not in self._SUPPORTED_FORMATS:
             raise exception.InvalidVolume(reason=_(
                 'Lustre volume %(vol)s is %(fmt)s; only raw and qcow2 can '
@@ -663,6 +687,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         src_path = self._check_own_file(snapshot.volume, backing)
         src_info = self._qemu_img_info(src_path, snapshot.volume.name)
         dest_path = self._local_path_volume(volume)
+        if not os.path.lexists(dest_path):
+            self._create_with_layout(dest_path,
+                                     self._layout(volume.volume_type))
         LOG.debug('Copying snapshot %(snap)s (%(src)s) to %(dest)s',
                   {'snap': snapshot.id, 'src': src_path, 'dest': dest_path})
         if new_encryption_key_id:
@@ -708,6 +735,16 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             f.flush()
             yield f.name
 
+    def _do_create_snapshot(self, snapshot: objects.Snapshot,
+                            backing_filename: str,
+                            new_snap_path: str) -> None:
+        """Create a snapshot overlay with its volume type's layout."""
+        if not os.path.lexists(new_snap_path):
+            self._create_with_layout(
+                new_snap_path, self._layout(snapshot.volume.volume_type))
+        super()._do_create_snapshot(snapshot, backing_filename,
+                                    new_snap_path)
+
     def _create_cloned_volume(self, volume: objects.Volume,
                               src_vref: objects.Volume,
                               ctxt: context.RequestContext) -> dict:
@@ -743,9 +780,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise exception.ExtendVolumeError(reason=_(
                 'not enough space on %(share)s to extend volume %(vol)s to '
                 '%(size)sG') % {'share': volume.provider_location,
-                                 'vol': volume.id, 'size': size_gb})
+                                'vol': volume.id, 'size': size_gb})
         path = self._local_path_active_image(volume)
-        volume_format = self._get_volume_format(volume)
+        volume_format = self._active_image_format(volume)
         image_utils.resize_image(path, size_gb,
                                  run_as_root=self._execute_as_root,
                                  file_format=volume_format)
@@ -850,6 +887,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._raw_views.add(temp.id)
         return temp
 
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def _prepare_restore_target(self, volume: objects.Volume) -> None:
         """Make the target of a restore a raw file, or refuse the restore.
 
@@ -904,6 +942,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def manage_existing(self, volume: objects.Volume,
                         existing_ref: dict) -> dict:
         update = super().manage_existing(volume, existing_ref)
-        info = self._qemu_img_info(self.local_path(volume), volume.name)
+        # The volume has no provider_location yet: the update sets it.
+        path = os.path.join(
+            self._get_mount_point_for_share(update['provider_location']),
+            volume.name)
+        info = self._qemu_img_info(path, volume.name)
         self._save_volume_format(volume, info.file_format)
         return update

@@ -30,7 +30,7 @@ import errno
 import os
 import re
 import time
-from typing import Callable, Optional  # noqa: H301
+from typing import Any, Callable, Optional  # noqa: H301
 
 from os_brick import exception as brick_exception
 from os_brick import executor as brick_executor
@@ -104,10 +104,8 @@ class LustreShare:
                 "NID[,NID][:NID...]:/fsname[/subdir] (a NID is HOST@NET, "
                 "the fsname at most 8 characters of letters, digits, '_' "
                 "and '-')") % address)
+        # Path components cannot start with '.', so '..' cannot escape.
         subdir = match.group('subdir').rstrip('/')
-        if any(part in ('.', '..') for part in subdir.split('/')):
-            raise ValueError(_("'%s': '.' and '..' are not allowed in the "
-                               "subdirectory") % address)
         nodes = tuple(tuple(node.split(','))
                       for node in match.group('mgs').split(':'))
         return cls(address=address, mgs_nodes=nodes,
@@ -406,3 +404,186 @@ class Lfs:
         if pool:
             args += ['-p', pool]
         self._execute(*args, '--', path, run_as_root=run_as_root)
+
+    def create_file(self, path: str, layout: 'Layout',
+                    run_as_root: bool = False) -> None:
+        """Create an empty file with a layout, for a volume to fill.
+
+        A file's layout is fixed once it has data, so it is set on the
+        empty file; qemu-img, truncate and fallocate keep it.
+        """
+        self._execute('lfs', 'setstripe', *layout.setstripe_args(), '--',
+                      path, run_as_root=run_as_root)
+
+
+# Extra specs of volume types that set the Lustre layout of volume files.
+SPEC_PREFIX = 'lustre:'
+SPEC_STRIPE_COUNT = 'lustre:stripe_count'
+SPEC_STRIPE_SIZE = 'lustre:stripe_size'
+SPEC_OST_POOL = 'lustre:ost_pool'
+SPEC_LAYOUT = 'lustre:layout'
+_LAYOUT_SPECS = (SPEC_STRIPE_COUNT, SPEC_STRIPE_SIZE, SPEC_OST_POOL,
+                 SPEC_LAYOUT)
+
+STRIPE_SIZE_UNIT = 64 * 1024
+_SIZE_RE = re.compile(r'^(?P<num>[0-9]+)(?P<unit>[KMGT]?)$', re.IGNORECASE)
+_SIZE_UNITS = {'': 1, 'K': 1024, 'M': 1024 ** 2, 'G': 1024 ** 3,
+               'T': 1024 ** 4}
+# OST pool names: at most 15 characters (LOV_MAXPOOLNAME).
+_POOL_RE = re.compile(r'^[A-Za-z0-9_-]{1,15}$')
+
+
+def parse_size(text: str) -> int:
+    """Parse a size with an optional K, M, G or T suffix (base 1024)."""
+    match = _SIZE_RE.match(text.strip())
+    if not match:
+        raise ValueError(_("'%s' is not a size such as 1048576, 64K, "
+                           "4M or 1G") % text)
+    return int(match.group('num')) * _SIZE_UNITS[match.group('unit').upper()]
+
+
+def parse_stripe_count(text: str) -> int:
+    """A stripe count: a positive number of OSTs, or -1 for all of them."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1 and count != -1:
+        raise ValueError(_("'%s' is not a stripe count (a positive number "
+                           "of OSTs, or -1 for all)") % text)
+    return count
+
+
+def parse_stripe_size(text: str) -> int:
+    """A stripe size in bytes: a non-zero multiple of 64 KiB."""
+    size = parse_size(text)
+    if not size or size % STRIPE_SIZE_UNIT:
+        raise ValueError(_("stripe size '%s' is not a non-zero multiple of "
+                           "64K") % text)
+    if size >= 4 * 1024 ** 3:
+        raise ValueError(_("stripe size '%s' is not below 4G") % text)
+    return size
+
+
+def parse_pool_name(text: str) -> str:
+    if not _POOL_RE.match(text):
+        raise ValueError(_("'%s' is not an OST pool name (1 to 15 letters, "
+                           "digits, '_' or '-')") % text)
+    return text
+
+
+@dataclasses.dataclass(frozen=True)
+class LayoutComponent:
+    """One component of a progressive file layout (PFL).
+
+    ``end`` is where the component ends, in bytes; None is end of file.
+    """
+
+    end: Optional[int]
+    stripe_count: int
+    stripe_size: Optional[int] = None
+
+
+def parse_pfl(text: str) -> tuple[LayoutComponent, ...]:
+    """Parse the compact PFL syntax ``END:COUNT[:SIZE],...``.
+
+    For example ``64M:1,1G:4,-1:-1``: the first 64 MiB on one OST, up to
+    1 GiB on four, the rest on all OSTs. Ends grow strictly and the last
+    component ends at -1 (end of file), as ``lfs setstripe -E`` demands.
+    """
+    components: list[LayoutComponent] = []
+    previous_end = 0
+    for item in text.split(','):
+        fields = item.strip().split(':')
+        if len(fields) not in (2, 3):
+            raise ValueError(_("layout component '%s' is not END:COUNT or "
+                               "END:COUNT:SIZE") % item)
+        if components and components[-1].end is None:
+            raise ValueError(_('only the last layout component may end at '
+                               '-1'))
+        end = None if fields[0] == '-1' else parse_size(fields[0])
+        if end is not None and (end <= previous_end or end % STRIPE_SIZE_UNIT):
+            raise ValueError(_("layout component end '%s' must grow and be "
+                               "a multiple of 64K") % fields[0])
+        size = parse_stripe_size(fields[2]) if len(fields) == 3 else None
+        components.append(LayoutComponent(end, parse_stripe_count(fields[1]),
+                                          size))
+        previous_end = end or previous_end
+    if components[-1].end is not None:
+        raise ValueError(_('the last layout component must end at -1 (end '
+                           'of file)'))
+    return tuple(components)
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """The Lustre layout of a volume file, from its volume type."""
+
+    stripe_count: Optional[int] = None
+    stripe_size: Optional[int] = None
+    pool: Optional[str] = None
+    components: tuple[LayoutComponent, ...] = ()
+
+    def __bool__(self) -> bool:
+        return any((self.stripe_count, self.stripe_size, self.pool,
+                    self.components))
+
+    @classmethod
+    def from_extra_specs(cls, specs: dict[str, str]) -> 'Layout':
+        """Build a layout from ``lustre:`` extra specs; the rest is ignored.
+
+        :raises: exception.InvalidVolumeType naming the spec that is wrong
+        """
+        values = {}
+        for key, value in specs.items():
+            if not key.startswith(SPEC_PREFIX):
+                continue
+            try:
+                if key not in _LAYOUT_SPECS:
+                    raise ValueError(_('unknown Lustre extra spec; known: '
+                                       '%s') % ', '.join(_LAYOUT_SPECS))
+                values[key] = _SPEC_PARSERS[key](str(value).strip())
+            except ValueError as exc:
+                raise exception.InvalidVolumeType(reason=_(
+                    'extra spec %(key)s=%(value)s: %(error)s') % {
+                    'key': key, 'value': value, 'error': exc})
+        if SPEC_LAYOUT in values and (SPEC_STRIPE_COUNT in values or
+                                      SPEC_STRIPE_SIZE in values):
+            raise exception.InvalidVolumeType(reason=_(
+                'extra spec %(layout)s cannot be combined with '
+                '%(count)s or %(size)s: give the stripes per component') % {
+                'layout': SPEC_LAYOUT, 'count': SPEC_STRIPE_COUNT,
+                'size': SPEC_STRIPE_SIZE})
+        return cls(stripe_count=values.get(SPEC_STRIPE_COUNT),
+                   stripe_size=values.get(SPEC_STRIPE_SIZE),
+                   pool=values.get(SPEC_OST_POOL),
+                   components=values.get(SPEC_LAYOUT, ()))
+
+    def setstripe_args(self) -> list[str]:
+        """The ``lfs setstripe``/``lfs migrate`` options of this layout."""
+        args: list[str] = []
+        if self.components:
+            for component in self.components:
+                end = ('-1' if component.end is None
+                       else '%dK' % (component.end // 1024))
+                args += ['-E', end, '-c', str(component.stripe_count)]
+                if component.stripe_size:
+                    args += ['-S', '%dK' % (component.stripe_size // 1024)]
+                if self.pool:
+                    args += ['-p', self.pool]
+            return args
+        if self.stripe_count is not None:
+            args += ['-c', str(self.stripe_count)]
+        if self.stripe_size is not None:
+            args += ['-S', '%dK' % (self.stripe_size // 1024)]
+        if self.pool:
+            args += ['-p', self.pool]
+        return args
+
+
+_SPEC_PARSERS: dict[str, Callable[[str], Any]] = {
+    SPEC_STRIPE_COUNT: parse_stripe_count,
+    SPEC_STRIPE_SIZE: parse_stripe_size,
+    SPEC_OST_POOL: parse_pool_name,
+    SPEC_LAYOUT: parse_pfl,
+}
