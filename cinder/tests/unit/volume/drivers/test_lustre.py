@@ -1,0 +1,2548 @@
+# Copyright (c) 2026 OpenStack Foundation
+# All Rights Reserved.
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Unit tests for the Lustre volume driver and its Lustre client module."""
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+from unittest import mock
+
+import ddt
+import fixtures
+from os_brick import exception as brick_exception
+from os_brick.remotefs import remotefs as remotefs_brick
+from oslo_concurrency import processutils as putils
+from oslo_utils import imageutils
+from oslo_utils import units
+
+from cinder.common import constants
+from cinder import context
+from cinder.db import api as db_api
+from cinder import exception
+from cinder.image import image_utils
+from cinder import objects
+from cinder.objects import fields
+from cinder.tests.unit import fake_constants as fake
+from cinder.tests.unit import fake_snapshot
+from cinder.tests.unit import fake_volume
+from cinder.tests.unit import test
+from cinder.volume import configuration as conf
+from cinder.volume import driver as base_driver
+from cinder.volume.drivers import lustre
+from cinder.volume.drivers import lustre_client
+from cinder.volume.drivers import remotefs
+from cinder.volume import volume_utils
+
+SHARE = '192.168.1.10@tcp:/testfs'
+SHARE2 = '192.168.1.11@o2ib,192.168.1.12@o2ib:192.168.1.13@o2ib:/lfs2/cinder'
+SHARE2_OPTS = 'user_xattr,noatime'
+POOL = 'testfs'
+POOL2 = 'lfs2/cinder'
+HOST = 'host@lustre'
+
+# lfs df (1K blocks): 100 GiB of OSTs, 30 GiB used, 70 GiB available.
+LFS_DF = """\
+UUID                   1K-blocks        Used   Available Use% Mounted on
+testfs-MDT0000_UUID      1048576        4096     1044480   1% /mnt[MDT:0]
+testfs-OST0000_UUID     52428800    15728640    36700160  30% /mnt[OST:0]
+testfs-OST0001_UUID     52428800    15728640    36700160  30% /mnt[OST:1]
+
+filesystem_summary:    104857600    31457280    73400320  30% /mnt
+"""
+DF = ('Filesystem 1-blocks Used Available Capacity Mounted on\n'
+      '192.168.1.10@tcp:/testfs 107374182400 32212254720 75161927680 '
+      '30% /mnt\n')
+
+
+class KeyObject(object):
+    def get_encoded(self):
+        return b'asdf'
+
+
+def _img_info(file_format='raw', size_gb=1, backing_file=None,
+              virtual_size=None):
+    info = imageutils.QemuImgInfo()
+    info.image = 'image'
+    info.file_format = file_format
+    info.virtual_size = (virtual_size if virtual_size is not None
+                         else size_gb * units.Gi)
+    info.backing_file = backing_file
+    return info
+
+
+class LustreTestBase(test.TestCase):
+    """Driver built on a real temporary mount point base, mocks at the edges.
+
+    ``_execute`` is a mock (every command the driver runs is recorded);
+    ``rm`` is carried out for real so that deletions can be checked on the
+    files themselves. /proc/mounts and qemu-img info are mocked.
+    """
+
+    def setUp(self):
+        super(LustreTestBase, self).setUp()
+        self.context = context.get_admin_context()
+        self.tempdir = self.useFixture(fixtures.TempDir()).path
+        self.shares_file = os.path.join(self.tempdir, 'lustre_shares')
+        self._write_shares('%s\n%s -o %s\n' % (SHARE, SHARE2, SHARE2_OPTS))
+        self.configuration = conf.Configuration(None)
+        self.configuration.append_config_values(lustre.lustre_opts)
+        self.configuration.append_config_values(remotefs.nas_opts)
+        self.configuration.append_config_values(remotefs.volume_opts)
+        self.configuration.append_config_values(base_driver.volume_opts)
+        self.override_config('lustre_shares_config', self.shares_file)
+        self.override_config('lustre_mount_point_base',
+                             os.path.join(self.tempdir, 'mnt'))
+        self.override_config('lustre_mount_options', 'flock')
+        self.override_config('lustre_mount_attempts', 3)
+        self.override_config('lustre_sparsed_volumes', True)
+        self.override_config('lustre_qcow2_volumes', True)
+        self.override_config('lustre_snapshot_support', True)
+        self.override_config('nas_secure_file_permissions', 'false')
+        self.override_config('nas_secure_file_operations', 'false')
+        self.override_config('max_over_subscription_ratio', 1.0)
+        self.override_config('reserved_percentage', 0)
+        self.override_config('volume_dd_blocksize', '1M')
+        self.override_config('image_conversion_dir',
+                             os.path.join(self.tempdir, 'conversion'))
+
+        self.mock_object(objects.Volume, 'save')
+        self.mock_read_mounts = self.mock_object(
+            lustre_client, 'read_mount_points', return_value={})
+        self.mock_object(remotefs_brick.RemoteFsClient, '_read_mounts',
+                         return_value={})
+        self.mock_time = self.mock_object(lustre_client, 'time')
+        self.mock_qemu_img_info = self.mock_object(
+            image_utils, 'qemu_img_info', return_value=_img_info())
+        self.driver = self._make_driver()
+        self.mnt = self.driver._get_mount_point_for_share(SHARE)
+        self.mnt2 = self.driver._get_mount_point_for_share(SHARE2)
+        os.makedirs(self.mnt)
+        os.makedirs(self.mnt2)
+
+    def _write_shares(self, text):
+        with open(self.shares_file, 'w') as f:
+            f.write(text)
+
+    def _execute_side_effect(self, *cmd, **kwargs):
+        if cmd[0] == 'rm' and os.path.lexists(cmd[-1]):
+            os.remove(cmd[-1])
+        return '', ''
+
+    def _make_driver(self, **kwargs):
+        self._execute = mock.Mock(side_effect=self._execute_side_effect)
+        drv = lustre.LustreDriver(execute=self._execute,
+                                  configuration=self.configuration,
+                                  host=HOST, **kwargs)
+        drv.db = mock.Mock()
+        drv.db.volume_data_get_for_host.return_value = (0, 0)
+        drv._load_shares_config()
+        drv._mounted_shares = [SHARE, SHARE2]
+        return drv
+
+    def _volume(self, extra_specs=None, volume_format=None, **kwargs):
+        values = {'id': fake.VOLUME_ID, 'size': 1,
+                  'provider_location': SHARE, 'host': HOST + '#' + POOL}
+        values.update(kwargs)
+        volume = fake_volume.fake_volume_obj(self.context, **values)
+        volume.volume_type = (
+            fake_volume.fake_volume_type_obj(self.context,
+                                             extra_specs=extra_specs)
+            if extra_specs is not None else None)
+        if volume_format:
+            volume.admin_metadata = {'format': volume_format}
+        return volume
+
+    def _snapshot(self, volume, **kwargs):
+        values = {'id': fake.SNAPSHOT_ID, 'volume_id': volume.id,
+                  'volume_size': volume.size, 'status': 'available'}
+        values.update(kwargs)
+        snapshot = fake_snapshot.fake_snapshot_obj(self.context, **values)
+        snapshot.volume = volume
+        return snapshot
+
+    def _attach(self, volume, count=1):
+        ids = [fake.ATTACHMENT_ID, fake.ATTACHMENT2_ID][:count]
+        volume.volume_attachment = objects.VolumeAttachmentList(
+            objects=[objects.VolumeAttachment(
+                context=self.context, id=attachment_id, volume_id=volume.id,
+                attach_status=fields.VolumeAttachStatus.ATTACHED,
+                connection_info={}) for attachment_id in ids])
+        volume.attach_status = fields.VolumeAttachStatus.ATTACHED
+        volume.status = 'in-use'
+
+    def _path(self, name, mount_point=None):
+        return os.path.join(mount_point or self.mnt, name)
+
+    def _touch(self, name, content='data', mount_point=None):
+        path = self._path(name, mount_point)
+        with open(path, 'w') as f:
+            f.write(content)
+        return path
+
+    def _write_info(self, volume, info):
+        path = self._path(volume.name + '.info')
+        with open(path, 'w') as f:
+            f.write(info if isinstance(info, str) else json.dumps(info))
+        return path
+
+    def _read_info(self, volume):
+        with open(self._path(volume.name + '.info')) as f:
+            return json.load(f)
+
+    def _commands(self, name):
+        return [c for c in self._execute.call_args_list if c.args[0] == name]
+
+    def _capacity(self, available_gb, total_gb, provisioned_gb=0,
+                  share=None):
+        """Make _get_available_capacity and the database report figures."""
+        def available(s):
+            if share is None or s == share:
+                return available_gb * units.Gi, total_gb * units.Gi
+            return 0, 0
+        self.mock_object(self.driver, '_get_available_capacity',
+                         side_effect=available)
+        self.driver.db.volume_data_get_for_host.return_value = (
+            1, provisioned_gb)
+
+
+@ddt.ddt
+class LustreDriverTestCase(LustreTestBase):
+    """Test case for the Lustre volume driver."""
+
+    # ------------------------------------------------------------------
+    # Driver attributes and options
+    # ------------------------------------------------------------------
+
+    def test_driver_attributes(self):
+        self.assertEqual('1.0.0', lustre.LustreDriver.VERSION)
+        self.assertEqual('Lustre_CI', lustre.LustreDriver.CI_WIKI_NAME)
+        self.assertEqual('lustre', lustre.LustreDriver.driver_volume_type)
+        self.assertEqual('lustre', lustre.LustreDriver.driver_prefix)
+        self.assertTrue(lustre.LustreDriver.SUPPORTS_ACTIVE_ACTIVE)
+        self.assertEqual('1.0.0', self.driver.get_version())
+        self.assertTrue(self.driver._supports_encryption)
+        self.assertTrue(issubclass(lustre.LustreDriver,
+                                   remotefs.RemoteFSSnapDriverDistributed))
+        self.assertTrue(issubclass(lustre.LustreDriver,
+                                   remotefs.RemoteFSManageableVolumesMixin))
+        self.assertTrue(issubclass(lustre.LustreDriver,
+                                   remotefs.RevertToSnapshotMixin))
+
+    def test_get_driver_options(self):
+        options = lustre.LustreDriver.get_driver_options()
+        names = [opt.name for opt in options]
+        self.assertEqual(len(names), len(set(names)))
+        for opt in lustre.lustre_opts + remotefs.nas_opts:
+            self.assertIn(opt.name, names)
+        for name in ('lustre_shares_config', 'lustre_mount_point_base',
+                     'lustre_mount_options', 'lustre_mount_attempts',
+                     'lustre_sparsed_volumes', 'lustre_qcow2_volumes',
+                     'lustre_snapshot_support',
+                     'nas_secure_file_permissions',
+                     'nas_secure_file_operations'):
+            self.assertIn(name, names)
+
+    @ddt.data(('lustre_shares_config', '/etc/cinder/lustre_shares'),
+              ('lustre_mount_point_base', '$state_path/mnt'),
+              ('lustre_mount_options', 'flock'),
+              ('lustre_mount_attempts', 3),
+              ('lustre_sparsed_volumes', True),
+              ('lustre_qcow2_volumes', True),
+              ('lustre_snapshot_support', True))
+    @ddt.unpack
+    def test_option_defaults(self, name, default):
+        opt = next(o for o in lustre.lustre_opts if o.name == name)
+        self.assertEqual(default, opt.default)
+        self.assertGreater(len(opt.help), 20)
+
+    def test_migrate_volume_is_there(self):
+        volume = self._volume()
+        self.assertEqual((False, None),
+                         self.driver.migrate_volume(self.context, volume,
+                                                    {'host': 'other'}))
+        self._execute.assert_not_called()
+
+    def test_validate_connector(self):
+        self.assertIsNone(self.driver.validate_connector({}))
+
+    # ------------------------------------------------------------------
+    # Shares file
+    # ------------------------------------------------------------------
+
+    @ddt.data(
+        ('10.0.0.1@tcp:/testfs', 'testfs', (('10.0.0.1@tcp',),), None),
+        ('10.0.0.1@tcp:/testfs/', 'testfs', (('10.0.0.1@tcp',),), None),
+        ('mgs1@tcp0:/fs_1-a', 'fs_1-a', (('mgs1@tcp0',),), None),
+        ('0@lo:/lustre', 'lustre', (('0@lo',),), None),
+        ('10.0.0.1@o2ib1,10.0.1.1@tcp:/testfs', 'testfs',
+         (('10.0.0.1@o2ib1', '10.0.1.1@tcp'),), None),
+        ('10.0.0.1@tcp:10.0.0.2@tcp:/testfs/vols', 'testfs/vols',
+         (('10.0.0.1@tcp',), ('10.0.0.2@tcp',)), None),
+        ('10.0.0.1@tcp,10.1.0.1@o2ib:10.0.0.2@tcp,10.1.0.2@o2ib:/fs/a/b.c',
+         'fs/a/b.c', (('10.0.0.1@tcp', '10.1.0.1@o2ib'),
+                      ('10.0.0.2@tcp', '10.1.0.2@o2ib')), None),
+        ('mgs.example.com@tcp:/testfs -o user_xattr,noatime', 'testfs',
+         (('mgs.example.com@tcp',),), 'user_xattr,noatime'),
+        ('10.0.0.1@tcp:/testfs   -o   localflock', 'testfs',
+         (('10.0.0.1@tcp',),), 'localflock'),
+        ('\t10.0.0.1@tcp:/fsname12/sub_dir\t', 'fsname12/sub_dir',
+         (('10.0.0.1@tcp',),), None),
+    )
+    @ddt.unpack
+    def test_load_shares_config_valid(self, line, name, nodes, options):
+        self._write_shares(line + '\n')
+        self.driver._load_shares_config()
+        address = line.split()[0]
+        self.assertEqual({address: options}, self.driver.shares)
+        share = self.driver._share_objects[address]
+        self.assertEqual(name, share.name)
+        self.assertEqual(nodes, share.mgs_nodes)
+        self.assertEqual(name, self.driver._get_pool_name_from_share(address))
+        self.assertEqual(address,
+                         self.driver._get_share_from_pool_name(name))
+
+    def test_load_shares_config_comments_and_blanks(self):
+        self._write_shares('# Lustre shares\n\n   \n%s\n  # %s\n'
+                           '%s -o %s\n' % (SHARE, 'x', SHARE2, SHARE2_OPTS))
+        self.driver._load_shares_config()
+        self.assertEqual({SHARE: None, SHARE2: SHARE2_OPTS},
+                         self.driver.shares)
+        self.assertEqual([POOL, POOL2],
+                         [self.driver._get_pool_name_from_share(s)
+                          for s in self.driver.shares])
+
+    def test_load_shares_config_explicit_file(self):
+        other = os.path.join(self.tempdir, 'other_shares')
+        with open(other, 'w') as f:
+            f.write('10.9.9.9@tcp:/other\n')
+        self.driver._load_shares_config(other)
+        self.assertEqual({'10.9.9.9@tcp:/other': None}, self.driver.shares)
+
+    def test_load_shares_config_empty(self):
+        self._write_shares('# nothing\n')
+        self.driver._load_shares_config()
+        self.assertEqual({}, self.driver.shares)
+        self.assertEqual({}, self.driver._share_objects)
+
+    @ddt.data(
+        '/testfs',                                    # no MGS
+        '10.0.0.1@tcp:/',                             # no fsname
+        '10.0.0.1@tcp:',                              # no fsname
+        '10.0.0.1@tcp',                               # no fsname
+        '10.0.0.1:/testfs',                           # NID without @net
+        '10.0.0.1@:/testfs',                          # NID without net
+        '@tcp:/testfs',                               # NID without host
+        '10.0.0.1@tcp,:/testfs',                      # empty NID
+        '10.0.0.1@tcp::10.0.0.2@tcp:/testfs',         # empty failover
+        '10.0.0.1@TCP:/testfs',                       # bad net name
+        '10.0.0.1@tcp:/testfs;reboot',                # shell metacharacter
+        '10.0.0.1@tcp:/testfs$(reboot)',              # shell metacharacter
+        '10.0.0.1@tcp:/test`id`',                     # shell metacharacter
+        '10.0.0.1@tcp:/testfs|cat',                   # shell metacharacter
+        '10.0.0.1@tcp:/testfs&&x',                    # shell metacharacter
+        '10.0.0.1@tcp:/my fs',                        # space
+        '10.0.0.1@tcp:testfs',                        # relative path
+        '10.0.0.1@tcp:/testfs/../etc',                # ..
+        '10.0.0.1@tcp:/testfs/./x',                   # .
+        '10.0.0.1@tcp:/testfs/..',                    # ..
+        '10.0.0.1@tcp:/ninechars',                    # fsname > 8 chars
+        '10.0.0.1@tcp://testfs',                      # empty component
+        '10.0.0.1@tcp:/testfs -o',                    # -o without options
+        '10.0.0.1@tcp:/testfs noatime',               # not -o OPTS
+        '10.0.0.1@tcp:/testfs -O noatime',            # not -o OPTS
+        '10.0.0.1@tcp:/testfs -o a -o b',             # two -o
+        '10.0.0.1@tcp:/testfs --bind /',              # other option
+        '10.0.0.1@tcp:/testfs -o noatime;reboot',     # bad option
+        '10.0.0.1@tcp:/testfs -o ro,,rw',             # empty option
+        '10.0.0.1@tcp:/testfs -o "ro"',               # quotes
+    )
+    def test_load_shares_config_invalid_line(self, line):
+        self._write_shares('# comment\n\n%s\n%s\n' % (SHARE, line))
+        self.driver.shares = {'kept': None}
+        exc = self.assertRaises(exception.InvalidConfigurationValue,
+                                self.driver._load_shares_config)
+        self.assertIn(self.shares_file, str(exc))
+        self.assertIn('line 4', str(exc))
+        self.assertEqual({'kept': None}, self.driver.shares)
+
+    @ddt.data(
+        (SHARE, SHARE),                                       # twice
+        (SHARE, SHARE + ' -o noatime'),                       # twice
+        (SHARE, '192.168.1.99@tcp:/testfs'),                  # same fs path
+        ('10.0.0.1@tcp:/fs/a', '10.0.0.2@tcp:/fs/a/'),        # same fs path
+    )
+    @ddt.unpack
+    def test_load_shares_config_duplicate(self, first, second):
+        self._write_shares('%s\n%s\n' % (first, second))
+        exc = self.assertRaises(exception.InvalidConfigurationValue,
+                                self.driver._load_shares_config)
+        self.assertIn(self.shares_file, str(exc))
+        self.assertIn('line 2', str(exc))
+
+    # ------------------------------------------------------------------
+    # Mount points and mounting
+    # ------------------------------------------------------------------
+
+    def test_local_patch(self):
+        volume = self._volume()
+        path = self.driver.local_path(volume)
+        mount_point = self.driver._get_mount_point_for_share(SHARE)
+        self.assertEqual(os.path.join(mount_point, volume.name), path)
+        self.assertEqual(mount_point, os.path.dirname(path))
+        self.assertTrue(mount_point.startswith(self.driver.base + os.sep))
+        volume2 = self._volume(id=fake.VOLUME2_ID, provider_location=SHARE2)
+        self.assertEqual(os.path.join(self.mnt2, volume2.name),
+                         self.driver.local_path(volume2))
+
+    def test_get_mount_point_for_share(self):
+        for share in (SHARE, SHARE2):
+            expected = os.path.join(
+                os.path.realpath(os.path.join(self.tempdir, 'mnt')),
+                hashlib.md5(share.encode('utf-8'),
+                            usedforsecurity=False).hexdigest())
+            self.assertEqual(expected,
+                             self.driver._get_mount_point_for_share(share))
+            # Stable: the same share always gets the same mount point.
+            self.assertEqual(expected,
+                             self._make_driver()._get_mount_point_for_share(
+                                 share))
+        self.assertNotEqual(self.driver._get_mount_point_for_share(SHARE),
+                            self.driver._get_mount_point_for_share(SHARE2))
+
+    def test_mount_point_base_is_resolved(self):
+        real = os.path.join(self.tempdir, 'real')
+        os.makedirs(real)
+        link = os.path.join(self.tempdir, 'link')
+        os.symlink(real, link)
+        self.override_config('lustre_mount_point_base', link + '//')
+        drv = self._make_driver()
+        self.assertEqual(real, drv.base)
+        self.assertEqual(real, drv._get_mount_point_base())
+        self.assertEqual(real, os.path.dirname(
+            drv._get_mount_point_for_share(SHARE)))
+
+    def _mounted_after_mount(self):
+        """/proc/mounts lists mount points once 'mount' ran for them."""
+        mounted = set()
+
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'mount':
+                mounted.add(cmd[-1])
+            return '', ''
+        self._execute.side_effect = execute
+        self.mock_read_mounts.side_effect = (
+            lambda: {mp: 'lustre' for mp in mounted})
+        return mounted
+
+    def test_mount_lustre(self):
+        self._mounted_after_mount()
+        self.driver._ensure_share_mounted(SHARE2)
+        self.assertEqual(
+            [mock.call('mkdir', '-p', self.mnt2, check_exit_code=0),
+             mock.call('mount', '-t', 'lustre', '-o', 'flock',
+                       '-o', SHARE2_OPTS, SHARE2, self.mnt2,
+                       root_helper=mock.ANY, run_as_root=True,
+                       check_exit_code=0)],
+            self._execute.call_args_list)
+
+    @ddt.data((None, SHARE, []),
+              ('flock', SHARE, ['-o', 'flock']),
+              (None, SHARE2, ['-o', SHARE2_OPTS]),
+              ('localflock,noatime', SHARE2,
+               ['-o', 'localflock,noatime', '-o', SHARE2_OPTS]))
+    @ddt.unpack
+    def test_mount_options(self, options, share, expected):
+        self.override_config('lustre_mount_options', options)
+        self.driver = self._make_driver()
+        self._mounted_after_mount()
+        mount_point = self.driver._get_mount_point_for_share(share)
+        self.driver._ensure_share_mounted(share)
+        self._execute.assert_called_with(
+            'mount', '-t', 'lustre', *expected, share, mount_point,
+            root_helper=mock.ANY, run_as_root=True, check_exit_code=0)
+
+    def test_mount_lustre_should_reraise_exception_on_failure(self):
+        self._execute.side_effect = putils.ProcessExecutionError(
+            stderr='mount.lustre: mount 192.168.1.10@tcp:/testfs at /mnt '
+                   'failed: Input/output error')
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.driver._ensure_share_mounted, SHARE)
+        self.assertIn('Input/output error', str(exc))
+        self.assertIn(SHARE, str(exc))
+        self.assertEqual(3, len(self._commands('mkdir')))
+        self.assertEqual([mock.call(1), mock.call(2)],
+                         self.mock_time.sleep.call_args_list)
+
+    @ddt.data(1, 2, 5)
+    def test_mount_attempts(self, attempts):
+        self.override_config('lustre_mount_attempts', attempts)
+        self.driver = self._make_driver()
+        self._execute.side_effect = brick_exception.BrickException('boom')
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver._ensure_share_mounted, SHARE)
+        self.assertEqual(attempts, len(self._commands('mkdir')))
+        self.assertEqual(attempts - 1, self.mock_time.sleep.call_count)
+
+    def test_mount_retries_then_succeeds(self):
+        mounted = self._mounted_after_mount()
+        execute = self._execute.side_effect
+        failures = [putils.ProcessExecutionError(stderr='busy')]
+
+        def flaky(*cmd, **kwargs):
+            if cmd[0] == 'mount' and failures:
+                raise failures.pop()
+            return execute(*cmd, **kwargs)
+        self._execute.side_effect = flaky
+        self.driver._ensure_share_mounted(SHARE)
+        self.assertEqual({self.mnt}, mounted)
+        self.assertEqual(2, len(self._commands('mount')))
+        self.mock_time.sleep.assert_called_once_with(1)
+
+    def test_mount_not_in_proc_mounts_refused(self):
+        # mount returned 0 but the mount point is not a mount: never use
+        # the bare local directory.
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.driver._ensure_share_mounted, SHARE)
+        self.assertIn('not mounted', str(exc))
+        self.assertEqual(1, len(self._commands('mount')))
+
+    def test_ensure_share_mounted(self):
+        mounted = self._mounted_after_mount()
+        self.driver._ensure_share_mounted(SHARE)
+        self.assertEqual({self.mnt}, mounted)
+        self.assertEqual(1, len(self._commands('mount')))
+        # Mounted now: the next call neither mounts nor unmounts.
+        self._execute.reset_mock()
+        self.driver._ensure_share_mounted(SHARE)
+        self._execute.assert_not_called()
+
+    def test_ensure_share_mounted_already_mounted(self):
+        self.mock_read_mounts.return_value = {self.mnt: 'lustre'}
+        self.driver._ensure_share_mounted(SHARE)
+        self._execute.assert_not_called()
+
+    def _stat_raising(self, mount_point, error):
+        real_stat = os.stat
+
+        def fake_stat(path, *args, **kwargs):
+            if path == mount_point:
+                raise OSError(error, os.strerror(error))
+            return real_stat(path, *args, **kwargs)
+        return self.mock_object(lustre_client.os, 'stat',
+                                side_effect=fake_stat)
+
+    @ddt.data(errno.ENOTCONN, errno.ESHUTDOWN, errno.EIO, errno.ESTALE)
+    def test_stale_mount_is_mounted_again(self, error):
+        self.mock_read_mounts.return_value = {self.mnt: 'lustre'}
+        self._stat_raising(self.mnt, error)
+        self.driver._ensure_share_mounted(SHARE)
+        names = [c.args[0] for c in self._execute.call_args_list]
+        self.assertEqual(['umount', 'mkdir', 'mount'], names)
+        self._execute.assert_any_call('umount', '-f', '-l', self.mnt,
+                                      root_helper=mock.ANY,
+                                      run_as_root=True)
+
+    @ddt.data(errno.EACCES, errno.ENOENT, errno.EPERM)
+    def test_mount_check_other_errors_reraised(self, error):
+        self.mock_read_mounts.return_value = {self.mnt: 'lustre'}
+        self._stat_raising(self.mnt, error)
+        exc = self.assertRaises(OSError, self.driver._ensure_share_mounted,
+                                SHARE)
+        self.assertEqual(error, exc.errno)
+        self._execute.assert_not_called()
+
+    def test_do_umount(self):
+        self.driver._mounter.umount(self.mnt)
+        self._execute.assert_called_once_with(
+            'umount', '-f', '-l', self.mnt,
+            root_helper=self.driver._mounter._root_helper, run_as_root=True)
+        self.assertIn('rootwrap', self.driver._mounter._root_helper)
+
+    def test_ensure_shares_mounted_should_save_mounting_successfully(self):
+        mock_mount = self.mock_object(self.driver._mounter, 'ensure_mounted')
+        self.driver._mounted_shares = []
+        self.driver._ensure_shares_mounted()
+        self.assertEqual([SHARE, SHARE2], self.driver._mounted_shares)
+        self.assertEqual([mock.call(SHARE, None),
+                          mock.call(SHARE2, SHARE2_OPTS)],
+                         mock_mount.call_args_list)
+
+    def test_ensure_shares_mounted_should_not_save_mounting_with_error(self):
+        def mount(share, options):
+            if share == SHARE2:
+                raise lustre_client.LustreException(msg='mount failed')
+        self.mock_object(self.driver._mounter, 'ensure_mounted',
+                         side_effect=mount)
+        self.driver._ensure_shares_mounted()
+        self.assertEqual([SHARE], self.driver._mounted_shares)
+
+    def test_refresh_mounts(self):
+        # Each refresh reads the shares file again: a share removed from it
+        # is no longer used, a new one is mounted.
+        mounted = self._mounted_after_mount()
+        self.driver._ensure_shares_mounted()
+        self.assertEqual([SHARE, SHARE2], self.driver._mounted_shares)
+        self.assertEqual({self.mnt, self.mnt2}, mounted)
+        new_share = '192.168.1.20@tcp:/newfs'
+        self._write_shares('%s\n' % new_share)
+        self.driver._ensure_shares_mounted()
+        self.assertEqual([new_share], self.driver._mounted_shares)
+        self.assertIn(self.driver._get_mount_point_for_share(new_share),
+                      mounted)
+        self.assertEqual(['newfs'], [self.driver._get_pool_name_from_share(s)
+                                     for s in self.driver._mounted_shares])
+
+    def test_refresh_mounts_with_excp(self):
+        mounted = self._mounted_after_mount()
+        execute = self._execute.side_effect
+
+        def failing(*cmd, **kwargs):
+            if cmd[0] == 'mount' and cmd[-2] == SHARE:
+                raise putils.ProcessExecutionError(stderr='no route to host')
+            return execute(*cmd, **kwargs)
+        self._execute.side_effect = failing
+        self.driver._ensure_shares_mounted()
+        self.assertEqual([SHARE2], self.driver._mounted_shares)
+        self.assertEqual({self.mnt2}, mounted)
+        # The failing share was tried as many times as configured.
+        self.assertEqual(3, len([c for c in self._commands('mount')
+                                 if c.args[-2] == SHARE]))
+
+    def test_refresh_mounts_bad_shares_file_raises(self):
+        self._write_shares('10.0.0.1@tcp:/bad;rm\n')
+        self.assertRaises(exception.InvalidConfigurationValue,
+                          self.driver._ensure_shares_mounted)
+        self._execute.assert_not_called()
+
+    # ------------------------------------------------------------------
+    # Setup
+    # ------------------------------------------------------------------
+
+    def test_do_mount(self):
+        mounted = self._mounted_after_mount()
+        self.driver._mounted_shares = []
+        self.driver.do_setup(self.context)
+        self.assertEqual([SHARE, SHARE2], self.driver._mounted_shares)
+        self.assertEqual({self.mnt, self.mnt2}, mounted)
+        self.assertEqual(2, len(self._commands('mount')))
+        self.assertIsNotNone(self.driver._nova)
+
+    @ddt.data(None, '', '/does/not/exist')
+    def test_do_setup_missing_shares_config(self, path):
+        self.override_config('lustre_shares_config', path)
+        exc = self.assertRaises(exception.InvalidConfigurationValue,
+                                self.driver.do_setup, self.context)
+        self.assertIn('lustre_shares_config', str(exc))
+        self._execute.assert_not_called()
+
+    def test_do_setup_shares_config_is_directory(self):
+        self.override_config('lustre_shares_config', self.tempdir)
+        self.assertRaises(exception.InvalidConfigurationValue,
+                          self.driver.do_setup, self.context)
+
+    def test_do_setup_invalid_nas_option(self):
+        self.override_config('nas_secure_file_operations', 'maybe')
+        self.assertRaises(exception.InvalidConfigurationValue,
+                          self.driver.do_setup, self.context)
+
+    def test_do_setup_no_share_mounted(self):
+        self.mock_object(self.driver._mounter, 'ensure_mounted',
+                         side_effect=lustre_client.LustreException(msg='x'))
+        self.assertRaises(lustre_client.LustreNoSharesMounted,
+                          self.driver.do_setup, self.context)
+
+    @ddt.data(
+        # new install, indicator file exists, expected value
+        (True, False, 'true'),
+        (True, True, 'true'),
+        (False, True, 'true'),
+        (False, False, 'false'),
+        (None, False, 'false'),
+    )
+    @ddt.unpack
+    def test_do_setup_nas_security_auto(self, new_install, indicator,
+                                        expected):
+        self.override_config('nas_secure_file_permissions', 'auto')
+        self.override_config('nas_secure_file_operations', 'auto')
+        self.driver = self._make_driver(is_vol_db_empty=new_install)
+        self.mock_object(self.driver._mounter, 'ensure_mounted')
+        indicator_path = self._path('.cinderSecureEnvIndicator')
+        if indicator:
+            self._touch('.cinderSecureEnvIndicator')
+        self.driver.do_setup(self.context)
+        self.assertEqual(expected,
+                         self.driver.configuration.nas_secure_file_permissions)
+        self.assertEqual(expected,
+                         self.driver.configuration.nas_secure_file_operations)
+        self.assertEqual(expected == 'false', self.driver._execute_as_root)
+        self.assertEqual(expected == 'true', os.path.isfile(indicator_path))
+        self.assertEqual(expected == 'true',
+                         self.driver.secure_file_operations_enabled())
+        if new_install and not indicator:
+            self._execute.assert_any_call('chmod', '640', indicator_path,
+                                          run_as_root=True)
+
+    @ddt.data(('true', 'true', False), ('false', 'false', True),
+              ('true', 'false', True), ('false', 'true', False))
+    @ddt.unpack
+    def test_do_setup_nas_security_explicit(self, permissions, operations,
+                                            as_root):
+        self.override_config('nas_secure_file_permissions', permissions)
+        self.override_config('nas_secure_file_operations', operations)
+        self.mock_object(self.driver._mounter, 'ensure_mounted')
+        self.driver.do_setup(self.context)
+        self.assertEqual(permissions,
+                         self.driver.configuration.nas_secure_file_permissions)
+        self.assertEqual(as_root, self.driver._execute_as_root)
+        self.assertFalse(os.path.exists(
+            self._path('.cinderSecureEnvIndicator')))
+
+    def test_check_for_setup_error(self):
+        self.assertIsNone(self.driver.check_for_setup_error())
+        self.driver._mounted_shares = []
+        self.assertRaises(lustre_client.LustreNoSharesMounted,
+                          self.driver.check_for_setup_error)
+
+    # ------------------------------------------------------------------
+    # Capacity, stats and share selection
+    # ------------------------------------------------------------------
+
+    def test_get_available_capacity_with_lfs_df(self):
+        self._execute.side_effect = lambda *cmd, **kw: (LFS_DF, '')
+        available, total = self.driver._get_available_capacity(SHARE)
+        self.assertEqual(70 * units.Gi, available)
+        self.assertEqual(100 * units.Gi, total)
+        self._execute.assert_called_once_with('lfs', 'df', self.mnt)
+
+    def test_get_available_capacity_with_df(self):
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'lfs':
+                raise FileNotFoundError(errno.ENOENT, 'lfs')
+            return DF, ''
+        self._execute.side_effect = execute
+        self.assertEqual((75161927680, 107374182400),
+                         self.driver._get_available_capacity(SHARE))
+        self._execute.assert_called_with('df', '--portability',
+                                         '--block-size', '1', self.mnt,
+                                         run_as_root=True)
+        self.assertFalse(self.driver._lfs_available)
+        # lfs is not tried again once it is known to be missing.
+        self._execute.reset_mock()
+        self.driver._get_available_capacity(SHARE2)
+        self.assertEqual([], self._commands('lfs'))
+        self.assertEqual(1, len(self._commands('df')))
+
+    def test_get_available_capacity_lfs_error_raised(self):
+        self._execute.side_effect = putils.ProcessExecutionError(
+            stderr='lfs: cannot get fs')
+        self.assertRaises(putils.ProcessExecutionError,
+                          self.driver._get_available_capacity, SHARE)
+        self.assertTrue(self.driver._lfs_available)
+
+    def test_get_provisioned_capacity(self):
+        self.driver.db.volume_data_get_for_host.return_value = (3, 42)
+        self.assertEqual(42.0, self.driver._get_provisioned_capacity(SHARE))
+        self.driver.db.volume_data_get_for_host.assert_called_with(
+            mock.ANY, HOST + '#' + POOL)
+        self.driver._get_provisioned_capacity(SHARE2)
+        self.driver.db.volume_data_get_for_host.assert_called_with(
+            mock.ANY, HOST + '#' + POOL2)
+        self.driver._get_provisioned_capacity()
+        self.driver.db.volume_data_get_for_host.assert_called_with(
+            mock.ANY, HOST)
+        # No walk over the files of the share.
+        self._execute.assert_not_called()
+
+    def test_get_provisioned_capacity_cluster(self):
+        self.driver.cluster_name = 'cluster@lustre'
+        volumes = [self._volume(size=3),
+                   self._volume(id=fake.VOLUME2_ID, size=4)]
+        mock_get_all = self.mock_object(objects.VolumeList, 'get_all',
+                                        return_value=volumes)
+        self.assertEqual(7.0, self.driver._get_provisioned_capacity(SHARE2))
+        mock_get_all.assert_called_once_with(
+            mock.ANY, filters={'cluster_name': 'cluster@lustre#' + POOL2})
+        self.driver.db.volume_data_get_for_host.assert_not_called()
+
+    def _expected_pool(self, name, total, free, provisioned, ratio,
+                       reserved):
+        return {'pool_name': name, 'total_capacity_gb': total,
+                'free_capacity_gb': free,
+                'provisioned_capacity_gb': provisioned,
+                'reserved_percentage': reserved,
+                'max_over_subscription_ratio': ratio,
+                'thin_provisioning_support': True,
+                'thick_provisioning_support': True,
+                'multiattach': True,
+                'online_extend_support': False,
+                'sparse_copy_volume': True,
+                'QoS_support': False}
+
+    def _check_stats(self, ratio, reserved, provisioned, backend_name):
+        self.mock_object(self.driver._mounter, 'ensure_mounted')
+        self._execute.side_effect = lambda *cmd, **kw: (LFS_DF, '')
+        self.driver.db.volume_data_get_for_host.return_value = (
+            5, provisioned)
+        stats = self.driver.get_volume_stats(refresh=True)
+        self.assertEqual({
+            'volume_backend_name': backend_name,
+            'vendor_name': 'Open Source',
+            'driver_version': '1.0.0',
+            'storage_protocol': constants.LUSTRE,
+            'total_capacity_gb': 200.0,
+            'free_capacity_gb': 140.0,
+            'sparse_copy_volume': True,
+            'pools': [self._expected_pool(POOL, 100.0, 70.0, provisioned,
+                                          ratio, reserved),
+                      self._expected_pool(POOL2, 100.0, 70.0, provisioned,
+                                          ratio, reserved)],
+        }, stats)
+        self.assertEqual('lustre', stats['storage_protocol'])
+        self.assertEqual([mock.call('lfs', 'df', self.mnt),
+                          mock.call('lfs', 'df', self.mnt2)],
+                         self._execute.call_args_list)
+
+    def test_update_volume_stats_thin(self):
+        # qcow2 volumes: the database says 250G are provisioned on 100G,
+        # with an over-subscription ratio that allows it.
+        self.override_config('lustre_sparsed_volumes', True)
+        self.override_config('lustre_qcow2_volumes', True)
+        self.override_config('max_over_subscription_ratio', 3.0)
+        self.driver = self._make_driver()
+        self._check_stats(3.0, 0, 250.0, 'Lustre')
+
+    def test_update_volume_stats_thick(self):
+        self.override_config('lustre_sparsed_volumes', False)
+        self.override_config('reserved_percentage', 10)
+        self.override_config('volume_backend_name', 'lustre-1')
+        self.driver = self._make_driver()
+        self._check_stats(1.0, 10, 30.0, 'lustre-1')
+
+    def test_update_volume_stats_df_fallback(self):
+        self.mock_object(self.driver._mounter, 'ensure_mounted')
+
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'lfs':
+                raise OSError(errno.ENOENT, 'No such file or directory')
+            return DF, ''
+        self._execute.side_effect = execute
+        stats = self.driver.get_volume_stats(refresh=True)
+        self.assertEqual([100.0, 100.0], [p['total_capacity_gb']
+                                          for p in stats['pools']])
+        self.assertEqual([70.0, 70.0], [p['free_capacity_gb']
+                                        for p in stats['pools']])
+        self.assertEqual(1, len(self._commands('lfs')))
+
+    def test_update_volume_stats_no_shares(self):
+        self.mock_object(self.driver._mounter, 'ensure_mounted',
+                         side_effect=lustre_client.LustreException(msg='x'))
+        stats = self.driver.get_volume_stats(refresh=True)
+        self.assertEqual([], stats['pools'])
+        self.assertEqual(0, stats['total_capacity_gb'])
+
+    def test_find_share(self):
+        # SHARE is nearly full (beyond the reserved space), SHARE2 has
+        # room: SHARE2 is chosen even though less is provisioned on SHARE.
+        self.override_config('reserved_percentage', 10)
+        self.driver = self._make_driver()
+
+        def available(share):
+            if share == SHARE:
+                return 1 * units.Gi, 100 * units.Gi
+            return 50 * units.Gi, 100 * units.Gi
+        self.mock_object(self.driver, '_get_available_capacity',
+                         side_effect=available)
+
+        def provisioned(ctxt, host):
+            return (1, 10) if host.endswith(POOL) else (1, 50)
+        self.driver.db.volume_data_get_for_host.side_effect = provisioned
+        volume = self._volume(size=5, host=HOST, provider_location=None)
+        self.assertEqual(SHARE2, self.driver._find_share(volume))
+
+    def test_find_share_least_provisioned(self):
+        self.mock_object(self.driver, '_get_available_capacity',
+                         return_value=(50 * units.Gi, 100 * units.Gi))
+
+        def provisioned(ctxt, host):
+            return (1, 40) if host.endswith(POOL) else (1, 20)
+        self.driver.db.volume_data_get_for_host.side_effect = provisioned
+        volume = self._volume(size=5, host=HOST, provider_location=None)
+        self.assertEqual(SHARE2, self.driver._find_share(volume))
+
+    @ddt.data((POOL, SHARE), (POOL2, SHARE2))
+    @ddt.unpack
+    def test_find_share_pool_from_host(self, pool, share):
+        self._capacity(50, 100)
+        volume = self._volume(size=5, host=HOST + '#' + pool,
+                              provider_location=None)
+        self.assertEqual(share, self.driver._find_share(volume))
+
+    def test_find_share_pool_not_mounted(self):
+        # A pool whose share is not mounted (any more): the driver chooses.
+        self._capacity(50, 100, share=SHARE2)
+        volume = self._volume(size=5, host=HOST + '#unknown',
+                              provider_location=None)
+        self.assertEqual(SHARE2, self.driver._find_share(volume))
+
+    def test_find_share_pool_not_eligible(self):
+        # The scheduler's pool is full: no silent move to another pool.
+        self._capacity(50, 100, share=SHARE2)
+        volume = self._volume(size=5, host=HOST + '#' + POOL,
+                              provider_location=None)
+        self.assertRaises(lustre_client.LustreNoSuitableShareFound,
+                          self.driver._find_share, volume)
+
+    def test_find_share_should_throw_error_if_there_is_no_enough_place(self):
+        self._capacity(2, 100, provisioned_gb=99)
+        volume = self._volume(size=5, host=HOST, provider_location=None)
+        exc = self.assertRaises(lustre_client.LustreNoSuitableShareFound,
+                                self.driver._find_share, volume)
+        self.assertIn('5G', str(exc))
+
+    def test_find_share_no_shares_mounted(self):
+        self.driver._mounted_shares = []
+        self.assertRaises(lustre_client.LustreNoSharesMounted,
+                          self.driver._find_share, self._volume())
+
+    @ddt.data(
+        # total, available, provisioned (GiB), ratio, reserved %, size,
+        # eligible
+        (100, 50, 0, 1.0, 0, 10, True),
+        (100, 50, 90, 1.0, 0, 10, True),      # exactly fits
+        (100, 50, 91, 1.0, 0, 10, False),     # over-provisioned
+        (100, 50, 190, 2.0, 0, 10, True),     # over-subscription allows
+        (100, 50, 191, 2.0, 0, 10, False),
+        (100, 50, 0, 1.0, 50, 1, True),       # used 50% <= 50% allowed
+        (100, 49, 0, 1.0, 50, 1, False),      # used 51% > 50% allowed
+        (100, 9, 0, 10.0, 10, 1, False),      # used 91% > 90% allowed
+        (100, 10, 0, 10.0, 10, 1, True),      # used 90%: allowed
+        (100, 100, 0, 1.0, 0, 101, False),    # bigger than the share
+        (0, 0, 0, 1.0, 0, 1, False),          # no capacity reported
+    )
+    @ddt.unpack
+    def test_is_share_eligible(self, total, available, provisioned, ratio,
+                               reserved, size, eligible):
+        self.override_config('max_over_subscription_ratio', ratio)
+        self.override_config('reserved_percentage', reserved)
+        self.driver = self._make_driver()
+        self._capacity(available, total, provisioned)
+        self.assertEqual(eligible,
+                         self.driver._is_share_eligible(SHARE, size))
+
+    def test_get_share_from_pool_name_unknown(self):
+        self.assertIsNone(self.driver._get_share_from_pool_name('nope'))
+        self.assertEqual(SHARE2,
+                         self.driver._get_share_from_pool_name(POOL2))
+
+    # ------------------------------------------------------------------
+    # Create
+    # ------------------------------------------------------------------
+
+    def _create(self, volume):
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        self.assertEqual({'provider_location': SHARE},
+                         self.driver.create_volume(volume))
+        return self._path(volume.name)
+
+    def test_create_thin_volume(self):
+        volume = self._volume(extra_specs={'provisioning:type': 'thin'},
+                              provider_location=None)
+        path = self._create(volume)
+        self.assertEqual(
+            [mock.call('qemu-img', 'create', '-f', 'qcow2',
+                       '-o', 'preallocation=metadata', path, str(units.Gi),
+                       run_as_root=True),
+             mock.call('chmod', 'ugo+rw', path, run_as_root=True)],
+            self._execute.call_args_list)
+        self.assertEqual('qcow2', volume.admin_metadata['format'])
+        self.assertEqual(SHARE, volume.provider_location)
+        objects.Volume.save.assert_called_once_with()
+
+    def test_create_thick_fallocate_volume(self):
+        volume = self._volume(extra_specs={'provisioning:type': 'thick'},
+                              size=3, provider_location=None)
+        path = self._create(volume)
+        self.assertEqual(
+            [mock.call('fallocate', '-l', '3G', path, run_as_root=True),
+             mock.call('chmod', 'ugo+rw', path, run_as_root=True)],
+            self._execute.call_args_list)
+        self.assertEqual('raw', volume.admin_metadata['format'])
+
+    def test_create_thick_dd_volume(self):
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'fallocate':
+                raise putils.ProcessExecutionError(
+                    stderr='fallocate: fallocate failed: Operation not '
+                           'supported')
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        volume = self._volume(extra_specs={'provisioning:type': 'thick'},
+                              size=2, provider_location=None)
+        path = self._create(volume)
+        self._execute.assert_any_call('dd', 'if=/dev/zero', 'of=%s' % path,
+                                      'bs=1M', 'count=2048',
+                                      run_as_root=True)
+        self.assertEqual(['fallocate', 'dd', 'chmod'],
+                         [c.args[0] for c in self._execute.call_args_list])
+        self.assertEqual('raw', volume.admin_metadata['format'])
+
+    @ddt.data('fallocate: fallocate failed: Operation not supported',
+              'fallocate: fallocate failed: Unknown error 524')
+    def test_create_thick_fallocate_unsupported(self, stderr):
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'fallocate':
+                raise putils.ProcessExecutionError(stderr=stderr)
+            return '', ''
+        self._execute.side_effect = execute
+        path = self._path('vol')
+        self.driver._create_regular_file(path, 1)
+        self._execute.assert_called_with('dd', 'if=/dev/zero',
+                                         'of=%s' % path, 'bs=1M',
+                                         'count=1024', run_as_root=True)
+
+    @ddt.data('fallocate: fallocate failed: No space left on device',
+              'fallocate: fallocate failed: Input/output error',
+              'fallocate: fallocate failed: Disk quota exceeded',
+              '', None)
+    def test_create_thick_fallocate_error_reraised(self, stderr):
+        volume = self._volume(extra_specs={'provisioning:type': 'thick'},
+                              provider_location=None)
+        path = self._path(volume.name)
+
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'fallocate':
+                # A partial file is left behind by the failed command.
+                self._touch(volume.name)
+                raise putils.ProcessExecutionError(stderr=stderr)
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        self.assertRaises(putils.ProcessExecutionError,
+                          self.driver.create_volume, volume)
+        self.assertEqual([], self._commands('dd'))
+        self._execute.assert_called_with('rm', '-f', '--', path,
+                                         run_as_root=True)
+        self.assertFalse(os.path.lexists(path))
+        objects.Volume.save.assert_not_called()
+
+    @ddt.data(
+        # extra specs, sparsed option, qcow2 option, multiattach,
+        # command, format
+        ({}, True, True, False, 'qemu-img', 'qcow2'),
+        ({}, True, False, False, 'truncate', 'raw'),
+        ({}, False, True, False, 'fallocate', 'raw'),
+        ({}, False, False, False, 'fallocate', 'raw'),
+        (None, True, True, False, 'qemu-img', 'qcow2'),
+        ({'other': 'spec'}, False, True, False, 'fallocate', 'raw'),
+        ({'provisioning:type': 'thin'}, False, True, False, 'qemu-img',
+         'qcow2'),
+        ({'provisioning:type': 'thin'}, True, False, False, 'truncate',
+         'raw'),
+        ({'provisioning:type': 'thick'}, True, True, False, 'fallocate',
+         'raw'),
+        ({}, True, True, True, 'truncate', 'raw'),
+        ({'provisioning:type': 'thin'}, True, True, True, 'truncate', 'raw'),
+        ({'provisioning:type': 'thick'}, True, True, True, 'fallocate',
+         'raw'),
+    )
+    @ddt.unpack
+    def test_create_volume_format(self, specs, sparsed, qcow2, multiattach,
+                                  command, volume_format):
+        self.override_config('lustre_sparsed_volumes', sparsed)
+        self.override_config('lustre_qcow2_volumes', qcow2)
+        volume = self._volume(extra_specs=specs, multiattach=multiattach,
+                              provider_location=None, size=2)
+        path = self._create(volume)
+        first = self._execute.call_args_list[0]
+        self.assertEqual(command, first.args[0])
+        self.assertIn(path, first.args)
+        self.assertEqual(volume_format, volume.admin_metadata['format'])
+        if command == 'truncate':
+            self.assertEqual(mock.call('truncate', '-s', '2G', path,
+                                       run_as_root=True), first)
+
+    @ddt.data('thinn', 'THICK', '', 'dedup', 'thin ')
+    def test_create_volume_invalid_provisioning_type(self, prov):
+        volume = self._volume(extra_specs={'provisioning:type': prov},
+                              provider_location=None)
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        exc = self.assertRaises(exception.InvalidVolumeType,
+                                self.driver.create_volume, volume)
+        self.assertIn('provisioning:type', str(exc))
+        self.assertEqual([], self._commands('qemu-img') +
+                         self._commands('truncate') +
+                         self._commands('fallocate'))
+        objects.Volume.save.assert_not_called()
+
+    def test_create_volume_never_overwrites(self):
+        volume = self._volume(provider_location=None)
+        path = self._touch(volume.name, 'precious')
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.driver.create_volume, volume)
+        self.assertIn('already exists', str(exc))
+        self._execute.assert_not_called()
+        with open(path) as f:
+            self.assertEqual('precious', f.read())
+
+    def test_create_volume_never_overwrites_symlink(self):
+        volume = self._volume(provider_location=None)
+        os.symlink('/nonexistent', self._path(volume.name))
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver.create_volume, volume)
+        self._execute.assert_not_called()
+        self.assertTrue(os.path.islink(self._path(volume.name)))
+
+    def test_create_volume_should_ensure_lustre_mounted(self):
+        manager = mock.Mock()
+        self.mock_object(self.driver, '_ensure_shares_mounted',
+                         manager.ensure)
+        self.mock_object(self.driver, '_find_share', manager.find)
+        manager.find.return_value = SHARE2
+        self.mock_object(self.driver, '_do_create_volume', manager.create)
+        volume = self._volume(provider_location=None)
+        self.assertEqual({'provider_location': SHARE2},
+                         self.driver.create_volume(volume))
+        self.assertEqual([mock.call.ensure(), mock.call.find(volume),
+                          mock.call.create(volume)], manager.mock_calls)
+
+    def test_create_volume_mounts_the_shares(self):
+        mounted = self._mounted_after_mount()
+        self._capacity(50, 100)
+        volume = self._volume(provider_location=None, host=HOST)
+        self.driver.create_volume(volume)
+        self.assertEqual({self.mnt, self.mnt2}, mounted)
+        self.assertIn(volume.provider_location, (SHARE, SHARE2))
+
+    def test_create_encrypted_volume(self):
+        volume = self._volume(encryption_key_id=fake.ENCRYPTION_KEY_ID,
+                              provider_location=None, size=2)
+        encryption = {'cipher': 'aes-xts-plain64', 'key_size': 256,
+                      'provider': 'luks'}
+        mock_check = self.mock_object(volume_utils,
+                                      'check_encryption_provider',
+                                      return_value=encryption)
+        mock_create = self.mock_object(self.driver,
+                                       '_create_encrypted_volume_file')
+        path = self._create(volume)
+        mock_check.assert_called_once_with(volume, volume.obj_context)
+        mock_create.assert_called_once_with(path, 2, encryption,
+                                            volume.obj_context)
+        self.assertEqual('qcow2', volume.admin_metadata['format'])
+        self._execute.assert_called_once_with('chmod', 'ugo+rw', path,
+                                              run_as_root=True)
+
+    @ddt.data(('true', '660'), ('false', 'ugo+rw'))
+    @ddt.unpack
+    def test_create_volume_permissions(self, secure, mode):
+        self.override_config('nas_secure_file_permissions', secure)
+        volume = self._volume(provider_location=None)
+        path = self._create(volume)
+        self._execute.assert_called_with('chmod', mode, path,
+                                         run_as_root=True)
+
+    def test_create_volume_secure_operations_not_as_root(self):
+        self.driver._execute_as_root = False
+        volume = self._volume(provider_location=None)
+        self._create(volume)
+        for call in self._execute.call_args_list:
+            self.assertFalse(call.kwargs['run_as_root'])
+
+    @ddt.data(
+        ({'lustre:stripe_count': '4'}, ['-c', '4']),
+        ({'lustre:stripe_count': '-1', 'lustre:stripe_size': '4M'},
+         ['-c', '-1', '-S', '4096K']),
+        ({'lustre:ost_pool': 'flash'}, ['-p', 'flash']),
+        ({'lustre:layout': '64M:1,-1:4', 'lustre:ost_pool': 'ssd'},
+         ['-E', '65536K', '-c', '1', '-p', 'ssd',
+          '-E', '-1', '-c', '4', '-p', 'ssd']),
+    )
+    @ddt.unpack
+    def test_create_volume_with_layout(self, specs, args):
+        volume = self._volume(extra_specs=specs, provider_location=None)
+        path = self._create(volume)
+        self.assertEqual(
+            mock.call('lfs', 'setstripe', *args, '--', path,
+                      run_as_root=True),
+            self._execute.call_args_list[0])
+        self.assertEqual('qemu-img', self._execute.call_args_list[1].args[0])
+
+    @ddt.data({'lustre:stripe_count': '0'},
+              {'lustre:stripe_size': '100K'},
+              {'lustre:ost_pool': 'bad pool'},
+              {'lustre:layout': '1G:1'},
+              {'lustre:stripes': '2'},
+              {'lustre:layout': '-1:1', 'lustre:stripe_count': '2'})
+    def test_create_volume_with_bad_layout(self, specs):
+        volume = self._volume(extra_specs=specs, provider_location=None)
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        self.assertRaises(exception.InvalidVolumeType,
+                          self.driver.create_volume, volume)
+        self._execute.assert_not_called()
+
+    # ------------------------------------------------------------------
+    # Delete and the .info file
+    # ------------------------------------------------------------------
+
+    def _volume_with_snapshots(self):
+        volume = self._volume()
+        snap1 = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        snap2 = '%s.%s' % (volume.name, fake.SNAPSHOT2_ID)
+        for name in (volume.name, snap1, snap2):
+            self._touch(name)
+        self._write_info(volume, {'active': snap2, fake.SNAPSHOT_ID: snap1,
+                                  fake.SNAPSHOT2_ID: snap2})
+        return volume
+
+    def test_delete_volume(self):
+        volume = self._volume_with_snapshots()
+        # Files that are not the volume's own.
+        others = ['volume-%s' % fake.VOLUME2_ID,
+                  'volume-%s.info' % fake.VOLUME2_ID,
+                  '%s.tmp-snap-%s' % (volume.name, fake.SNAPSHOT_ID),
+                  'unrelated.img']
+        for name in others:
+            self._touch(name)
+        mock_mount = self.mock_object(self.driver, '_ensure_share_mounted')
+        self.driver.delete_volume(volume)
+        mock_mount.assert_called_once_with(SHARE)
+        self.assertEqual(sorted(others), sorted(os.listdir(self.mnt)))
+        self.assertEqual(4, len(self._commands('rm')))
+        for call in self._commands('rm'):
+            self.assertEqual(('rm', '-f', '--'), call.args[:3])
+
+    def test_delete_volume_without_snapshots(self):
+        volume = self._volume()
+        self._touch(volume.name)
+        self._touch('volume-%s' % fake.VOLUME2_ID)
+        self.mock_object(self.driver, '_ensure_share_mounted')
+        self.driver.delete_volume(volume)
+        self.assertEqual(['volume-%s' % fake.VOLUME2_ID],
+                         os.listdir(self.mnt))
+        self._execute.assert_called_once_with(
+            'rm', '-f', '--', self._path(volume.name), run_as_root=True)
+
+    def test_delete_volume_missing_files(self):
+        volume = self._volume()
+        self.mock_object(self.driver, '_ensure_share_mounted')
+        self.driver.delete_volume(volume)
+        self._execute.assert_called_once_with(
+            'rm', '-f', '--', self._path(volume.name), run_as_root=True)
+
+    @ddt.data(None, '')
+    def test_delete_volume_without_provider_location(self, location):
+        volume = self._volume(provider_location=location)
+        mock_mount = self.mock_object(self.driver, '_ensure_share_mounted')
+        self.driver.delete_volume(volume)
+        mock_mount.assert_not_called()
+        self._execute.assert_not_called()
+
+    def test_delete_volume_forgets_raw_view(self):
+        volume = self._volume()
+        self.driver._raw_views.add(volume.id)
+        self.mock_object(self.driver, '_ensure_share_mounted')
+        self.driver.delete_volume(volume)
+        self.assertNotIn(volume.id, self.driver._raw_views)
+
+    @ddt.data(
+        '{"active": "../%(vol)s"}',
+        '{"active": "%(vol)s", "%(snap)s": "sub/%(vol)s.x"}',
+        '{"active": "/etc/passwd"}',
+        '{"active": "volume-%(other)s"}',
+        '{"active": "%(vol)s", "%(snap)s": "volume-%(other)s.%(snap)s"}',
+        '{"active": "%(vol)s.info"}',
+        '{"active": "%(vol)s", "%(snap)s": "%(vol)s.x.info"}',
+        '{"active": "%(vol)sX"}',
+        '{"active": ""}',
+        '{"active": 5}',
+        '{"active": null}',
+        '{"active": ["%(vol)s"]}',
+        '{"%(snap)s": "%(vol)s.%(snap)s"}',
+        '["%(vol)s"]',
+        '"%(vol)s"',
+        'not json',
+        '{"active": "%(vol)s"',
+        '{}',
+        '[]',
+        'null',
+        '""',
+        '0',
+    )
+    def test_delete_volume_corrupt_info(self, content):
+        volume = self._volume()
+        other = 'volume-%s' % fake.VOLUME2_ID
+        names = sorted([volume.name, other, other + '.' + fake.SNAPSHOT_ID,
+                        volume.name + '.info', volume.name + '.x.info',
+                        volume.name + 'X'])
+        for name in names:
+            self._touch(name)
+        self._write_info(volume, content % {'vol': volume.name,
+                                            'snap': fake.SNAPSHOT_ID,
+                                            'other': fake.VOLUME2_ID})
+        self.mock_object(self.driver, '_ensure_share_mounted')
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver.delete_volume, volume)
+        self._execute.assert_not_called()
+        self.assertEqual(names, sorted(os.listdir(self.mnt)))
+
+    def test_read_info_file(self):
+        volume = self._volume()
+        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        info = {'active': snap, fake.SNAPSHOT_ID: snap}
+        path = self._write_info(volume, info)
+        self.assertEqual(info, self.driver._read_info_file(path))
+        self.assertEqual(snap, self.driver.get_active_image_from_info(volume))
+        self.assertEqual(self._path(snap),
+                         self.driver._local_path_active_image(volume))
+
+    def test_read_info_file_missing(self):
+        volume = self._volume()
+        path = self._path(volume.name + '.info')
+        self.assertEqual({}, self.driver._read_info_file(
+            path, empty_if_missing=True))
+        self.assertRaises(FileNotFoundError, self.driver._read_info_file,
+                          path)
+        self.assertEqual(volume.name,
+                         self.driver.get_active_image_from_info(volume))
+
+    def test_write_info_file(self):
+        volume = self._volume()
+        path = self._write_info(volume, {'active': volume.name})
+        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        info = {'active': snap, fake.SNAPSHOT_ID: snap}
+        self.driver._write_info_file(path, info)
+        self.assertEqual(info, self._read_info(volume))
+        # Nothing but the .info file: no temporary file left over.
+        self.assertEqual([volume.name + '.info'], os.listdir(self.mnt))
+        chmod = self._commands('chmod')
+        self.assertEqual(1, len(chmod))
+        self.assertEqual('ugo+rw', chmod[0].args[1])
+        tmp_path = chmod[0].args[2]
+        self.assertTrue(tmp_path.startswith(path + '.'))
+        self.assertTrue(tmp_path.endswith('.tmp'))
+        self.assertEqual(self.mnt, os.path.dirname(tmp_path))
+
+    def test_write_info_file_new(self):
+        volume = self._volume()
+        path = self._path(volume.name + '.info')
+        self.driver._write_info_file(path, {'active': volume.name})
+        self.assertEqual({'active': volume.name}, self._read_info(volume))
+        self.assertEqual([volume.name + '.info'], os.listdir(self.mnt))
+
+    def test_write_info_file_without_active(self):
+        volume = self._volume()
+        path = self._path(volume.name + '.info')
+        self.assertRaises(exception.RemoteFSException,
+                          self.driver._write_info_file, path,
+                          {fake.SNAPSHOT_ID: volume.name})
+        self.assertEqual([], os.listdir(self.mnt))
+
+    @ddt.data('replace', 'fsync')
+    def test_write_info_file_failure_keeps_old_file(self, failing):
+        volume = self._volume()
+        old = {'active': volume.name}
+        path = self._write_info(volume, old)
+        self.mock_object(lustre.os, failing,
+                         side_effect=OSError(errno.EIO, 'I/O error'))
+        self.assertRaises(OSError, self.driver._write_info_file, path,
+                          {'active': volume.name + '.x'})
+        self.assertEqual(old, self._read_info(volume))
+        self.assertEqual([volume.name + '.info'], os.listdir(self.mnt))
+
+    def test_write_info_file_failure_after_replace(self):
+        volume = self._volume()
+        path = self._write_info(volume, {'active': volume.name})
+        real_replace = os.replace
+
+        def replace(src, dst):
+            real_replace(src, dst)
+            raise OSError(errno.EIO, 'I/O error')
+        self.mock_object(lustre.os, 'replace', side_effect=replace)
+        self.assertRaises(OSError, self.driver._write_info_file, path,
+                          {'active': volume.name + '.x'})
+        self.assertEqual({'active': volume.name + '.x'},
+                         self._read_info(volume))
+        self.assertEqual([volume.name + '.info'], os.listdir(self.mnt))
+
+    def test_write_info_file_unserializable(self):
+        volume = self._volume()
+        path = self._path(volume.name + '.info')
+        self.assertRaises(TypeError, self.driver._write_info_file, path,
+                          {'active': object()})
+        self.assertEqual([], os.listdir(self.mnt))
+
+    def test_write_info_file_directory_not_writable(self):
+        # Root does not get permission errors: mock os.access.
+        real_access = os.access
+        self.mock_object(
+            lustre.os, 'access',
+            side_effect=lambda p, m: (False if p == self.mnt
+                                      else real_access(p, m)))
+        volume = self._volume()
+        path = self._path(volume.name + '.info')
+        self.driver._write_info_file(path, {'active': volume.name})
+        self.assertEqual({'active': volume.name}, self._read_info(volume))
+        self._execute.assert_any_call('truncate', '-s0', path,
+                                      run_as_root=True)
+        self._execute.assert_any_call('chmod', 'ugo+rw', path,
+                                      run_as_root=True)
+
+    # ------------------------------------------------------------------
+    # Attach
+    # ------------------------------------------------------------------
+
+    @ddt.data(('raw', SHARE, None), ('qcow2', SHARE, None),
+              ('raw', SHARE2, SHARE2_OPTS), ('qcow2', SHARE2, SHARE2_OPTS))
+    @ddt.unpack
+    def test_initialize_connection_formats(self, volume_format, share,
+                                           options):
+        volume = self._volume(provider_location=share, size=2,
+                              volume_format=volume_format)
+        self.mock_qemu_img_info.return_value = _img_info(volume_format, 2)
+        expected_data = {'export': share, 'name': volume.name,
+                         'format': volume_format}
+        if options:
+            expected_data['options'] = options
+        self.assertEqual(
+            {'driver_volume_type': 'lustre', 'data': expected_data,
+             'mount_point_base': self.driver.base},
+            self.driver.initialize_connection(volume, {}))
+        mount_point = self.driver._get_mount_point_for_share(share)
+        self.mock_qemu_img_info.assert_called_once_with(
+            os.path.join(mount_point, volume.name), force_share=True,
+            run_as_root=True, allow_qcow2_backing_file=True,
+            img_format=volume_format)
+
+    def test_initialize_connection(self):
+        volume = self._volume(volume_format='qcow2', size=2)
+        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        self.mock_qemu_img_info.return_value = _img_info(
+            'qcow2', virtual_size=2 * units.Gi, backing_file=volume.name)
+        conn = self.driver.initialize_connection(volume, {})
+        self.assertEqual({'export': SHARE, 'name': snap, 'format': 'qcow2'},
+                         conn['data'])
+        self.assertEqual('lustre', conn['driver_volume_type'])
+        self.assertEqual(self.driver.base, conn['mount_point_base'])
+        self.mock_qemu_img_info.assert_called_once_with(
+            self._path(snap), force_share=True, run_as_root=True,
+            allow_qcow2_backing_file=True, img_format='qcow2')
+        # A size beyond the volume's is refused.
+        self.mock_qemu_img_info.return_value = _img_info(
+            'qcow2', virtual_size=2 * units.Gi + 1, backing_file=volume.name)
+        self.assertRaises(exception.InvalidVolume,
+                          self.driver.initialize_connection, volume, {})
+        # And so is a format other than raw and qcow2.
+        self.mock_qemu_img_info.return_value = _img_info('vmdk', 2)
+        self.assertRaises(exception.InvalidVolume,
+                          self.driver.initialize_connection, volume, {})
+
+    @ddt.data('vmdk', 'vpc', 'luks', 'vhdx', 'iso')
+    def test_initialize_connection_refuses_format(self, image_format):
+        volume = self._volume(volume_format='raw')
+        self.mock_qemu_img_info.return_value = _img_info(image_format)
+        exc = self.assertRaises(exception.InvalidVolume,
+                                self.driver.initialize_connection, volume,
+                                {})
+        self.assertIn(image_format, str(exc))
+
+    @ddt.data((1, units.Gi + 1), (1, 2 * units.Gi), (2, 3 * units.Gi),
+              (1, 1024 * units.Gi))
+    @ddt.unpack
+    def test_initialize_connection_refuses_virtual_size(self, size, vsize):
+        volume = self._volume(volume_format='raw', size=size)
+        self.mock_qemu_img_info.return_value = _img_info(
+            'raw', virtual_size=vsize)
+        self.assertRaises(exception.InvalidVolume,
+                          self.driver.initialize_connection, volume, {})
+
+    @ddt.data((1, units.Gi), (2, units.Gi), (2, 2 * units.Gi - 512))
+    @ddt.unpack
+    def test_initialize_connection_accepts_virtual_size(self, size, vsize):
+        volume = self._volume(volume_format='raw', size=size)
+        self.mock_qemu_img_info.return_value = _img_info(
+            'raw', virtual_size=vsize)
+        self.assertEqual(
+            'raw',
+            self.driver.initialize_connection(volume, {})['data']['format'])
+
+    def test_initialize_connection_no_format_metadata(self):
+        volume = self._volume()
+        self.driver.initialize_connection(volume, {})
+        self.assertIsNone(
+            self.mock_qemu_img_info.call_args.kwargs['img_format'])
+
+    def test_initialize_connection_forged_backing_file(self):
+        volume = self._volume(volume_format='qcow2')
+        self.mock_qemu_img_info.return_value = _img_info(
+            'qcow2', backing_file='/etc/shadow')
+        self.assertRaises(exception.RemoteFSInvalidBackingFile,
+                          self.driver.initialize_connection, volume, {})
+
+    # ------------------------------------------------------------------
+    # Restore target and backups
+    # ------------------------------------------------------------------
+
+    def test_initialize_connection_restore_qcow2_made_raw(self):
+        volume = self._volume(volume_format='qcow2', size=2,
+                              status=fields.VolumeStatus.RESTORING_BACKUP)
+        path = self._touch(volume.name)
+        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
+        conn = self.driver.initialize_connection(volume, {})
+        self.assertEqual('raw', conn['data']['format'])
+        self.assertEqual(
+            [mock.call('rm', '-f', '--', path, run_as_root=True),
+             mock.call('truncate', '-s', '2G', path, run_as_root=True),
+             mock.call('chmod', 'ugo+rw', path, run_as_root=True)],
+            self._execute.call_args_list)
+        self.assertEqual('raw', volume.admin_metadata['format'])
+        self.assertEqual('raw',
+                         self.mock_qemu_img_info.call_args.kwargs[
+                             'img_format'])
+
+    def test_initialize_connection_restore_raw_untouched(self):
+        volume = self._volume(volume_format='raw',
+                              status=fields.VolumeStatus.RESTORING_BACKUP)
+        self.driver.initialize_connection(volume, {})
+        self._execute.assert_not_called()
+        objects.Volume.save.assert_not_called()
+
+    def test_initialize_connection_restore_with_snapshots_refused(self):
+        volume = self._volume(volume_format='raw',
+                              status=fields.VolumeStatus.RESTORING_BACKUP)
+        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        exc = self.assertRaises(exception.InvalidVolume,
+                                self.driver.initialize_connection, volume,
+                                {})
+        self.assertIn('snapshots', str(exc))
+        self._execute.assert_not_called()
+
+    def _backup(self, volume, snapshot_id=None):
+        backup = mock.Mock(volume_id=volume.id, snapshot_id=snapshot_id,
+                           temp_volume_id=None)
+        self.mock_object(objects.Volume, 'get_by_id', return_value=volume)
+        return backup
+
+    def test_backup_volume(self):
+        # A raw volume without snapshots is handed to cinder-backup as it
+        # is: the attached file is the volume's own raw file.
+        volume = self._volume(volume_format='raw', size=2)
+        backup = self._backup(volume)
+        mock_clone = self.mock_object(self.driver,
+                                      '_create_temp_cloned_volume')
+        device, is_snapshot = self.driver.get_backup_device(self.context,
+                                                            backup)
+        self.assertIs(volume, device)
+        self.assertFalse(is_snapshot)
+        mock_clone.assert_not_called()
+        self.assertIsNone(backup.temp_volume_id)
+        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
+        conn = self.driver.initialize_connection(device, {})
+        self.assertEqual({'export': SHARE, 'name': volume.name,
+                          'format': 'raw'}, conn['data'])
+
+    @ddt.data(('qcow2', False), ('raw', True), ('qcow2', True))
+    @ddt.unpack
+    def test_backup_volume_from_raw_copy(self, volume_format, snapshots):
+        volume = self._volume(volume_format=volume_format)
+        if snapshots:
+            snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+            self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        backup = self._backup(volume)
+        temp = self._volume(id=fake.VOLUME2_ID)
+        mock_clone = self.mock_object(self.driver,
+                                      '_create_temp_cloned_volume',
+                                      return_value=temp)
+        self.assertEqual((temp, False),
+                         self.driver.get_backup_device(self.context, backup))
+        mock_clone.assert_called_once_with(
+            self.context, volume, status=fields.VolumeStatus.BACKING_UP)
+        self.assertEqual(temp.id, backup.temp_volume_id)
+        backup.save.assert_called_once_with()
+
+    def test_backup_volume_from_snapshot(self):
+        volume = self._volume(volume_format='qcow2')
+        backup = self._backup(volume, snapshot_id=fake.SNAPSHOT_ID)
+        snapshot = self._snapshot(volume)
+        self.mock_object(objects.Snapshot, 'get_by_id',
+                         return_value=snapshot)
+        temp = self._volume(id=fake.VOLUME2_ID)
+        mock_temp = self.mock_object(self.driver,
+                                     '_create_temp_volume_from_snapshot',
+                                     return_value=temp)
+        mock_clone = self.mock_object(self.driver,
+                                      '_create_temp_cloned_volume')
+        self.assertEqual((temp, False),
+                         self.driver.get_backup_device(self.context, backup))
+        mock_temp.assert_called_once_with(
+            self.context, volume, snapshot,
+            status=fields.VolumeStatus.BACKING_UP)
+        mock_clone.assert_not_called()
+
+    @ddt.data(True, False, None)
+    def test_backup_use_temp_snapshot(self, configured):
+        self.override_config('backup_use_temp_snapshot', configured)
+        self.assertFalse(self.driver.backup_use_temp_snapshot())
+
+    def test_create_temp_volume_is_raw(self):
+        volume = self._volume(extra_specs={'provisioning:type': 'thin'})
+        temp = self._volume(id=fake.VOLUME2_ID,
+                            extra_specs={'provisioning:type': 'thin'})
+        mock_base = self.mock_object(base_driver.BaseVD,
+                                     '_create_temp_volume',
+                                     return_value=temp)
+        self.assertIs(temp, self.driver._create_temp_volume(
+            self.context, volume, {'status': 'backing-up'}))
+        mock_base.assert_called_once_with(self.context, volume,
+                                          {'status': 'backing-up'})
+        self.assertIn(temp.id, self.driver._raw_views)
+        self.assertEqual('raw', self.driver._copy_format(temp))
+        self.assertEqual('qcow2', self.driver._copy_format(volume))
+
+    # ------------------------------------------------------------------
+    # Extend
+    # ------------------------------------------------------------------
+
+    def test_extend_volume(self):
+        volume = self._volume(extra_specs={'provisioning:type': 'thick'},
+                              volume_format='raw', size=1)
+        self._capacity(50, 100)
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        self.mock_qemu_img_info.return_value = _img_info('raw', 3)
+        self.driver.extend_volume(volume, 3)
+        path = self._path(volume.name)
+        mock_resize.assert_called_once_with(path, 3, run_as_root=True,
+                                            file_format='raw')
+        self.assertEqual([mock.call('fallocate', '-l', '3G', path,
+                                    run_as_root=True)],
+                         self._execute.call_args_list)
+
+    def test_extend_volume_with_snapshot(self):
+        volume = self._volume(volume_format='qcow2', size=1)
+        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        self._capacity(50, 100)
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        self.mock_qemu_img_info.return_value = _img_info(
+            'qcow2', 2, backing_file=volume.name)
+        self.driver.extend_volume(volume, 2)
+        mock_resize.assert_called_once_with(self._path(snap), 2,
+                                            run_as_root=True,
+                                            file_format='qcow2')
+        self.mock_qemu_img_info.assert_called_once_with(
+            self._path(snap), force_share=True, run_as_root=True,
+            allow_qcow2_backing_file=True, img_format='qcow2')
+        self._execute.assert_not_called()
+
+    @ddt.data(
+        # extra specs, format, preallocated
+        ({'provisioning:type': 'thick'}, 'raw', True),
+        ({'provisioning:type': 'thin'}, 'raw', False),
+        ({'provisioning:type': 'thick'}, 'qcow2', False),
+        ({}, 'qcow2', False),
+    )
+    @ddt.unpack
+    def test_extend_volume_preallocation(self, specs, volume_format,
+                                         preallocated):
+        volume = self._volume(extra_specs=specs, volume_format=volume_format)
+        self._capacity(50, 100)
+        self.mock_object(image_utils, 'resize_image')
+        self.mock_qemu_img_info.return_value = _img_info(volume_format, 2)
+        self.driver.extend_volume(volume, 2)
+        self.assertEqual(preallocated, bool(self._commands('fallocate')))
+
+    def test_extend_volume_preallocation_failure_only_logged(self):
+        volume = self._volume(extra_specs={'provisioning:type': 'thick'},
+                              volume_format='raw')
+        self._capacity(50, 100)
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
+        self._execute.side_effect = putils.ProcessExecutionError(
+            stderr='fallocate failed: No space left on device')
+        self.driver.extend_volume(volume, 2)
+        mock_resize.assert_called_once()
+        self.assertEqual(1, len(self._commands('fallocate')))
+
+    def test_extend_volume_attached_refused(self):
+        volume = self._volume(volume_format='raw')
+        self._attach(volume)
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        exc = self.assertRaises(exception.ExtendVolumeError,
+                                self.driver.extend_volume, volume, 2)
+        self.assertIn('attached', str(exc))
+        mock_resize.assert_not_called()
+
+    def test_extend_volume_not_enough_space(self):
+        volume = self._volume(volume_format='raw', size=10)
+        self._capacity(5, 100, provisioned_gb=90)
+        mock_eligible = self.mock_object(
+            self.driver, '_is_share_eligible',
+            wraps=self.driver._is_share_eligible)
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        self.assertRaises(exception.ExtendVolumeError,
+                          self.driver.extend_volume, volume, 25)
+        mock_eligible.assert_called_once_with(SHARE, 15)
+        mock_resize.assert_not_called()
+
+    def test_extend_volume_size_verified(self):
+        volume = self._volume(volume_format='raw')
+        self._capacity(50, 100)
+        self.mock_object(image_utils, 'resize_image')
+        self.mock_qemu_img_info.return_value = _img_info('raw', 1)
+        exc = self.assertRaises(exception.ExtendVolumeError,
+                                self.driver.extend_volume, volume, 2)
+        self.assertIn(str(units.Gi), str(exc))
+        self._execute.assert_not_called()
+
+    # ------------------------------------------------------------------
+    # Snapshots
+    # ------------------------------------------------------------------
+
+    @ddt.data('create_snapshot', 'create_volume_from_snapshot',
+              'create_cloned_volume', 'revert_to_snapshot',
+              '_copy_volume_from_snapshot')
+    def test_snapshots_disabled(self, operation):
+        self.override_config('lustre_snapshot_support', False)
+        volume = self._volume()
+        new_volume = self._volume(id=fake.VOLUME2_ID)
+        snapshot = self._snapshot(volume)
+        mock_create = self.mock_object(self.driver, '_create_snapshot')
+        mock_base_clone = self.mock_object(
+            remotefs.RemoteFSSnapDriverBase, '_create_cloned_volume')
+        args = {'create_snapshot': (snapshot,),
+                'create_volume_from_snapshot': (new_volume, snapshot),
+                'create_cloned_volume': (new_volume, volume),
+                'revert_to_snapshot': (self.context, volume, snapshot),
+                '_copy_volume_from_snapshot': (snapshot, new_volume, 1)}
+        exc = self.assertRaises(exception.VolumeDriverException,
+                                getattr(self.driver, operation),
+                                *args[operation])
+        self.assertIn('lustre_snapshot_support', str(exc))
+        mock_create.assert_not_called()
+        mock_base_clone.assert_not_called()
+        self._execute.assert_not_called()
+
+    def test_create_snapshot_offline(self):
+        volume = self._volume(volume_format='raw')
+        self._touch(volume.name)
+        snapshot = self._snapshot(volume)
+        self.mock_qemu_img_info.return_value = _img_info('raw')
+        self.driver.create_snapshot(snapshot)
+        new = '%s.%s' % (volume.name, snapshot.id)
+        self.assertEqual({'active': new, snapshot.id: new},
+                         self._read_info(volume))
+        self._execute.assert_any_call(
+            'qemu-img', 'create', '-f', 'qcow2', '-o',
+            'backing_file=%s,backing_fmt=raw' % self._path(volume.name),
+            self._path(new), '1G', run_as_root=True)
+        self.assertEqual('qcow2', volume.admin_metadata['format'])
+        self.assertEqual('raw', volume.admin_metadata['base_format'])
+
+    def test_create_snapshot_with_layout(self):
+        volume = self._volume(volume_format='raw',
+                              extra_specs={'lustre:stripe_count': '2'})
+        snapshot = self._snapshot(volume)
+        self.driver.create_snapshot(snapshot)
+        new = self._path('%s.%s' % (volume.name, snapshot.id))
+        self.assertEqual(mock.call('lfs', 'setstripe', '-c', '2', '--', new,
+                                   run_as_root=True),
+                         self._execute.call_args_list[0])
+        # An overlay file that exists already keeps its layout.
+        self._touch(os.path.basename(new))
+        self._execute.reset_mock()
+        self.driver._do_create_snapshot(snapshot, volume.name, new)
+        self.assertEqual([], self._commands('lfs'))
+        self.assertEqual(['create', 'rebase'],
+                         [c.args[1] for c in self._commands('qemu-img')])
+
+    def test_create_snapshot_online(self):
+        volume = self._volume(volume_format='raw')
+        self._attach(volume)
+        snapshot = self._snapshot(volume)
+        self.driver._nova = mock.Mock()
+        mock_get = self.mock_object(
+            db_api, 'snapshot_get',
+            return_value={'status': fields.SnapshotStatus.CREATING,
+                          'progress': '90%'})
+        mock_attachment_save = self.mock_object(objects.VolumeAttachment,
+                                                'save')
+        self.mock_qemu_img_info.return_value = _img_info('raw')
+        self.driver.create_snapshot(snapshot)
+        new = '%s.%s' % (volume.name, snapshot.id)
+        self.driver._nova.create_volume_snapshot.assert_called_once_with(
+            snapshot.obj_context, volume.id,
+            {'type': 'qcow2', 'new_file': new, 'snapshot_id': snapshot.id})
+        mock_get.assert_called_once_with(snapshot.obj_context, snapshot.id)
+        self.assertEqual({'active': new, snapshot.id: new},
+                         self._read_info(volume))
+        connection_info = volume.volume_attachment[0].connection_info
+        self.assertEqual(new, connection_info['name'])
+        self.assertEqual('qcow2', connection_info['format'])
+        mock_attachment_save.assert_called_once_with()
+        self._execute.assert_any_call(
+            'qemu-img', 'create', '-f', 'qcow2', '-o',
+            'backing_file=%s,backing_fmt=raw' % self._path(volume.name),
+            self._path(new), '1G', run_as_root=True)
+
+    def test_create_snapshot_multiattach_attached_twice_refused(self):
+        volume = self._volume(multiattach=True)
+        self._attach(volume, count=2)
+        snapshot = self._snapshot(volume)
+        mock_create = self.mock_object(self.driver, '_create_snapshot')
+        self.assertRaises(exception.InvalidVolume,
+                          self.driver.create_snapshot, snapshot)
+        mock_create.assert_not_called()
+
+    @ddt.data((True, 1), (False, 2), (True, 0))
+    @ddt.unpack
+    def test_create_snapshot_allowed(self, multiattach, attachments):
+        volume = self._volume(multiattach=multiattach)
+        if attachments:
+            self._attach(volume, count=attachments)
+        snapshot = self._snapshot(volume)
+        mock_create = self.mock_object(self.driver, '_create_snapshot')
+        self.driver.create_snapshot(snapshot)
+        mock_create.assert_called_once_with(snapshot)
+
+    def test_delete_snapshot_online(self):
+        volume = self._volume(volume_format='qcow2')
+        volume.admin_metadata = {'format': 'qcow2', 'base_format': 'raw'}
+        self._attach(volume)
+        snapshot = self._snapshot(volume)
+        snap = '%s.%s' % (volume.name, snapshot.id)
+        self._touch(volume.name)
+        self._touch(snap)
+        self._write_info(volume, {'active': snap, snapshot.id: snap})
+
+        def img_info(path, **kwargs):
+            if path == self._path(snap):
+                return _img_info('qcow2', backing_file=volume.name)
+            return _img_info('raw')
+        self.mock_qemu_img_info.side_effect = img_info
+        self.driver._nova = mock.Mock()
+        self.mock_object(db_api, 'snapshot_get',
+                         return_value={'status': 'deleting',
+                                       'progress': '90%'})
+        self.driver.delete_snapshot(snapshot)
+        self.driver._nova.delete_volume_snapshot.assert_called_once_with(
+            snapshot._context, snapshot.id,
+            {'file_to_merge': None, 'merge_target_file': None,
+             'type': 'qcow2', 'volume_id': volume.id})
+        # Nova pulled the base into the active overlay: the base is gone.
+        self.assertEqual({'active': snap}, self._read_info(volume))
+        self._execute.assert_any_call('rm', '-f', '--',
+                                      self._path(volume.name),
+                                      run_as_root=True)
+        self.assertEqual(sorted([snap, volume.name + '.info']),
+                         sorted(os.listdir(self.mnt)))
+        self.assertEqual('qcow2', volume.admin_metadata['base_format'])
+
+    def test_delete_snapshot_online_not_active(self):
+        volume = self._volume(volume_format='qcow2')
+        self._attach(volume)
+        snapshot = self._snapshot(volume)
+        snap1 = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        snap2 = '%s.%s' % (volume.name, fake.SNAPSHOT2_ID)
+        for name in (volume.name, snap1, snap2):
+            self._touch(name)
+        self._write_info(volume, {'active': snap2, fake.SNAPSHOT_ID: snap1,
+                                  fake.SNAPSHOT2_ID: snap2})
+        self.mock_qemu_img_info.side_effect = lambda path, **kw: _img_info(
+            'qcow2', backing_file=(volume.name if path == self._path(snap1)
+                                   else None))
+        self.driver._nova = mock.Mock()
+        self.mock_object(db_api, 'snapshot_get',
+                         return_value={'status': 'deleting',
+                                       'progress': '90%'})
+        self.driver.delete_snapshot(snapshot)
+        self.driver._nova.delete_volume_snapshot.assert_called_once_with(
+            snapshot._context, snapshot.id,
+            {'file_to_merge': snap1, 'merge_target_file': volume.name,
+             'type': 'qcow2', 'volume_id': volume.id})
+        self.assertEqual({'active': snap2, fake.SNAPSHOT2_ID: snap2},
+                         self._read_info(volume))
+        self.assertFalse(os.path.exists(self._path(snap1)))
+        self.assertTrue(os.path.exists(self._path(volume.name)))
+
+    def test_delete_snapshot_forged_info_refused(self):
+        volume = self._volume()
+        snapshot = self._snapshot(volume)
+        self._touch('volume-%s' % fake.VOLUME2_ID)
+        self._write_info(volume, {'active': volume.name,
+                                  snapshot.id: 'volume-%s' % fake.VOLUME2_ID})
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver.delete_snapshot, snapshot)
+        self._execute.assert_not_called()
+        self.assertTrue(os.path.exists(
+            self._path('volume-%s' % fake.VOLUME2_ID)))
+
+    def _snapshot_chain(self, volume):
+        snapshot = self._snapshot(volume)
+        snap = '%s.%s' % (volume.name, snapshot.id)
+        self._write_info(volume, {'active': snap, snapshot.id: snap})
+
+        def img_info(path, **kwargs):
+            if path == self._path(snap):
+                return _img_info('qcow2', backing_file=volume.name)
+            return _img_info('raw', 1)
+        self.mock_qemu_img_info.side_effect = img_info
+        return snapshot
+
+    def test_copy_volume_from_snapshot(self):
+        src = self._volume(volume_format='raw')
+        snapshot = self._snapshot_chain(src)
+        dest = self._volume(id=fake.VOLUME2_ID, size=3,
+                            extra_specs={'provisioning:type': 'thick'})
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        self.driver._copy_volume_from_snapshot(snapshot, dest, 3)
+        dest_path = self._path(dest.name)
+        mock_convert.assert_called_once_with(
+            self._path(src.name), dest_path, 'raw', run_as_root=True,
+            data=mock.ANY)
+        self.assertEqual('raw', mock_convert.call_args.kwargs['data']
+                         .file_format)
+        mock_resize.assert_called_once_with(dest_path, 3, run_as_root=True)
+        self._execute.assert_called_once_with('chmod', 'ugo+rw', dest_path,
+                                              run_as_root=True)
+
+    @ddt.data(
+        # new volume's specs, qcow2 option, raw view, format written
+        ({'provisioning:type': 'thin'}, True, False, 'qcow2'),
+        ({'provisioning:type': 'thin'}, False, False, 'raw'),
+        ({'provisioning:type': 'thick'}, True, False, 'raw'),
+        ({'provisioning:type': 'thin'}, True, True, 'raw'),
+        (None, True, False, 'qcow2'),
+    )
+    @ddt.unpack
+    def test_copy_volume_from_snapshot_format(self, specs, qcow2, raw_view,
+                                              volume_format):
+        self.override_config('lustre_qcow2_volumes', qcow2)
+        src = self._volume(volume_format='raw')
+        snapshot = self._snapshot_chain(src)
+        dest = self._volume(id=fake.VOLUME2_ID, extra_specs=specs)
+        if raw_view:
+            self.driver._raw_views.add(dest.id)
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        self.mock_object(image_utils, 'resize_image')
+        self.driver._copy_volume_from_snapshot(snapshot, dest, 1)
+        self.assertEqual(volume_format, mock_convert.call_args.args[2])
+
+    def test_copy_volume_from_snapshot_with_layout(self):
+        src = self._volume(volume_format='raw')
+        snapshot = self._snapshot_chain(src)
+        dest = self._volume(id=fake.VOLUME2_ID,
+                            extra_specs={'lustre:ost_pool': 'fast'})
+        self.mock_object(image_utils, 'convert_image')
+        self.mock_object(image_utils, 'resize_image')
+        self.driver._copy_volume_from_snapshot(snapshot, dest, 1)
+        self.assertEqual(
+            mock.call('lfs', 'setstripe', '-p', 'fast', '--',
+                      self._path(dest.name), run_as_root=True),
+            self._execute.call_args_list[0])
+        # An existing destination file keeps its layout.
+        self._touch(dest.name)
+        self._execute.reset_mock()
+        self.driver._copy_volume_from_snapshot(snapshot, dest, 1)
+        self.assertEqual([], self._commands('lfs'))
+
+    @ddt.data('volume-%s' % fake.VOLUME2_ID, '../x', 'x/../../y')
+    def test_copy_volume_from_snapshot_forged_overlay(self, name):
+        src = self._volume(volume_format='raw')
+        snapshot = self._snapshot(src)
+        self._write_info(src, {'active': src.name, snapshot.id: name})
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        dest = self._volume(id=fake.VOLUME3_ID)
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver._copy_volume_from_snapshot,
+                          snapshot, dest, 1)
+        mock_convert.assert_not_called()
+
+    def test_copy_volume_from_snapshot_no_backing_file(self):
+        src = self._volume(volume_format='raw')
+        snapshot = self._snapshot(src)
+        snap = '%s.%s' % (src.name, snapshot.id)
+        self._write_info(src, {'active': snap, snapshot.id: snap})
+        self.mock_qemu_img_info.return_value = _img_info('qcow2')
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver._copy_volume_from_snapshot,
+                          snapshot, self._volume(id=fake.VOLUME2_ID), 1)
+        mock_convert.assert_not_called()
+
+    def test_copy_volume_from_snapshot_encrypted(self):
+        src = self._volume(volume_format='raw',
+                           encryption_key_id=fake.ENCRYPTION_KEY_ID)
+        snapshot = self._snapshot_chain(src)
+        dest = self._volume(id=fake.VOLUME2_ID,
+                            encryption_key_id=fake.ENCRYPTION_KEY_ID)
+        os.makedirs(os.path.join(self.tempdir, 'conversion'))
+        keymgr = mock.Mock()
+        keymgr.get.return_value = KeyObject()
+        self.mock_object(lustre.key_manager, 'API', return_value=keymgr)
+        passphrases = []
+
+        def convert(src_path, dest_path, out_format, **kwargs):
+            for name in ('passphrase_file', 'src_passphrase_file'):
+                with open(kwargs[name]) as f:
+                    passphrases.append(f.read())
+                self.assertEqual(os.path.join(self.tempdir, 'conversion'),
+                                 os.path.dirname(kwargs[name]))
+        mock_convert = self.mock_object(image_utils, 'convert_image',
+                                        side_effect=convert)
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        self.driver._copy_volume_from_snapshot(
+            snapshot, dest, 1, fake.ENCRYPTION_KEY_ID,
+            fake.ENCRYPTION_KEY_ID)
+        mock_convert.assert_called_once_with(
+            self._path(src.name), self._path(dest.name), 'luks',
+            passphrase_file=mock.ANY, src_passphrase_file=mock.ANY,
+            run_as_root=True, data=mock.ANY)
+        self.assertEqual([b'asdf'.hex()] * 2, passphrases)
+        mock_resize.assert_not_called()
+        # The passphrase files are gone.
+        self.assertEqual([], os.listdir(os.path.join(self.tempdir,
+                                                     'conversion')))
+
+    def test_copy_volume_from_snapshot_encrypted_from_unencrypted(self):
+        src = self._volume(volume_format='raw')
+        snapshot = self._snapshot_chain(src)
+        dest = self._volume(id=fake.VOLUME2_ID,
+                            encryption_key_id=fake.ENCRYPTION_KEY_ID)
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver._copy_volume_from_snapshot,
+                          snapshot, dest, 1, None, fake.ENCRYPTION_KEY_ID)
+        mock_convert.assert_not_called()
+
+    def test_create_volume_from_snapshot(self):
+        src = self._volume(volume_format='raw')
+        snapshot = self._snapshot_chain(src)
+        volume = self._volume(id=fake.VOLUME2_ID, provider_location=None,
+                              size=2,
+                              extra_specs={'provisioning:type': 'thick'})
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        self.assertEqual({'provider_location': SHARE},
+                         self.driver.create_volume_from_snapshot(volume,
+                                                                 snapshot))
+        dest_path = self._path(volume.name)
+        mock_convert.assert_called_once_with(
+            self._path(src.name), dest_path, 'raw', run_as_root=True,
+            data=mock.ANY)
+        mock_resize.assert_called_once_with(dest_path, 2, run_as_root=True)
+        self._execute.assert_any_call('fallocate', '-l', '2G', dest_path,
+                                      run_as_root=True)
+        self.assertEqual('raw', volume.admin_metadata['format'])
+
+    @ddt.data(({'provisioning:type': 'thin'}, 'qcow2'),
+              ({'provisioning:type': 'thick'}, 'raw'))
+    @ddt.unpack
+    def test_create_volume_from_snapshot_records_format(self, specs,
+                                                        volume_format):
+        src = self._volume(volume_format='raw')
+        snapshot = self._snapshot_chain(src)
+        volume = self._volume(id=fake.VOLUME2_ID, provider_location=None,
+                              extra_specs=specs)
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        self.mock_object(image_utils, 'resize_image')
+        self.driver.create_volume_from_snapshot(volume, snapshot)
+        self.assertEqual(volume_format, mock_convert.call_args.args[2])
+        self.assertEqual(volume_format, volume.admin_metadata['format'])
+
+    def test_create_volume_from_snapshot_bad_status(self):
+        src = self._volume(volume_format='raw')
+        snapshot = self._snapshot_chain(src)
+        snapshot.status = 'error'
+        volume = self._volume(id=fake.VOLUME2_ID, provider_location=None)
+        self.assertRaises(exception.InvalidSnapshot,
+                          self.driver.create_volume_from_snapshot, volume,
+                          snapshot)
+        self._execute.assert_not_called()
+
+    @ddt.data(
+        # source specs, encrypted, raw view, format recorded
+        ({'provisioning:type': 'thin'}, False, False, 'qcow2'),
+        ({'provisioning:type': 'thick'}, False, False, 'raw'),
+        ({'provisioning:type': 'thin'}, True, False, 'raw'),
+        ({'provisioning:type': 'thin'}, False, True, 'raw'),
+        (None, False, False, 'qcow2'),
+    )
+    @ddt.unpack
+    def test_create_cloned_volume_records_format(self, specs, encrypted,
+                                                 raw_view, volume_format):
+        src = self._volume(extra_specs=specs, volume_format='raw')
+        key = fake.ENCRYPTION_KEY_ID if encrypted else None
+        volume = self._volume(id=fake.VOLUME2_ID, encryption_key_id=key,
+                              extra_specs=specs)
+        if raw_view:
+            self.driver._raw_views.add(volume.id)
+        mock_base = self.mock_object(
+            remotefs.RemoteFSSnapDriverBase, '_create_cloned_volume',
+            return_value={'provider_location': SHARE})
+        self.assertEqual({'provider_location': SHARE},
+                         self.driver.create_cloned_volume(volume, src))
+        mock_base.assert_called_once_with(volume, src, src.obj_context)
+        self.assertEqual(volume_format, volume.admin_metadata['format'])
+        objects.Volume.save.assert_called_with()
+
+    def test_revert_to_snapshot(self):
+        volume = self._volume(volume_format='qcow2')
+        snapshot = self._snapshot_chain(volume)
+        snap = '%s.%s' % (volume.name, snapshot.id)
+        self.driver.revert_to_snapshot(self.context, volume, snapshot)
+        calls = self._execute.call_args_list
+        self.assertEqual(mock.call('rm', '-f', '--', self._path(snap),
+                                   run_as_root=True), calls[0])
+        self.assertEqual(
+            mock.call('qemu-img', 'create', '-f', 'qcow2', '-o',
+                      'backing_file=%s,backing_fmt=raw'
+                      % self._path(volume.name), self._path(snap), '1G',
+                      run_as_root=True), calls[1])
+        self.assertEqual({'active': snap, snapshot.id: snap},
+                         self._read_info(volume))
+
+    def test_revert_to_snapshot_not_latest(self):
+        volume = self._volume(volume_format='qcow2')
+        snapshot = self._snapshot(volume)
+        snap1 = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        snap2 = '%s.%s' % (volume.name, fake.SNAPSHOT2_ID)
+        self._write_info(volume, {'active': snap2, fake.SNAPSHOT_ID: snap1,
+                                  fake.SNAPSHOT2_ID: snap2})
+        self.assertRaises(exception.InvalidSnapshot,
+                          self.driver.revert_to_snapshot, self.context,
+                          volume, snapshot)
+        self._execute.assert_not_called()
+
+    # ------------------------------------------------------------------
+    # Images
+    # ------------------------------------------------------------------
+
+    @ddt.data(('qcow2', 'qcow2'), ('raw', 'raw'), (None, 'raw'))
+    @ddt.unpack
+    def test_copy_image_to_volume(self, metadata_format, volume_format):
+        volume = self._volume(volume_format=metadata_format, size=2)
+        mock_fetch = self.mock_object(image_utils, 'fetch_to_volume_format')
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        self.mock_qemu_img_info.return_value = _img_info(volume_format, 2)
+        image_service = mock.Mock()
+        self.driver.copy_image_to_volume(self.context, volume, image_service,
+                                         fake.IMAGE_ID)
+        path = self._path(volume.name)
+        mock_fetch.assert_called_once_with(
+            self.context, image_service, fake.IMAGE_ID, path, volume_format,
+            '1M', size=2, run_as_root=True, disable_sparse=False)
+        mock_resize.assert_called_once_with(path, 2, run_as_root=True,
+                                            file_format=volume_format)
+        self.assertEqual(volume_format,
+                         self.mock_qemu_img_info.call_args.kwargs[
+                             'img_format'])
+
+    @ddt.data(1, 3)
+    def test_copy_image_to_volume_wrong_size(self, size_gb):
+        volume = self._volume(volume_format='raw', size=2)
+        self.mock_object(image_utils, 'fetch_to_volume_format')
+        self.mock_object(image_utils, 'resize_image')
+        self.mock_qemu_img_info.return_value = _img_info('raw', size_gb)
+        exc = self.assertRaises(exception.ImageUnacceptable,
+                                self.driver.copy_image_to_volume,
+                                self.context, volume, mock.Mock(),
+                                fake.IMAGE_ID)
+        self.assertIn(fake.IMAGE_ID, str(exc))
+
+    def _copy_volume_to_image(self, volume, info):
+        self.mock_qemu_img_info.return_value = info
+        mock_upload = self.mock_object(volume_utils, 'upload_volume')
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        temp_path = os.path.join(self.tempdir, 'temp.img')
+
+        @contextlib.contextmanager
+        def temporary_file(**kwargs):
+            yield temp_path
+        self.mock_object(image_utils, 'temporary_file',
+                         side_effect=temporary_file)
+        image_service = mock.Mock()
+        image_meta = {'id': fake.IMAGE_ID, 'disk_format': 'raw'}
+        self.driver.copy_volume_to_image(self.context, volume, image_service,
+                                         image_meta)
+        return mock_upload, mock_convert, temp_path, image_service, \
+            image_meta
+
+    def test_copy_volume_to_image_raw_image(self):
+        volume = self._volume(volume_format='raw')
+        upload, convert, _temp, image_service, image_meta = (
+            self._copy_volume_to_image(volume, _img_info('raw')))
+        convert.assert_not_called()
+        upload.assert_called_once_with(self.context, image_service,
+                                       image_meta, self._path(volume.name),
+                                       volume, run_as_root=True)
+
+    def test_copy_volume_to_image_qcow2_image(self):
+        volume = self._volume(volume_format='qcow2')
+        upload, convert, temp, image_service, image_meta = (
+            self._copy_volume_to_image(volume, _img_info('qcow2')))
+        convert.assert_called_once_with(self._path(volume.name), temp,
+                                        'raw', run_as_root=True)
+        upload.assert_called_once_with(self.context, image_service,
+                                       image_meta, temp, volume,
+                                       run_as_root=True)
+
+    def test_copy_volume_to_image_with_snapshot(self):
+        volume = self._volume(volume_format='qcow2')
+        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        upload, convert, temp, _service, _meta = self._copy_volume_to_image(
+            volume, _img_info('qcow2', backing_file=volume.name))
+        convert.assert_called_once_with(self._path(snap), temp, 'raw',
+                                        run_as_root=True)
+        self.assertEqual(temp, upload.call_args.args[3])
+
+    # ------------------------------------------------------------------
+    # Manage existing
+    # ------------------------------------------------------------------
+
+    def test_manage_existing(self):
+        volume = self._volume(provider_location=None)
+        self._touch('image.qcow2')
+        self.mock_qemu_img_info.return_value = _img_info('qcow2')
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        update = self.driver.manage_existing(
+            volume, {'source-name': SHARE + '/image.qcow2'})
+        self.assertEqual({'provider_location': SHARE}, update)
+        self.assertEqual([volume.name], os.listdir(self.mnt))
+        self.assertEqual('qcow2', volume.admin_metadata['format'])
+        self._execute.assert_called_once_with(
+            'chmod', 'ugo+rw', self._path('image.qcow2'), run_as_root=True)
+        self.mock_qemu_img_info.assert_called_with(
+            self._path(volume.name), force_share=True, run_as_root=True,
+            allow_qcow2_backing_file=True, img_format=None)
+
+    def test_manage_existing_in_subdirectory(self):
+        volume = self._volume(provider_location=None)
+        os.makedirs(self._path('sub'))
+        self._touch('sub/disk.img')
+        self.driver.manage_existing(volume,
+                                    {'source-name': SHARE + '/sub/disk.img'})
+        self.assertTrue(os.path.isfile(self._path(volume.name)))
+        self.assertEqual('raw', volume.admin_metadata['format'])
+
+    @ddt.data('..', 'symlink', 'outside', 'cinder', 'missing', 'no-name',
+              'other-share')
+    def test_manage_existing_refused(self, case):
+        outside = os.path.join(self.tempdir, 'outside')
+        os.makedirs(outside)
+        with open(os.path.join(outside, 'secret.img'), 'w') as f:
+            f.write('secret')
+        self._touch('image.img')
+        self._touch('volume-%s' % fake.VOLUME2_ID)
+        os.makedirs(self._path('sub'))
+        os.symlink(os.path.join(outside, 'secret.img'),
+                   self._path('link.img'))
+        os.symlink(outside, self._path('linkdir'))
+        refs = {
+            '..': {'source-name': SHARE + '/sub/../image.img'},
+            'symlink': {'source-name': SHARE + '/link.img'},
+            'outside': {'source-name': SHARE + '/linkdir/secret.img'},
+            'cinder': {'source-name': SHARE + '/volume-%s' %
+                       fake.VOLUME2_ID},
+            'missing': {'source-name': SHARE + '/nothere.img'},
+            'no-name': {'source-id': 'image.img'},
+            'other-share': {'source-name': '10.9.9.9@tcp:/x/image.img'},
+        }
+        before = sorted(os.listdir(self.mnt))
+        volume = self._volume(provider_location=None)
+        self.assertRaises(exception.ManageExistingInvalidReference,
+                          self.driver.manage_existing, volume, refs[case])
+        self.assertEqual(before, sorted(os.listdir(self.mnt)))
+        self._execute.assert_not_called()
+        objects.Volume.save.assert_not_called()
+
+    @ddt.data(('vmdk', None), ('qcow2', 'volume-x'))
+    @ddt.unpack
+    def test_manage_existing_unmanageable_image(self, image_format, backing):
+        self._touch('image.img')
+        self.mock_qemu_img_info.return_value = _img_info(
+            image_format, backing_file=backing)
+        volume = self._volume(provider_location=None)
+        self.assertRaises(exception.ManageExistingInvalidReference,
+                          self.driver.manage_existing, volume,
+                          {'source-name': SHARE + '/image.img'})
+        self.assertEqual(['image.img'], os.listdir(self.mnt))
+
+    def test_manage_existing_get_size(self):
+        self._touch('image.img')
+        self.mock_qemu_img_info.return_value = _img_info(
+            'raw', virtual_size=3 * units.Gi - 1)
+        self.assertEqual(3, self.driver.manage_existing_get_size(
+            self._volume(), {'source-name': SHARE + '/image.img'}))
+
+
+@ddt.ddt
+class LustreClientTestCase(test.TestCase):
+    """Unit tests of the Lustre client module on its own."""
+
+    def setUp(self):
+        super(LustreClientTestCase, self).setUp()
+        self.tempdir = self.useFixture(fixtures.TempDir()).path
+        self.execute = mock.Mock(return_value=('', ''))
+
+    @ddt.data('', None)
+    def test_parse_mount_options_empty(self, text):
+        self.assertEqual([], lustre_client.parse_mount_options(text))
+
+    @ddt.data(('flock', ['flock']),
+              ('user_xattr,noatime', ['user_xattr', 'noatime']),
+              ('network=tcp1,lazystatfs', ['network=tcp1', 'lazystatfs']),
+              ('mgsname=10.0.0.1@tcp:10.0.0.2@tcp',
+               ['mgsname=10.0.0.1@tcp:10.0.0.2@tcp']))
+    @ddt.unpack
+    def test_parse_mount_options(self, text, options):
+        self.assertEqual(options, lustre_client.parse_mount_options(text))
+
+    @ddt.data('ro,', 'a b', 'x;y', '$(id)', 'opt=`id`', "'q'", 'a\\b')
+    def test_parse_mount_options_invalid(self, text):
+        self.assertRaises(ValueError, lustre_client.parse_mount_options,
+                          text)
+
+    def test_share_parse_error_message(self):
+        exc = self.assertRaises(ValueError, lustre_client.LustreShare.parse,
+                                'host:/fs')
+        self.assertIn('host:/fs', str(exc))
+
+    def test_parse_shares_result(self):
+        shares = lustre_client.parse_shares(
+            ['# c\n', '10.0.0.1@tcp:/a -o flock\n', '\n',
+             '10.0.0.1@tcp:/a/b\n'], 'shares')
+        self.assertEqual(['10.0.0.1@tcp:/a', '10.0.0.1@tcp:/a/b'],
+                         list(shares))
+        self.assertEqual('flock', shares['10.0.0.1@tcp:/a'][1])
+        self.assertEqual('a/b', shares['10.0.0.1@tcp:/a/b'][0].name)
+        self.assertEqual('/b', shares['10.0.0.1@tcp:/a/b'][0].subdir)
+
+    def _stock_brick(self):
+        """os-brick up to 7.1.1: RemoteFsClient refuses 'lustre'."""
+        return self.mock_object(
+            remotefs_brick.RemoteFsClient, '__init__',
+            side_effect=brick_exception.ProtocolNotSupported(
+                protocol='lustre'))
+
+    def test_make_remotefs_client_adapter(self):
+        # os-brick 7.1.1 refuses 'lustre': the adapter is used.
+        self._stock_brick()
+        client = lustre_client.make_remotefs_client(
+            'sudo', self.execute, '/mnt/base', 'flock')
+        self.assertIsInstance(client, lustre_client._LustreRemoteFsClient)
+        self.assertEqual('lustre', client._mount_type)
+        self.assertEqual('/mnt/base', client._mount_base)
+        self.assertEqual('flock', client._mount_options)
+        self.assertEqual('/mnt/base', client.get_mount_base())
+        self.assertEqual(
+            '/mnt/base/' + hashlib.md5(b'10.0.0.1@tcp:/fs',
+                                       usedforsecurity=False).hexdigest(),
+            client.get_mount_point('10.0.0.1@tcp:/fs'))
+
+    def test_make_remotefs_client_adapter_mounts(self):
+        self.mock_object(remotefs_brick.RemoteFsClient, '_read_mounts',
+                         return_value={})
+        self._stock_brick()
+        client = lustre_client.make_remotefs_client(
+            'sudo', self.execute, '/mnt/base', None)
+        self.assertIsInstance(client, lustre_client._LustreRemoteFsClient)
+        client.mount('10.0.0.1@tcp:/fs', ['-o', 'noatime'])
+        mount_point = client.get_mount_point('10.0.0.1@tcp:/fs')
+        self.execute.assert_called_with(
+            'mount', '-t', 'lustre', '-o', 'noatime', '10.0.0.1@tcp:/fs',
+            mount_point, root_helper='sudo', run_as_root=True,
+            check_exit_code=0)
+
+    def test_make_remotefs_client_brick_supports_lustre(self):
+        # An os-brick that knows Lustre: its own client is used.
+        mock_init = self.mock_object(remotefs_brick.RemoteFsClient,
+                                     '__init__', return_value=None)
+        client = lustre_client.make_remotefs_client(
+            'sudo', self.execute, '/mnt/base', 'flock')
+        self.assertIs(remotefs_brick.RemoteFsClient, type(client))
+        mock_init.assert_called_once_with(
+            'lustre', 'sudo', execute=self.execute,
+            lustre_mount_point_base='/mnt/base',
+            lustre_mount_options='flock')
+
+    def test_read_mount_points(self):
+        path = os.path.join(self.tempdir, 'mounts')
+        with open(path, 'w') as f:
+            f.write('proc /proc proc rw 0 0\n'
+                    '10.0.0.1@tcp:/fs /mnt/abc lustre rw,flock 0 0\n'
+                    '10.0.0.1@tcp:/fs2 /mnt/with\\040space lustre rw 0 0\n'
+                    'short\n\n')
+        self.assertEqual({'/proc': 'proc', '/mnt/abc': 'lustre',
+                          '/mnt/with space': 'lustre'},
+                         lustre_client.read_mount_points(path))
+
+    def test_mounter_is_mounted(self):
+        self.mock_object(lustre_client, 'read_mount_points',
+                         return_value={'/mnt/a': 'lustre'})
+        self.assertTrue(lustre_client.LustreMounter.is_mounted('/mnt/a'))
+        self.assertFalse(lustre_client.LustreMounter.is_mounted('/mnt/b'))
+
+    def test_mounter_is_stale(self):
+        self.assertFalse(lustre_client.LustreMounter.is_stale(self.tempdir))
+
+    def test_mounter_at_least_one_attempt(self):
+        mounter = lustre_client.LustreMounter('sudo', self.execute,
+                                              self.tempdir, None, 0)
+        self.assertEqual(1, mounter.mount_attempts)
+        self.assertEqual(os.path.realpath(self.tempdir),
+                         mounter.mount_point_base)
+
+    def test_parse_lfs_df(self):
+        df = lustre_client.parse_lfs_df(LFS_DF)
+        self.assertEqual(100 * units.Gi, df.total)
+        self.assertEqual(30 * units.Gi, df.used)
+        self.assertEqual(70 * units.Gi, df.available)
+        self.assertEqual(('testfs-OST0000', 'testfs-OST0001'), df.osts)
+
+    def test_parse_lfs_df_other_spacing(self):
+        output = ('UUID 1K-blocks Used Available Use% Mounted on\n'
+                  'fs-OST0000 100 40 60 40% /m[OST:0]\n'
+                  'filesystem_summary: 100 40 60 40% /m\n')
+        df = lustre_client.parse_lfs_df(output)
+        self.assertEqual((102400, 40960, 61440), (df.total, df.used,
+                                                  df.available))
+        self.assertEqual(('fs-OST0000',), df.osts)
+
+    @ddt.data('', 'UUID 1K-blocks Used Available Use% Mounted on\n',
+              'filesystem_summary: x y z 1% /m\n')
+    def test_parse_lfs_df_no_summary(self, output):
+        self.assertRaises(lustre_client.LustreException,
+                          lustre_client.parse_lfs_df, output)
+
+    def test_lfs_df(self):
+        self.execute.return_value = (LFS_DF, '')
+        df = lustre_client.Lfs(self.execute).df('/mnt/x')
+        self.execute.assert_called_once_with('lfs', 'df', '/mnt/x')
+        self.assertEqual(70 * units.Gi, df.available)
+
+    @ddt.data(({}, []),
+              ({'stripe_count': 4}, ['-c', '4']),
+              ({'stripe_count': 0}, ['-c', '0']),
+              ({'stripe_size': '1M'}, ['-S', '1M']),
+              ({'pool': 'flash'}, ['-p', 'flash']),
+              ({'stripe_count': -1, 'stripe_size': '4M', 'pool': 'p',
+                'run_as_root': True}, ['-c', '-1', '-S', '4M', '-p', 'p']))
+    @ddt.unpack
+    def test_lfs_setstripe(self, kwargs, args):
+        lustre_client.Lfs(self.execute).setstripe('/mnt/x', **kwargs)
+        self.execute.assert_called_once_with(
+            'lfs', 'setstripe', *args, '--', '/mnt/x',
+            run_as_root=kwargs.get('run_as_root', False))
+
+    def test_lfs_create_file(self):
+        layout = lustre_client.Layout(stripe_count=2)
+        lustre_client.Lfs(self.execute).create_file('/mnt/f', layout)
+        self.execute.assert_called_once_with(
+            'lfs', 'setstripe', '-c', '2', '--', '/mnt/f', run_as_root=False)
+
+    @ddt.data(('1048576', units.Mi), ('64K', 64 * units.Ki),
+              ('4m', 4 * units.Mi), ('1G', units.Gi), ('2T', 2 * units.Ti),
+              (' 8M ', 8 * units.Mi))
+    @ddt.unpack
+    def test_parse_size(self, text, size):
+        self.assertEqual(size, lustre_client.parse_size(text))
+
+    @ddt.data('', 'M', '1.5M', '-1', '1P', '1MB')
+    def test_parse_size_invalid(self, text):
+        self.assertRaises(ValueError, lustre_client.parse_size, text)
+
+    @ddt.data(('1', 1), ('16', 16), ('-1', -1))
+    @ddt.unpack
+    def test_parse_stripe_count(self, text, count):
+        self.assertEqual(count, lustre_client.parse_stripe_count(text))
+
+    @ddt.data('0', '-2', 'all', '', '1.5')
+    def test_parse_stripe_count_invalid(self, text):
+        self.assertRaises(ValueError, lustre_client.parse_stripe_count, text)
+
+    @ddt.data('0', '100K', '65537', '4G', '8G')
+    def test_parse_stripe_size_invalid(self, text):
+        self.assertRaises(ValueError, lustre_client.parse_stripe_size, text)
+
+    @ddt.data(('64K', 65536), ('4M', 4 * units.Mi),
+              ('4194240K', 4194240 * units.Ki))
+    @ddt.unpack
+    def test_parse_stripe_size(self, text, size):
+        self.assertEqual(size, lustre_client.parse_stripe_size(text))
+
+    @ddt.data('', 'a' * 16, 'bad pool', 'p;q')
+    def test_parse_pool_name_invalid(self, text):
+        self.assertRaises(ValueError, lustre_client.parse_pool_name, text)
+
+    def test_parse_pfl(self):
+        self.assertEqual(
+            (lustre_client.LayoutComponent(64 * units.Mi, 1),
+             lustre_client.LayoutComponent(units.Gi, 4, units.Mi),
+             lustre_client.LayoutComponent(None, -1)),
+            lustre_client.parse_pfl('64M:1,1G:4:1M,-1:-1'))
+
+    @ddt.data('1G:1',                 # last does not end at -1
+              '-1:1,-1:2',            # -1 before the last
+              '1G:1,512M:2,-1:1',     # ends do not grow
+              '100K:1,-1:1',          # not a multiple of 64K
+              '1G,-1:1',              # no count
+              '1G:1:1M:x,-1:1',       # too many fields
+              '1G:0,-1:1',            # bad count
+              '1G:1:100K,-1:1')       # bad stripe size
+    def test_parse_pfl_invalid(self, text):
+        self.assertRaises(ValueError, lustre_client.parse_pfl, text)
+
+    @ddt.data(
+        ({}, [], False),
+        ({'provisioning:type': 'thin', 'capabilities:x': 'y'}, [], False),
+        ({'lustre:stripe_count': '4'}, ['-c', '4'], True),
+        ({'lustre:stripe_size': '1M'}, ['-S', '1024K'], True),
+        ({'lustre:ost_pool': 'ssd'}, ['-p', 'ssd'], True),
+        ({'lustre:stripe_count': ' 2 ', 'lustre:stripe_size': '64K',
+          'lustre:ost_pool': 'a'}, ['-c', '2', '-S', '64K', '-p', 'a'], True),
+        ({'lustre:layout': '1M:1:64K,-1:-1'},
+         ['-E', '1024K', '-c', '1', '-S', '64K', '-E', '-1', '-c', '-1'],
+         True),
+    )
+    @ddt.unpack
+    def test_layout_from_extra_specs(self, specs, args, truth):
+        layout = lustre_client.Layout.from_extra_specs(specs)
+        self.assertEqual(args, layout.setstripe_args())
+        self.assertEqual(truth, bool(layout))
+
+    @ddt.data({'lustre:stripe_count': 'x'},
+              {'lustre:unknown': '1'},
+              {'lustre:layout': '-1:1', 'lustre:stripe_size': '1M'})
+    def test_layout_from_extra_specs_invalid(self, specs):
+        exc = self.assertRaises(exception.InvalidVolumeType,
+                                lustre_client.Layout.from_extra_specs, specs)
+        self.assertIn('lustre:', str(exc))
