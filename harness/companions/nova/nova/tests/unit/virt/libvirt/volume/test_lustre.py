@@ -1,0 +1,175 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+import os
+from unittest import mock
+
+from nova.tests.unit.virt.libvirt.volume import test_mount
+from nova.tests.unit.virt.libvirt.volume import test_volume
+from nova import utils
+from nova.virt.libvirt import driver
+from nova.virt.libvirt.volume import lustre
+from nova.virt.libvirt.volume import mount
+
+
+class LibvirtLustreVolumeDriverTestCase(
+        test_volume.LibvirtVolumeBaseTestCase):
+    """Tests the libvirt Lustre volume driver."""
+
+    # A Lustre share as Cinder's Lustre driver hands it out: a failover
+    # pair of MGS NIDs, the file system name and a subdirectory.
+    export_string = '192.168.1.1@tcp:192.168.1.2@tcp:/testfs/cinder'
+
+    def setUp(self):
+        super(LibvirtLustreVolumeDriverTestCase, self).setUp()
+
+        self.useFixture(test_mount.MountFixture(self))
+
+        m = mount.get_manager()
+        m._reset_state()
+
+        self.mnt_base = '/mnt/lustre'
+        m.host_up(self.fake_host)
+        self.flags(lustre_mount_point_base=self.mnt_base, group='libvirt')
+        self.instance_uuid = '7f0b4ba8-6f46-4a2f-9f5e-3c1a7e3b1a55'
+        self.export_mnt_base = os.path.join(
+            self.mnt_base, utils.get_hash_str(self.export_string))
+
+    def _connect_disconnect(self, connection_info):
+        libvirt_driver = lustre.LibvirtLustreVolumeDriver(self.fake_host)
+        instance = mock.sentinel.instance
+        instance.uuid = self.instance_uuid
+        libvirt_driver.connect_volume(connection_info, instance)
+        libvirt_driver.disconnect_volume(connection_info, instance)
+
+    def test_volume_driver_registered(self):
+        self.assertEqual(
+            'nova.virt.libvirt.volume.lustre.LibvirtLustreVolumeDriver',
+            driver.VOLUME_DRIVERS['lustre'])
+
+    def test_libvirt_lustre_driver(self):
+        connection_info = {'data': {'export': self.export_string,
+                                    'name': self.name}}
+
+        self._connect_disconnect(connection_info)
+
+        device_path = os.path.join(self.export_mnt_base, self.name)
+        self.assertEqual(device_path, connection_info['data']['device_path'])
+        self.mock_ensure_tree.assert_has_calls(
+            [mock.call(self.export_mnt_base)])
+        self.mock_mount.assert_has_calls(
+            [mock.call('lustre', self.export_string, self.export_mnt_base,
+                       [])])
+        self.mock_umount.assert_has_calls([mock.call(self.export_mnt_base)])
+        self.mock_rmdir.assert_has_calls([mock.call(self.export_mnt_base)])
+
+    def _test_libvirt_lustre_driver_with_opts(self, conf_options,
+                                              conn_options, expected):
+        self.flags(lustre_mount_options=conf_options, group='libvirt')
+        connection_info = {'data': {'export': self.export_string,
+                                    'name': self.name}}
+        if conn_options is not None:
+            connection_info['data']['options'] = conn_options
+
+        self._connect_disconnect(connection_info)
+
+        self.mock_mount.assert_has_calls(
+            [mock.call('lustre', self.export_string, self.export_mnt_base,
+                       expected)])
+
+    def test_libvirt_lustre_driver_with_conf_opts(self):
+        self._test_libvirt_lustre_driver_with_opts(
+            'flock', None, ['-o', 'flock'])
+
+    def test_libvirt_lustre_driver_with_connection_opts(self):
+        self._test_libvirt_lustre_driver_with_opts(
+            None, '-o localflock', ['-o', 'localflock'])
+
+    def test_libvirt_lustre_driver_with_conf_and_connection_opts(self):
+        # The operator's options come first; extra blanks are ignored.
+        self._test_libvirt_lustre_driver_with_opts(
+            'flock,user_xattr', '-o  noatime',
+            ['-o', 'flock,user_xattr', '-o', 'noatime'])
+
+    def test_libvirt_lustre_driver_shares_mount(self):
+        # Two volumes on one share: one mount, unmounted after the last.
+        libvirt_driver = lustre.LibvirtLustreVolumeDriver(self.fake_host)
+        instance = mock.sentinel.instance
+        instance.uuid = self.instance_uuid
+        infos = [{'data': {'export': self.export_string, 'name': name}}
+                 for name in ('volume-1', 'volume-2')]
+
+        for info in infos:
+            libvirt_driver.connect_volume(info, instance)
+        self.assertEqual(1, self.mock_mount.call_count)
+        libvirt_driver.disconnect_volume(infos[0], instance)
+        self.mock_umount.assert_not_called()
+        libvirt_driver.disconnect_volume(infos[1], instance)
+        self.mock_umount.assert_called_once_with(self.export_mnt_base)
+
+    def _test_libvirt_lustre_driver_get_config(self, fmt):
+        libvirt_driver = lustre.LibvirtLustreVolumeDriver(self.fake_host)
+        file_path = os.path.join(self.export_mnt_base, self.name)
+
+        connection_info = {'data': {'export': self.export_string,
+                                    'name': self.name,
+                                    'format': fmt,
+                                    'device_path': file_path}}
+        conf = libvirt_driver.get_config(connection_info, self.disk_info)
+        tree = conf.format_dom()
+        self._assertFileTypeEquals(tree, file_path)
+        self.assertEqual(fmt, tree.find('./driver').get('type'))
+        self.assertEqual('native', tree.find('./driver').get('io'))
+
+    def test_libvirt_lustre_driver_get_config_raw(self):
+        self._test_libvirt_lustre_driver_get_config('raw')
+
+    def test_libvirt_lustre_driver_get_config_qcow2(self):
+        self._test_libvirt_lustre_driver_get_config('qcow2')
+
+    def test_libvirt_lustre_driver_get_config_default_format(self):
+        libvirt_driver = lustre.LibvirtLustreVolumeDriver(self.fake_host)
+        file_path = os.path.join(self.export_mnt_base, self.name)
+
+        connection_info = {'data': {'export': self.export_string,
+                                    'name': self.name,
+                                    'device_path': file_path}}
+        conf = libvirt_driver.get_config(connection_info, self.disk_info)
+        tree = conf.format_dom()
+        self.assertEqual('raw', tree.find('./driver').get('type'))
+
+    def test_libvirt_lustre_driver_get_config_default_aio_mode(self):
+        self.flags(use_default_aio_mode_for_volumes=True, group='libvirt')
+
+        libvirt_driver = lustre.LibvirtLustreVolumeDriver(self.fake_host)
+        file_path = os.path.join(self.export_mnt_base, self.name)
+
+        connection_info = {'data': {'export': self.export_string,
+                                    'name': self.name,
+                                    'device_path': file_path}}
+        conf = libvirt_driver.get_config(connection_info, self.disk_info)
+        tree = conf.format_dom()
+        self._assertFileTypeEquals(tree, file_path)
+        self.assertIsNone(tree.find('./driver').get('io'))
+
+    def test_extend_volume(self):
+        libvirt_driver = lustre.LibvirtLustreVolumeDriver(self.fake_host)
+        connection_info = {'data': {'export': self.export_string,
+                                    'name': self.name}}
+        instance = mock.sentinel.instance
+        requested_size = 10
+
+        new_size = libvirt_driver.extend_volume(connection_info,
+                                                instance,
+                                                requested_size)
+
+        self.assertEqual(requested_size, new_size)
