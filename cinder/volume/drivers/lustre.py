@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -87,6 +88,16 @@ lustre_opts = [
                 help='Create thin volumes as qcow2 files. If False thin '
                      'volumes are sparse raw files. Multiattach volumes '
                      'are always raw.'),
+    cfg.ListOpt('lustre_ost_pools',
+                default=[],
+                help='OST pools to offer as Cinder pools, as FSNAME.POOL '
+                     '(for example testfs.ssd,testfs.hdd). Every share on '
+                     'such a file system reports one Cinder pool per listed '
+                     'OST pool, named after the share and the OST pool '
+                     '(testfs/cinder.ssd), with the capacity of the OST '
+                     'pool; volumes scheduled to it are striped over its '
+                     'OSTs. Shares on other file systems report one pool '
+                     'each.'),
     cfg.BoolOpt('lustre_snapshot_support',
                 default=True,
                 help='Enable snapshots (qcow2 overlay files) and the '
@@ -174,6 +185,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 self.configuration.max_over_subscription_ratio,
                 supports_auto=False))
         self._share_objects: dict[str, lustre_client.LustreShare] = {}
+        self._pools: dict[str, lustre_client.LustrePool] = {}
         # Temporary volumes this service made for backups: raw copies.
         self._raw_views: set[str] = set()
 
@@ -208,6 +220,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                        for address, (_share, options) in parsed.items()}
         self._share_objects = {address: share
                                for address, (share, _opts) in parsed.items()}
+        self._pools = lustre_client.make_pools(
+            self._share_objects.values(),
+            self.configuration.lustre_ost_pools)
         LOG.debug('Lustre shares loaded: %s', self.shares)
 
     def _ensure_share_mounted(self, share: str) -> None:
@@ -242,75 +257,96 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     # Pools and capacity
     # ------------------------------------------------------------------
 
-    def _get_pool_name_from_share(self, share: str) -> str:
-        return self._share_objects[share].name
+    def _pools_of_share(self, share: str) -> list[lustre_client.LustrePool]:
+        return [pool for pool in self._pools.values() if pool.share == share]
 
-    def _get_share_from_pool_name(self, pool_name: str) -> Optional[str]:
-        return next((address for address, share
-                     in self._share_objects.items()
-                     if share.name == pool_name), None)
+    @staticmethod
+    def _pool_name_of(volume: Any) -> Optional[str]:
+        """The pool in a volume's host; clones' stand-ins have no host."""
+        host = getattr(volume, 'host', None)
+        return volume_utils.extract_host(host, level='pool') if host else None
 
-    def _get_available_capacity(self, share: str) -> tuple[int, int]:
-        """Return (available, total) bytes of the share's file system.
+    def _pool_of_volume(self, volume: Any
+                        ) -> Optional[lustre_client.LustrePool]:
+        """The pool a volume lives in, from its host (or its share)."""
+        name = self._pool_name_of(volume)
+        if name in self._pools:
+            return self._pools[name]
+        share_pools = self._pools_of_share(volume.provider_location)
+        return share_pools[0] if share_pools else None
 
-        ``lfs df`` counts the OSTs only, the space volume data lives in;
-        df(1) would mix in the metadata targets. Without lfs, fall back
-        to df.
+    def _get_available_capacity(self, share: str,
+                                ost_pool: Optional[str] = None
+                                ) -> tuple[int, int]:
+        """Return (available, total) bytes of a share or of an OST pool.
+
+        ``lfs df`` counts the OSTs only, the space volume data lives in
+        (df(1) would mix in the metadata targets), and with ``--pool``
+        only the pool's OSTs, in one call. Without lfs, a share falls
+        back to df; an OST pool cannot.
         """
         mount_point = self._get_mount_point_for_share(share)
         if self._lfs_available:
+            fsname = self._share_objects[share].fsname
             try:
-                df = self._lfs.df(mount_point)
+                df = self._lfs.df(mount_point, fsname, ost_pool)
                 return df.available, df.total
             except OSError:
                 LOG.warning('The lfs command is not installed: capacity of '
                             'Lustre shares comes from df, which includes '
                             'metadata targets.')
                 self._lfs_available = False
+        if ost_pool:
+            raise lustre_client.LustreException(msg=_(
+                'the capacity of OST pool %s needs the lfs command')
+                % ost_pool)
         return super()._get_available_capacity(share)
 
-    def _get_provisioned_capacity(self, share: Optional[str] = None) -> float:
-        """GiB provisioned to volumes of a share (pool), from the database.
+    def _get_provisioned_capacity(self, pool_name: Optional[str] = None
+                                  ) -> float:
+        """GiB provisioned to the volumes of a pool, from the database.
 
         Counting sizes in the database keeps a stats refresh free of any
         walk over volume files, however many volumes the share holds. In a
         cluster every service counts the whole cluster's volumes.
         """
         ctxt = context.get_admin_context()
-        pool = self._get_pool_name_from_share(share) if share else None
         if self.cluster_name:
-            host = volume_utils.append_host(self.cluster_name, pool)
+            host = volume_utils.append_host(self.cluster_name, pool_name)
             volumes = objects.VolumeList.get_all(
                 ctxt, filters={'cluster_name': host})
             return float(sum(volume.size for volume in volumes))
-        host = volume_utils.append_host(self.host, pool)
+        host = volume_utils.append_host(self.host, pool_name)
         _count, size_gb = self.db.volume_data_get_for_host(ctxt, host)
         return float(size_gb)
 
-    def _get_capacity_info(self, share: str) -> tuple[float, float, float]:
-        """Return (total, available, provisioned) bytes of the share."""
-        available, total = self._get_available_capacity(share)
-        provisioned = self._get_provisioned_capacity(share) * units.Gi
+    def _get_capacity_info(self, pool_name: str
+                           ) -> tuple[float, float, float]:
+        """Return (total, available, provisioned) bytes of a pool."""
+        pool = self._pools[pool_name]
+        available, total = self._get_available_capacity(pool.share,
+                                                        pool.ost_pool)
+        provisioned = self._get_provisioned_capacity(pool_name) * units.Gi
         return float(total), float(available), provisioned
 
-    def _is_share_eligible(self, share: str, size_gb: int) -> bool:
-        """Whether the share can take size_gb more without over-filling.
+    def _is_pool_eligible(self, pool_name: str, size_gb: int) -> bool:
+        """Whether the pool can take size_gb more without over-filling.
 
         The same checks the scheduler makes, for the driver's own choices
         (no pool in the volume's host, extend).
         """
-        total, available, provisioned = self._get_capacity_info(share)
+        total, available, provisioned = self._get_capacity_info(pool_name)
         if not total:
             return False
         used_ratio = (total - available) / total
         if used_ratio > (100 - self.reserved_percentage) / 100.0:
-            LOG.debug('%s is not eligible: used ratio exceeded.', share)
+            LOG.debug('%s is not eligible: used ratio exceeded.', pool_name)
             return False
         apparent_free = (total * self.max_over_subscription_ratio -
                          provisioned)
         if apparent_free < size_gb * units.Gi:
             LOG.debug('%s is not eligible: not enough room for %sG.',
-                      share, size_gb)
+                      pool_name, size_gb)
             return False
         return True
 
@@ -318,29 +354,30 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """Return the share of the pool the scheduler chose, if it fits.
 
         Without a pool in the volume's host (legacy volumes), choose the
-        eligible share with the least space provisioned.
+        eligible pool with the least space provisioned.
         """
         if not self._mounted_shares:
             raise lustre_client.LustreNoSharesMounted()
-        pool = volume_utils.extract_host(volume.host, level='pool')
-        share = self._get_share_from_pool_name(pool) if pool else None
-        candidates = ([share] if share in self._mounted_shares
-                      else self._mounted_shares)
-        eligible = [s for s in candidates
-                    if self._is_share_eligible(s, volume.size)]
+        name = volume_utils.extract_host(volume.host, level='pool')
+        mounted = [pool.name for pool in self._pools.values()
+                   if pool.share in self._mounted_shares]
+        candidates = [name] if name in mounted else mounted
+        eligible = [pool for pool in candidates
+                    if self._is_pool_eligible(pool, volume.size)]
         if not eligible:
             raise lustre_client.LustreNoSuitableShareFound(
                 volume_size=volume.size)
         chosen = min(eligible, key=self._get_provisioned_capacity)
-        LOG.debug('Selected Lustre share %(share)s for volume %(vol)s.',
-                  {'share': chosen, 'vol': volume.id})
-        return chosen
+        LOG.debug('Selected Lustre pool %(pool)s for volume %(vol)s.',
+                  {'pool': chosen, 'vol': volume.id})
+        return self._pools[chosen].share
 
     def _update_volume_stats(self) -> None:
-        """Report one pool per mounted share."""
+        """Report one pool per mounted share, or per exposed OST pool."""
         self._ensure_shares_mounted()
-        pools = [self._get_pool_stats(share)
-                 for share in self._mounted_shares]
+        pools = [self._get_pool_stats(pool)
+                 for share in self._mounted_shares
+                 for pool in self._pools_of_share(share)]
         backend_name = self.configuration.safe_get('volume_backend_name')
         self._stats = {
             'volume_backend_name': backend_name or self.volume_backend_name,
@@ -353,10 +390,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             'pools': pools,
         }
 
-    def _get_pool_stats(self, share: str) -> dict[str, Any]:
-        total, available, provisioned = self._get_capacity_info(share)
+    def _get_pool_stats(self, pool: lustre_client.LustrePool
+                        ) -> dict[str, Any]:
+        total, available, provisioned = self._get_capacity_info(pool.name)
         return {
-            'pool_name': self._get_pool_name_from_share(share),
+            'pool_name': pool.name,
             'total_capacity_gb': round(total / units.Gi, 2),
             'free_capacity_gb': round(available / units.Gi, 2),
             'provisioned_capacity_gb': round(provisioned / units.Gi, 2),
@@ -368,6 +406,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             'online_extend_support': False,
             'sparse_copy_volume': True,
             'QoS_support': False,
+            'lustre_fsname': self._share_objects[pool.share].fsname,
+            'lustre_ost_pool': pool.ost_pool,
         }
 
     # ------------------------------------------------------------------
@@ -414,11 +454,26 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                                    bool(getattr(volume, 'encryption_key_id',
                                                 None)))
 
-    @staticmethod
-    def _layout(volume_type: Any) -> lustre_client.Layout:
-        """The Lustre layout the volume type's extra specs ask for."""
+    def _layout(self, volume: Any) -> lustre_client.Layout:
+        """The layout of a volume's files: its type's, in its OST pool.
+
+        A volume scheduled to a Cinder pool that is an OST pool is striped
+        over that pool's OSTs; a type that names another OST pool
+        contradicts the scheduler's choice and is refused.
+        """
+        volume_type = volume.volume_type
         specs = (volume_type.extra_specs or {}) if volume_type else {}
-        return lustre_client.Layout.from_extra_specs(specs)
+        layout = lustre_client.Layout.from_extra_specs(specs)
+        pool = self._pools.get(self._pool_name_of(volume) or '')
+        if not pool or not pool.ost_pool:
+            return layout
+        if layout.pool and layout.pool != pool.ost_pool:
+            raise exception.InvalidVolumeType(reason=_(
+                'extra spec %(spec)s=%(type_pool)s contradicts the OST pool '
+                'of Cinder pool %(pool)s') % {
+                'spec': lustre_client.SPEC_OST_POOL,
+                'type_pool': layout.pool, 'pool': pool.name})
+        return dataclasses.replace(layout, pool=pool.ost_pool)
 
     def _create_with_layout(self, path: str,
                             layout: lustre_client.Layout) -> None:
@@ -434,7 +489,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise lustre_client.LustreException(msg=_(
                 '%s already exists; refusing to overwrite it') % path)
         # Bad extra specs are refused here, before anything is written.
-        layout = self._layout(volume.volume_type)
+        layout = self._layout(volume)
         try:
             self._create_with_layout(path, layout)
             volume_format = self._create_volume_file(volume, path)
@@ -688,8 +743,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         src_info = self._qemu_img_info(src_path, snapshot.volume.name)
         dest_path = self._local_path_volume(volume)
         if not os.path.lexists(dest_path):
-            self._create_with_layout(dest_path,
-                                     self._layout(volume.volume_type))
+            self._create_with_layout(dest_path, self._layout(volume))
         LOG.debug('Copying snapshot %(snap)s (%(src)s) to %(dest)s',
                   {'snap': snapshot.id, 'src': src_path, 'dest': dest_path})
         if new_encryption_key_id:
@@ -740,8 +794,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                             new_snap_path: str) -> None:
         """Create a snapshot overlay with its volume type's layout."""
         if not os.path.lexists(new_snap_path):
-            self._create_with_layout(
-                new_snap_path, self._layout(snapshot.volume.volume_type))
+            self._create_with_layout(new_snap_path,
+                                     self._layout(snapshot.volume))
         super()._do_create_snapshot(snapshot, backing_filename,
                                     new_snap_path)
 
@@ -775,8 +829,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise exception.ExtendVolumeError(reason=_(
                 'volume %s is attached; detach it before extending it')
                 % volume.id)
-        if not self._is_share_eligible(volume.provider_location,
-                                       size_gb - volume.size):
+        pool = self._pool_of_volume(volume)
+        if not pool or not self._is_pool_eligible(pool.name,
+                                                  size_gb - volume.size):
             raise exception.ExtendVolumeError(reason=_(
                 'not enough space on %(share)s to extend volume %(vol)s to '
                 '%(size)sG') % {'share': volume.provider_location,

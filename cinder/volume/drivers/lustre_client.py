@@ -30,6 +30,7 @@ import errno
 import os
 import re
 import time
+import typing
 from typing import Any, Callable, Optional  # noqa: H301
 
 from os_brick import exception as brick_exception
@@ -278,7 +279,9 @@ class LustreMounter:
         :param options: per-share mount options, added to the default ones
         """
         mount_point = self.get_mount_point(share)
-        self._mount_locked(share, mount_point, options)
+        # Every driver operation comes here: a healthy mount takes no lock.
+        if not self.is_mounted(mount_point) or self.is_stale(mount_point):
+            self._mount_locked(share, mount_point, options)
         return mount_point
 
     @coordination.synchronized('lustre-mount-{mount_point}')
@@ -382,9 +385,16 @@ class Lfs:
     def __init__(self, execute: Callable) -> None:
         self._execute = execute
 
-    def df(self, path: str) -> LfsDf:
-        """Capacity of the file system that holds path (OSTs only)."""
-        out, _err = self._execute('lfs', 'df', path)
+    def df(self, path: str, fsname: Optional[str] = None,
+           pool: Optional[str] = None) -> LfsDf:
+        """Capacity of the file system holding path (its OSTs only).
+
+        With a pool, the capacity of that OST pool of file system fsname.
+        """
+        args = ['lfs', 'df']
+        if pool:
+            args += ['--pool', '%s.%s' % (fsname, pool)]
+        out, _err = self._execute(*args, path)
         return parse_lfs_df(out)
 
     def setstripe(self, path: str, stripe_count: Optional[int] = None,
@@ -587,3 +597,47 @@ _SPEC_PARSERS: dict[str, Callable[[str], Any]] = {
     SPEC_OST_POOL: parse_pool_name,
     SPEC_LAYOUT: parse_pfl,
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class LustrePool:
+    """A Cinder pool: a share, or one OST pool of a share.
+
+    ``name`` is what the scheduler sees: the share's path in Lustre
+    (testfs/cinder), followed by '.' and the OST pool (testfs/cinder.ssd)
+    when the pool is an OST pool.
+    """
+
+    name: str
+    share: str
+    ost_pool: Optional[str] = None
+
+
+def make_pools(shares: typing.Iterable[LustreShare],
+               ost_pools: list[str]) -> dict[str, LustrePool]:
+    """The Cinder pools of the shares, given ``lustre_ost_pools``.
+
+    :param ost_pools: OST pools to offer, as FSNAME.POOL
+    :raises: exception.InvalidConfigurationValue for a malformed entry
+    """
+    by_fs: dict[str, list[str]] = {}
+    for entry in ost_pools:
+        fsname, _dot, pool = entry.partition('.')
+        try:
+            if not re.match('^%s$' % _FSNAME, fsname):
+                raise ValueError(_("'%s' is not FSNAME.POOL") % entry)
+            parse_pool_name(pool)
+        except ValueError as exc:
+            raise exception.InvalidConfigurationValue(
+                _('lustre_ost_pools: %s') % exc)
+        by_fs.setdefault(fsname, []).append(pool)
+    pools = {}
+    for share in shares:
+        for ost_pool in by_fs.get(share.fsname) or [None]:
+            name = share.name + ('.' + ost_pool if ost_pool else '')
+            pools[name] = LustrePool(name, share.address, ost_pool)
+    unused = set(by_fs) - {share.fsname for share in shares}
+    if unused:
+        LOG.warning('lustre_ost_pools names OST pools of file systems that '
+                    'no share is on: %s', ', '.join(sorted(unused)))
+    return pools

@@ -240,9 +240,10 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
         mock_mount = self.mock_object(
             remotefs_brick.RemoteFsClient, 'mount',
             side_effect=[putils.ProcessExecutionError(), None])
-        # Not mounted before the mount, mounted after it.
+        # Not mounted before the mount (checked without, then under the
+        # lock), mounted after it.
         self.mock_object(lustre_client, 'read_mount_points',
-                         side_effect=[{}, {mount_point: 'lustre'}])
+                         side_effect=[{}, {}, {mount_point: 'lustre'}])
         self.mock_object(lustre.LustreBackupDriver, '_is_writable',
                          return_value=True)
 

@@ -41,6 +41,7 @@ from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import fake_snapshot
 from cinder.tests.unit import fake_volume
 from cinder.tests.unit import test
+from cinder.tests.unit import utils as test_utils
 from cinder.volume import configuration as conf
 from cinder.volume import driver as base_driver
 from cinder.volume.drivers import lustre
@@ -67,6 +68,19 @@ filesystem_summary:    104857600    31457280    73400320  30% /mnt
 DF = ('Filesystem 1-blocks Used Available Capacity Mounted on\n'
       '192.168.1.10@tcp:/testfs 107374182400 32212254720 75161927680 '
       '30% /mnt\n')
+
+
+def _lfs_df(total_gb, available_gb):
+    """The lfs df report of an OST pool of two OSTs (1K blocks)."""
+    total, avail = total_gb * units.Mi, available_gb * units.Mi
+    used = total - avail
+    return ('UUID 1K-blocks Used Available Use%% Mounted on\n'
+            'testfs-MDT0000_UUID 1048576 4096 1044480 1%% /mnt[MDT:0]\n'
+            'testfs-OST0000_UUID %(t)d %(u)d %(a)d 1%% /mnt[OST:0]\n'
+            'testfs-OST0001_UUID %(t)d %(u)d %(a)d 1%% /mnt[OST:1]\n\n'
+            'filesystem_summary: %(T)d %(U)d %(A)d 1%% /mnt\n' % {
+                't': total // 2, 'u': used // 2, 'a': avail // 2,
+                'T': total, 'U': used, 'A': avail})
 
 
 class KeyObject(object):
@@ -210,7 +224,7 @@ class LustreTestBase(test.TestCase):
     def _capacity(self, available_gb, total_gb, provisioned_gb=0,
                   share=None):
         """Make _get_available_capacity and the database report figures."""
-        def available(s):
+        def available(s, ost_pool=None):
             if share is None or s == share:
                 return available_gb * units.Gi, total_gb * units.Gi
             return 0, 0
@@ -312,9 +326,10 @@ class LustreDriverTestCase(LustreTestBase):
         share = self.driver._share_objects[address]
         self.assertEqual(name, share.name)
         self.assertEqual(nodes, share.mgs_nodes)
-        self.assertEqual(name, self.driver._get_pool_name_from_share(address))
-        self.assertEqual(address,
-                         self.driver._get_share_from_pool_name(name))
+        # Without lustre_ost_pools, a share is one Cinder pool named after
+        # its path in Lustre.
+        self.assertEqual({name: lustre_client.LustrePool(name, address)},
+                         self.driver._pools)
 
     def test_load_shares_config_comments_and_blanks(self):
         self._write_shares('# Lustre shares\n\n   \n%s\n  # %s\n'
@@ -322,9 +337,10 @@ class LustreDriverTestCase(LustreTestBase):
         self.driver._load_shares_config()
         self.assertEqual({SHARE: None, SHARE2: SHARE2_OPTS},
                          self.driver.shares)
-        self.assertEqual([POOL, POOL2],
-                         [self.driver._get_pool_name_from_share(s)
-                          for s in self.driver.shares])
+        self.assertEqual(
+            {POOL: lustre_client.LustrePool(POOL, SHARE),
+             POOL2: lustre_client.LustrePool(POOL2, SHARE2)},
+            self.driver._pools)
 
     def test_load_shares_config_explicit_file(self):
         other = os.path.join(self.tempdir, 'other_shares')
@@ -604,8 +620,9 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual([new_share], self.driver._mounted_shares)
         self.assertIn(self.driver._get_mount_point_for_share(new_share),
                       mounted)
-        self.assertEqual(['newfs'], [self.driver._get_pool_name_from_share(s)
-                                     for s in self.driver._mounted_shares])
+        self.assertEqual({'newfs': lustre_client.LustrePool('newfs',
+                                                            new_share)},
+                         self.driver._pools)
 
     def test_refresh_mounts_with_excp(self):
         mounted = self._mounted_after_mount()
@@ -755,18 +772,37 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertTrue(self.driver._lfs_available)
 
     def test_get_provisioned_capacity(self):
-        self.driver.db.volume_data_get_for_host.return_value = (3, 42)
-        self.assertEqual(42.0, self.driver._get_provisioned_capacity(SHARE))
-        self.driver.db.volume_data_get_for_host.assert_called_with(
-            mock.ANY, HOST + '#' + POOL)
-        self.driver._get_provisioned_capacity(SHARE2)
-        self.driver.db.volume_data_get_for_host.assert_called_with(
-            mock.ANY, HOST + '#' + POOL2)
-        self.driver._get_provisioned_capacity()
-        self.driver.db.volume_data_get_for_host.assert_called_with(
-            mock.ANY, HOST)
+        # Sizes are summed by the database, per pool: the volumes of other
+        # pools, of other backends and deleted volumes do not count.
+        self.driver.db = db_api
+        for size, host in ((3, HOST + '#' + POOL), (4, HOST + '#' + POOL),
+                           (5, HOST + '#' + POOL2),
+                           (7, HOST + '#' + POOL + '.ssd'),
+                           (11, 'other@lustre#' + POOL)):
+            test_utils.create_volume(self.context, size=size, host=host)
+        deleted = test_utils.create_volume(self.context, size=13,
+                                           host=HOST + '#' + POOL)
+        deleted.destroy()
+        mock_listdir = self.mock_object(os, 'listdir')
+        mock_walk = self.mock_object(os, 'walk')
+        self.assertEqual(7.0, self.driver._get_provisioned_capacity(POOL))
+        self.assertEqual(5.0, self.driver._get_provisioned_capacity(POOL2))
+        self.assertEqual(7.0,
+                         self.driver._get_provisioned_capacity(POOL + '.ssd'))
+        self.assertEqual(0.0,
+                         self.driver._get_provisioned_capacity('nopool'))
+        # Without a pool: the whole backend.
+        self.assertEqual(19.0, self.driver._get_provisioned_capacity())
         # No walk over the files of the share.
         self._execute.assert_not_called()
+        mock_listdir.assert_not_called()
+        mock_walk.assert_not_called()
+
+    def test_get_provisioned_capacity_host_of_pool(self):
+        self.driver.db.volume_data_get_for_host.return_value = (3, 42)
+        self.assertEqual(42.0, self.driver._get_provisioned_capacity(POOL2))
+        self.driver.db.volume_data_get_for_host.assert_called_once_with(
+            mock.ANY, HOST + '#' + POOL2)
 
     def test_get_provisioned_capacity_cluster(self):
         self.driver.cluster_name = 'cluster@lustre'
@@ -774,7 +810,7 @@ class LustreDriverTestCase(LustreTestBase):
                    self._volume(id=fake.VOLUME2_ID, size=4)]
         mock_get_all = self.mock_object(objects.VolumeList, 'get_all',
                                         return_value=volumes)
-        self.assertEqual(7.0, self.driver._get_provisioned_capacity(SHARE2))
+        self.assertEqual(7.0, self.driver._get_provisioned_capacity(POOL2))
         mock_get_all.assert_called_once_with(
             mock.ANY, filters={'cluster_name': 'cluster@lustre#' + POOL2})
         self.driver.db.volume_data_get_for_host.assert_not_called()
@@ -791,7 +827,9 @@ class LustreDriverTestCase(LustreTestBase):
                 'multiattach': True,
                 'online_extend_support': False,
                 'sparse_copy_volume': True,
-                'QoS_support': False}
+                'QoS_support': False,
+                'lustre_fsname': name.split('/')[0].split('.')[0],
+                'lustre_ost_pool': None}
 
     def _check_stats(self, ratio, reserved, provisioned, backend_name):
         self.mock_object(self.driver._mounter, 'ensure_mounted')
@@ -861,7 +899,7 @@ class LustreDriverTestCase(LustreTestBase):
         self.override_config('reserved_percentage', 10)
         self.driver = self._make_driver()
 
-        def available(share):
+        def available(share, ost_pool=None):
             if share == SHARE:
                 return 1 * units.Gi, 100 * units.Gi
             return 50 * units.Gi, 100 * units.Gi
@@ -935,19 +973,309 @@ class LustreDriverTestCase(LustreTestBase):
         (0, 0, 0, 1.0, 0, 1, False),          # no capacity reported
     )
     @ddt.unpack
-    def test_is_share_eligible(self, total, available, provisioned, ratio,
-                               reserved, size, eligible):
+    def test_is_pool_eligible(self, total, available, provisioned, ratio,
+                              reserved, size, eligible):
         self.override_config('max_over_subscription_ratio', ratio)
         self.override_config('reserved_percentage', reserved)
         self.driver = self._make_driver()
         self._capacity(available, total, provisioned)
         self.assertEqual(eligible,
-                         self.driver._is_share_eligible(SHARE, size))
+                         self.driver._is_pool_eligible(POOL, size))
 
-    def test_get_share_from_pool_name_unknown(self):
-        self.assertIsNone(self.driver._get_share_from_pool_name('nope'))
-        self.assertEqual(SHARE2,
-                         self.driver._get_share_from_pool_name(POOL2))
+    @ddt.data((HOST + '#' + POOL, SHARE2, POOL),
+              (HOST + '#' + POOL2, SHARE, POOL2),
+              # No pool in the host, an unknown pool or no host at all:
+              # the (first) pool of the volume's share.
+              (HOST, SHARE2, POOL2),
+              (HOST + '#unknown', SHARE, POOL),
+              (None, SHARE2, POOL2))
+    @ddt.unpack
+    def test_pool_of_volume(self, host, share, expected):
+        volume = self._volume(host=host, provider_location=share)
+        self.assertEqual(self.driver._pools[expected],
+                         self.driver._pool_of_volume(volume))
+
+    def test_pool_of_volume_unknown_share(self):
+        volume = self._volume(host=HOST, provider_location='10.9.9.9@tcp:/x')
+        self.assertIsNone(self.driver._pool_of_volume(volume))
+
+    # ------------------------------------------------------------------
+    # OST pools as Cinder pools
+    # ------------------------------------------------------------------
+
+    def _ost_pool_driver(self, ost_pools=('testfs.ssd', 'testfs.hdd')):
+        self.override_config('lustre_ost_pools', list(ost_pools))
+        self.driver = self._make_driver()
+        return self.driver
+
+    def _pool_capacity(self, figures):
+        """Capacity by OST pool (None: the whole share), in GiB."""
+        def available(share, ost_pool=None):
+            free, total = figures[ost_pool]
+            return free * units.Gi, total * units.Gi
+        return self.mock_object(self.driver, '_get_available_capacity',
+                                side_effect=available)
+
+    def test_load_shares_config_ost_pools(self):
+        self._ost_pool_driver()
+        self.assertEqual(
+            {POOL + '.ssd': lustre_client.LustrePool(POOL + '.ssd', SHARE,
+                                                     'ssd'),
+             POOL + '.hdd': lustre_client.LustrePool(POOL + '.hdd', SHARE,
+                                                     'hdd'),
+             POOL2: lustre_client.LustrePool(POOL2, SHARE2)},
+            self.driver._pools)
+        # A share on a file system with OST pools reports only those.
+        self.assertNotIn(POOL, self.driver._pools)
+
+    @ddt.data(['testfs'], ['testfs.'], ['.ssd'], ['testfs.bad pool'],
+              ['testfs.ssd', 'ninechars.ssd'], ['testfs.a.b'])
+    def test_load_shares_config_ost_pools_invalid(self, ost_pools):
+        self.override_config('lustre_ost_pools', ost_pools)
+        exc = self.assertRaises(exception.InvalidConfigurationValue,
+                                self._make_driver)
+        self.assertIn('lustre_ost_pools', str(exc))
+
+    def test_get_available_capacity_ost_pool(self):
+        self._ost_pool_driver()
+        self._execute.side_effect = lambda *cmd, **kw: (
+            _lfs_df(40, 25), '')
+        self.assertEqual((25 * units.Gi, 40 * units.Gi),
+                         self.driver._get_available_capacity(SHARE, 'ssd'))
+        self._execute.assert_called_once_with(
+            'lfs', 'df', '--pool', 'testfs.ssd', self.mnt)
+
+    def test_get_available_capacity_ost_pool_without_lfs(self):
+        self._ost_pool_driver()
+
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'lfs':
+                raise FileNotFoundError(errno.ENOENT, 'lfs')
+            return DF, ''
+        self._execute.side_effect = execute
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.driver._get_available_capacity,
+                                SHARE, 'ssd')
+        self.assertIn('ssd', str(exc))
+        self.assertIn('lfs', str(exc))
+        self.assertFalse(self.driver._lfs_available)
+        # df cannot tell the capacity of an OST pool: it is not used.
+        self.assertEqual([], self._commands('df'))
+        # Once lfs is known to be missing, it is not tried again.
+        self._execute.reset_mock()
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver._get_available_capacity, SHARE, 'hdd')
+        self._execute.assert_not_called()
+        # A share without OST pools still falls back to df.
+        self.assertEqual((75161927680, 107374182400),
+                         self.driver._get_available_capacity(SHARE2))
+
+    def test_update_volume_stats_ost_pools(self):
+        self._ost_pool_driver()
+        self.mock_object(self.driver._mounter, 'ensure_mounted')
+        outputs = {'testfs.ssd': _lfs_df(10, 4),
+                   'testfs.hdd': _lfs_df(90, 66)}
+
+        def execute(*cmd, **kwargs):
+            if '--pool' in cmd:
+                return outputs[cmd[cmd.index('--pool') + 1]], ''
+            return LFS_DF, ''
+        self._execute.side_effect = execute
+        provisioned = {HOST + '#' + POOL + '.ssd': 3,
+                       HOST + '#' + POOL + '.hdd': 20,
+                       HOST + '#' + POOL2: 7}
+        self.driver.db.volume_data_get_for_host.side_effect = (
+            lambda ctxt, host: (1, provisioned[host]))
+        stats = self.driver.get_volume_stats(refresh=True)
+        # One lfs df per Cinder pool, --pool for the OST pools.
+        self.assertEqual(
+            [mock.call('lfs', 'df', '--pool', 'testfs.ssd', self.mnt),
+             mock.call('lfs', 'df', '--pool', 'testfs.hdd', self.mnt),
+             mock.call('lfs', 'df', self.mnt2)],
+            self._execute.call_args_list)
+        pools = {pool['pool_name']: pool for pool in stats['pools']}
+        self.assertEqual([POOL + '.ssd', POOL + '.hdd', POOL2],
+                         [pool['pool_name'] for pool in stats['pools']])
+        self.assertEqual(
+            {POOL + '.ssd': (10.0, 4.0, 3.0, 'testfs', 'ssd'),
+             POOL + '.hdd': (90.0, 66.0, 20.0, 'testfs', 'hdd'),
+             POOL2: (100.0, 70.0, 7.0, 'lfs2', None)},
+            {name: (pool['total_capacity_gb'], pool['free_capacity_gb'],
+                    pool['provisioned_capacity_gb'], pool['lustre_fsname'],
+                    pool['lustre_ost_pool'])
+             for name, pool in pools.items()})
+        self.assertEqual(200.0, stats['total_capacity_gb'])
+        self.assertEqual(140.0, stats['free_capacity_gb'])
+
+    def test_update_volume_stats_ost_pools_unmounted_share(self):
+        self._ost_pool_driver()
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.driver._mounted_shares = [SHARE2]
+        self._execute.side_effect = lambda *cmd, **kw: (LFS_DF, '')
+        stats = self.driver.get_volume_stats(refresh=True)
+        self.assertEqual([POOL2], [p['pool_name'] for p in stats['pools']])
+        self._execute.assert_called_once_with('lfs', 'df', self.mnt2)
+
+    @ddt.data(('ssd', POOL + '.ssd'), ('hdd', POOL + '.hdd'))
+    @ddt.unpack
+    def test_find_share_ost_pool_from_host(self, ost_pool, pool):
+        self._ost_pool_driver()
+        mock_capacity = self._pool_capacity({'ssd': (50, 100),
+                                             'hdd': (50, 100),
+                                             None: (50, 100)})
+        volume = self._volume(size=5, host=HOST + '#' + pool,
+                              provider_location=None)
+        self.assertEqual(SHARE, self.driver._find_share(volume))
+        # Only the scheduler's pool was checked.
+        mock_capacity.assert_called_once_with(SHARE, ost_pool)
+
+    def test_find_share_ost_pool_full(self):
+        # The scheduler's OST pool is full: no move to the other OST pool
+        # of the same share.
+        self._ost_pool_driver()
+        self._pool_capacity({'ssd': (2, 2), 'hdd': (100, 100),
+                             None: (100, 100)})
+        volume = self._volume(size=5, host=HOST + '#' + POOL + '.ssd',
+                              provider_location=None)
+        self.assertRaises(lustre_client.LustreNoSuitableShareFound,
+                          self.driver._find_share, volume)
+
+    def test_find_share_ost_pools_least_provisioned(self):
+        self._ost_pool_driver()
+        self._pool_capacity({'ssd': (100, 100), 'hdd': (100, 100),
+                             None: (100, 100)})
+        provisioned = {HOST + '#' + POOL + '.ssd': 30,
+                       HOST + '#' + POOL + '.hdd': 10,
+                       HOST + '#' + POOL2: 20}
+        self.driver.db.volume_data_get_for_host.side_effect = (
+            lambda ctxt, host: (1, provisioned[host]))
+        volume = self._volume(size=5, host=HOST, provider_location=None)
+        self.assertEqual(SHARE, self.driver._find_share(volume))
+        provisioned[HOST + '#' + POOL + '.hdd'] = 40
+        self.assertEqual(SHARE2, self.driver._find_share(volume))
+
+    def test_pool_of_volume_ost_pool(self):
+        self._ost_pool_driver()
+        volume = self._volume(host=HOST + '#' + POOL + '.hdd')
+        self.assertEqual(lustre_client.LustrePool(POOL + '.hdd', SHARE,
+                                                  'hdd'),
+                         self.driver._pool_of_volume(volume))
+        # A volume from before the OST pools were listed is in the pool
+        # named after its share, which is gone: the share's first pool.
+        volume = self._volume(host=HOST + '#' + POOL)
+        self.assertEqual(lustre_client.LustrePool(POOL + '.ssd', SHARE,
+                                                  'ssd'),
+                         self.driver._pool_of_volume(volume))
+
+    @ddt.data(
+        # host pool, type specs, setstripe options
+        (POOL + '.ssd', None, ['-p', 'ssd']),
+        (POOL + '.hdd', {'provisioning:type': 'thin'}, ['-p', 'hdd']),
+        (POOL + '.ssd', {'lustre:stripe_count': '4'},
+         ['-c', '4', '-p', 'ssd']),
+        (POOL + '.ssd', {'lustre:ost_pool': 'ssd'}, ['-p', 'ssd']),
+        (POOL + '.ssd', {'lustre:layout': '64M:1,-1:4'},
+         ['-E', '65536K', '-c', '1', '-p', 'ssd',
+          '-E', '-1', '-c', '4', '-p', 'ssd']),
+        # A share without OST pools: the type's pool, if any.
+        (POOL2, {'lustre:ost_pool': 'flash'}, ['-p', 'flash']),
+    )
+    @ddt.unpack
+    def test_create_volume_in_ost_pool(self, pool, specs, args):
+        self._ost_pool_driver()
+        share = SHARE2 if pool == POOL2 else SHARE
+        volume = self._volume(extra_specs=specs, provider_location=None,
+                              host=HOST + '#' + pool)
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.mock_object(self.driver, '_find_share', return_value=share)
+        self.driver.create_volume(volume)
+        path = self._path(volume.name,
+                          self.mnt2 if pool == POOL2 else self.mnt)
+        self.assertEqual(mock.call('lfs', 'setstripe', *args, '--', path,
+                                   run_as_root=True),
+                         self._execute.call_args_list[0])
+        self.assertEqual('qemu-img', self._execute.call_args_list[1].args[0])
+
+    def test_layout_of_ost_pool_from_host(self):
+        self._ost_pool_driver()
+        volume = self._volume(extra_specs={'lustre:stripe_size': '1M'},
+                              host=HOST + '#' + POOL + '.hdd')
+        self.assertEqual(lustre_client.Layout(stripe_size=units.Mi,
+                                              pool='hdd'),
+                         self.driver._layout(volume))
+        # Without a host (a clone's stand-in), the type's layout alone.
+        volume = self._volume(extra_specs={'lustre:stripe_size': '1M'},
+                              host=None)
+        self.assertEqual(lustre_client.Layout(stripe_size=units.Mi),
+                         self.driver._layout(volume))
+
+    def test_create_volume_type_pool_contradicts_host_refused(self):
+        self._ost_pool_driver()
+        volume = self._volume(extra_specs={'lustre:ost_pool': 'ssd'},
+                              provider_location=None,
+                              host=HOST + '#' + POOL + '.hdd')
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        exc = self.assertRaises(exception.InvalidVolumeType,
+                                self.driver.create_volume, volume)
+        self.assertIn('lustre:ost_pool=ssd', str(exc))
+        self.assertIn(POOL + '.hdd', str(exc))
+        # Nothing was created, nothing recorded.
+        self._execute.assert_not_called()
+        self.assertEqual([], os.listdir(self.mnt))
+        objects.Volume.save.assert_not_called()
+
+    def test_create_snapshot_in_ost_pool(self):
+        self._ost_pool_driver()
+        volume = self._volume(volume_format='raw',
+                              host=HOST + '#' + POOL + '.ssd')
+        snapshot = self._snapshot(volume)
+        self.driver.create_snapshot(snapshot)
+        new = self._path('%s.%s' % (volume.name, snapshot.id))
+        self.assertEqual(mock.call('lfs', 'setstripe', '-p', 'ssd', '--',
+                                   new, run_as_root=True),
+                         self._execute.call_args_list[0])
+
+    @ddt.data(('ssd', (5, 5), False), ('ssd', (50, 100), True),
+              ('hdd', (5, 5), False), ('hdd', (50, 100), True))
+    @ddt.unpack
+    def test_extend_volume_eligibility_per_pool(self, ost_pool, figures,
+                                                extended):
+        # Only the capacity of the volume's own OST pool decides: the
+        # other OST pool of the share has room when this one has none,
+        # and none when this one has room.
+        self._ost_pool_driver()
+        other = {'ssd': 'hdd', 'hdd': 'ssd'}[ost_pool]
+        mock_capacity = self._pool_capacity(
+            {ost_pool: figures, other: (5, 5) if extended else (50, 100),
+             None: (50, 100)})
+        self.driver.db.volume_data_get_for_host.return_value = (1, 1)
+        volume = self._volume(volume_format='raw', size=1,
+                              host=HOST + '#' + POOL + '.' + ost_pool)
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        self.mock_qemu_img_info.return_value = _img_info('raw', 10)
+        if extended:
+            self.driver.extend_volume(volume, 10)
+            mock_resize.assert_called_once_with(
+                self._path(volume.name), 10, run_as_root=True,
+                file_format='raw')
+        else:
+            self.assertRaises(exception.ExtendVolumeError,
+                              self.driver.extend_volume, volume, 10)
+            mock_resize.assert_not_called()
+        mock_capacity.assert_called_once_with(SHARE, ost_pool)
+        self.driver.db.volume_data_get_for_host.assert_called_once_with(
+            mock.ANY, HOST + '#' + POOL + '.' + ost_pool)
+
+    def test_extend_volume_share_without_pool(self):
+        # A volume on a share that is no longer configured has no pool.
+        volume = self._volume(volume_format='raw', host=HOST,
+                              provider_location='10.9.9.9@tcp:/gone')
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        exc = self.assertRaises(exception.ExtendVolumeError,
+                                self.driver.extend_volume, volume, 2)
+        self.assertIn('10.9.9.9@tcp:/gone', str(exc))
+        mock_resize.assert_not_called()
 
     # ------------------------------------------------------------------
     # Create
@@ -1699,12 +2027,12 @@ class LustreDriverTestCase(LustreTestBase):
         volume = self._volume(volume_format='raw', size=10)
         self._capacity(5, 100, provisioned_gb=90)
         mock_eligible = self.mock_object(
-            self.driver, '_is_share_eligible',
-            wraps=self.driver._is_share_eligible)
+            self.driver, '_is_pool_eligible',
+            wraps=self.driver._is_pool_eligible)
         mock_resize = self.mock_object(image_utils, 'resize_image')
         self.assertRaises(exception.ExtendVolumeError,
                           self.driver.extend_volume, volume, 25)
-        mock_eligible.assert_called_once_with(SHARE, 15)
+        mock_eligible.assert_called_once_with(POOL, 15)
         mock_resize.assert_not_called()
 
     def test_extend_volume_size_verified(self):
@@ -2414,6 +2742,36 @@ class LustreClientTestCase(test.TestCase):
     def test_mounter_is_stale(self):
         self.assertFalse(lustre_client.LustreMounter.is_stale(self.tempdir))
 
+    def test_mounter_healthy_mount_takes_no_lock(self):
+        mounter = lustre_client.LustreMounter('sudo', self.execute,
+                                              self.tempdir, None, 1)
+        mount_point = mounter.get_mount_point(SHARE)
+        os.makedirs(mount_point)
+        self.mock_object(lustre_client, 'read_mount_points',
+                         return_value={mount_point: 'lustre'})
+        mock_locked = self.mock_object(mounter, '_mount_locked')
+
+        self.assertEqual(mount_point, mounter.ensure_mounted(SHARE))
+
+        mock_locked.assert_not_called()
+        self.execute.assert_not_called()
+
+    @ddt.data(({}, False), ({'mp': 'lustre'}, True))
+    @ddt.unpack
+    def test_mounter_unmounted_or_stale_mount_is_locked(self, mounts, stale):
+        mounter = lustre_client.LustreMounter('sudo', self.execute,
+                                              self.tempdir, None, 1)
+        mount_point = mounter.get_mount_point(SHARE)
+        mounts = {mount_point: fs for fs in mounts.values()}
+        self.mock_object(lustre_client, 'read_mount_points',
+                         return_value=mounts)
+        self.mock_object(mounter, 'is_stale', return_value=stale)
+        mock_locked = self.mock_object(mounter, '_mount_locked')
+
+        mounter.ensure_mounted(SHARE, '-o x')
+
+        mock_locked.assert_called_once_with(SHARE, mount_point, '-o x')
+
     def test_mounter_at_least_one_attempt(self):
         mounter = lustre_client.LustreMounter('sudo', self.execute,
                                               self.tempdir, None, 0)
@@ -2448,6 +2806,80 @@ class LustreClientTestCase(test.TestCase):
         df = lustre_client.Lfs(self.execute).df('/mnt/x')
         self.execute.assert_called_once_with('lfs', 'df', '/mnt/x')
         self.assertEqual(70 * units.Gi, df.available)
+
+    def test_lfs_df_pool(self):
+        self.execute.return_value = (_lfs_df(10, 4), '')
+        df = lustre_client.Lfs(self.execute).df('/mnt/x', 'testfs', 'ssd')
+        self.execute.assert_called_once_with('lfs', 'df', '--pool',
+                                             'testfs.ssd', '/mnt/x')
+        self.assertEqual((10 * units.Gi, 4 * units.Gi),
+                         (df.total, df.available))
+
+    @staticmethod
+    def _shares(*addresses):
+        return [lustre_client.LustreShare.parse(a) for a in addresses]
+
+    def test_make_pools_without_ost_pools(self):
+        self.assertEqual(
+            {POOL: lustre_client.LustrePool(POOL, SHARE),
+             POOL2: lustre_client.LustrePool(POOL2, SHARE2)},
+            lustre_client.make_pools(self._shares(SHARE, SHARE2), []))
+        self.assertEqual({}, lustre_client.make_pools([], []))
+
+    def test_make_pools(self):
+        pools = lustre_client.make_pools(
+            self._shares(SHARE, SHARE2),
+            ['testfs.ssd', 'lfs2.flash', 'testfs.hdd_2'])
+        self.assertEqual(
+            [lustre_client.LustrePool('testfs.ssd', SHARE, 'ssd'),
+             lustre_client.LustrePool('testfs.hdd_2', SHARE, 'hdd_2'),
+             lustre_client.LustrePool('lfs2/cinder.flash', SHARE2, 'flash')],
+            list(pools.values()))
+        self.assertEqual(list(pools), [p.name for p in pools.values()])
+
+    def test_make_pools_several_shares_on_one_fs(self):
+        shares = self._shares('10.0.0.1@tcp:/testfs/a',
+                              '10.0.0.1@tcp:/testfs/b',
+                              '10.0.0.2@tcp:/other')
+        pools = lustre_client.make_pools(shares, ['testfs.ssd', 'testfs.hdd'])
+        self.assertEqual(
+            {'testfs/a.ssd': lustre_client.LustrePool(
+                'testfs/a.ssd', '10.0.0.1@tcp:/testfs/a', 'ssd'),
+             'testfs/a.hdd': lustre_client.LustrePool(
+                 'testfs/a.hdd', '10.0.0.1@tcp:/testfs/a', 'hdd'),
+             'testfs/b.ssd': lustre_client.LustrePool(
+                 'testfs/b.ssd', '10.0.0.1@tcp:/testfs/b', 'ssd'),
+             'testfs/b.hdd': lustre_client.LustrePool(
+                 'testfs/b.hdd', '10.0.0.1@tcp:/testfs/b', 'hdd'),
+             'other': lustre_client.LustrePool(
+                 'other', '10.0.0.2@tcp:/other')},
+            pools)
+
+    @ddt.data('testfs',               # no pool
+              'testfs.',              # empty pool
+              '.ssd',                 # no fsname
+              'ninechars.ssd',        # fsname > 8 characters
+              'testfs.' + 'p' * 16,   # pool > 15 characters
+              'testfs.ss d',          # blank
+              'testfs.a.b',           # dot in the pool
+              'test;fs.ssd',          # metacharacter
+              'testfs.ssd;reboot')    # metacharacter
+    def test_make_pools_invalid(self, entry):
+        exc = self.assertRaises(exception.InvalidConfigurationValue,
+                                lustre_client.make_pools,
+                                self._shares(SHARE), ['testfs.ok', entry])
+        self.assertIn('lustre_ost_pools', str(exc))
+
+    def test_make_pools_unused_fsname_warns(self):
+        mock_log = self.mock_object(lustre_client, 'LOG')
+        pools = lustre_client.make_pools(
+            self._shares(SHARE), ['zfs.b', 'testfs.ssd', 'other.a'])
+        self.assertEqual(['testfs.ssd'], list(pools))
+        mock_log.warning.assert_called_once_with(mock.ANY, 'other, zfs')
+        self.assertIn('lustre_ost_pools', mock_log.warning.call_args.args[0])
+        mock_log.reset_mock()
+        lustre_client.make_pools(self._shares(SHARE), ['testfs.ssd'])
+        mock_log.warning.assert_not_called()
 
     @ddt.data(({}, []),
               ({'stripe_count': 4}, ['-c', '4']),
