@@ -1,0 +1,436 @@
+# Copyright (c) 2026 OpenStack Foundation
+# All Rights Reserved.
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Costs of the Lustre volume driver that must not grow.
+
+These tests count work (subprocesses, directory walks, lock names, parsed
+lines), never seconds, so that they hold on any machine: a stats refresh
+costs the same for 10 or 10,000 volumes, a thick volume is preallocated
+without writing data, operations lock only the volumes they touch, and the
+``lfs df`` parser is linear in the number of OSTs.
+"""
+
+import collections
+import contextlib
+import os
+import threading
+from unittest import mock
+
+import ddt
+import fixtures
+from oslo_utils import imageutils
+from oslo_utils import units
+
+from cinder import context
+from cinder import coordination
+from cinder.image import image_utils
+from cinder import objects
+from cinder.objects import fields
+from cinder.tests.unit import fake_constants as fake
+from cinder.tests.unit import fake_volume
+from cinder.tests.unit import test
+from cinder.volume import configuration as conf
+from cinder.volume import driver as base_driver
+from cinder.volume.drivers import lustre
+from cinder.volume.drivers import lustre_client
+from cinder.volume.drivers import remotefs
+from cinder.volume import volume_utils
+
+SHARE = '192.168.1.10@tcp:/testfs'
+POOL = 'testfs'
+HOST = 'host@lustre'
+OST_POOLS = ['testfs.ssd', 'testfs.hdd']
+# How long a thread may take to get going or to finish once it is free to;
+# only an upper bound for waiting, never a measure.
+WAIT = 10
+
+
+def _lfs_df(osts, kib_per_ost=1024 ** 3, used_per_ost=1024 ** 2):
+    """An lfs df report (1K blocks) of a file system of n OSTs of 1 TiB."""
+    lines = ['UUID                   1K-blocks        Used   Available '
+             'Use% Mounted on',
+             'testfs-MDT0000_UUID      1019728        5924      926940   '
+             '1% /mnt/testfs[MDT:0]']
+    for index in range(osts):
+        lines.append('testfs-OST%04x_UUID %d %d %d 1%% /mnt/testfs[OST:%d]'
+                     % (index, kib_per_ost, used_per_ost,
+                        kib_per_ost - used_per_ost, index))
+    lines += ['', 'filesystem_summary: %d %d %d 1%% /mnt/testfs' % (
+        osts * kib_per_ost, osts * used_per_ost,
+        osts * (kib_per_ost - used_per_ost)), '']
+    return '\n'.join(lines)
+
+
+class _CountingLines(str):
+    """A report that counts how often it is split into lines."""
+
+    splits = 0
+
+    def splitlines(self, *args, **kwargs):
+        type(self).splits += 1
+        return super().splitlines(*args, **kwargs)
+
+
+class _CountingPattern(object):
+    """A compiled regular expression that counts the lines it matches."""
+
+    def __init__(self, pattern):
+        self._pattern = pattern
+        self.calls = 0
+
+    def match(self, text, *args):
+        self.calls += 1
+        return self._pattern.match(text, *args)
+
+
+@ddt.ddt
+class LustreDriverPerformanceTestCase(test.TestCase):
+    """Counts of the work the Lustre driver does, at any scale."""
+
+    # Real (file backend) distributed locks, as a cinder-volume cluster
+    # would take them: lock names are recorded, and concurrent operations
+    # really wait on each other's locks.
+    MOCK_TOOZ = False
+
+    def setUp(self):
+        super(LustreDriverPerformanceTestCase, self).setUp()
+        self.context = context.get_admin_context()
+        self.tempdir = self.useFixture(fixtures.TempDir()).path
+        self.shares_file = os.path.join(self.tempdir, 'lustre_shares')
+        with open(self.shares_file, 'w') as f:
+            f.write(SHARE + '\n')
+        self.configuration = conf.Configuration(None)
+        for opts in (lustre.lustre_opts, remotefs.nas_opts,
+                     remotefs.volume_opts, base_driver.volume_opts):
+            self.configuration.append_config_values(opts)
+        self.override_config('lustre_shares_config', self.shares_file)
+        self.override_config('lustre_mount_point_base',
+                             os.path.join(self.tempdir, 'mnt'))
+        self.override_config('nas_secure_file_permissions', 'false')
+        self.override_config('nas_secure_file_operations', 'false')
+        self.override_config('max_over_subscription_ratio', 1.0)
+        self.override_config('reserved_percentage', 0)
+
+        self.mock_object(objects.Volume, 'save')
+        self.mock_object(lustre_client, 'time')
+        self.mock_qemu_img_info = self.mock_object(image_utils,
+                                                   'qemu_img_info')
+        self.df_output = _lfs_df(2)
+        self.driver = self._make_driver()
+        self.mnt = self.driver._get_mount_point_for_share(SHARE)
+        os.makedirs(self.mnt)
+        # The share is mounted: the real mount check finds it mounted.
+        self.mock_object(lustre_client, 'read_mount_points',
+                         side_effect=lambda: {self.mnt: 'lustre'})
+
+    def _execute_side_effect(self, *cmd, **kwargs):
+        if cmd[:2] == ('lfs', 'df'):
+            return self.df_output, ''
+        return '', ''
+
+    def _make_driver(self):
+        self._execute = mock.Mock(side_effect=self._execute_side_effect)
+        drv = lustre.LustreDriver(execute=self._execute,
+                                  configuration=self.configuration,
+                                  host=HOST)
+        drv.db = mock.Mock()
+        drv.db.volume_data_get_for_host.return_value = (0, 0)
+        drv._load_shares_config()
+        drv._mounted_shares = [SHARE]
+        return drv
+
+    def _volume(self, volume_id=fake.VOLUME_ID, extra_specs=None,
+                volume_format=None, **kwargs):
+        values = {'id': volume_id, 'size': 1, 'provider_location': SHARE,
+                  'host': HOST + '#' + POOL}
+        values.update(kwargs)
+        volume = fake_volume.fake_volume_obj(self.context, **values)
+        volume.volume_type = fake_volume.fake_volume_type_obj(
+            self.context, extra_specs=extra_specs or {})
+        if volume_format:
+            volume.admin_metadata = {'format': volume_format}
+        return volume
+
+    def _commands(self, name):
+        return [c for c in self._execute.call_args_list if c.args[0] == name]
+
+    # ------------------------------------------------------------------
+    # Stats refresh: independent of the number of volumes
+    # ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _count_file_system_walks(self):
+        """Count os.walk/listdir/scandir calls; list those in the shares."""
+        counts = collections.Counter()
+        inside = []
+
+        def counting(name, real):
+            def call(path='.', *args, **kwargs):
+                counts[name] += 1
+                if (isinstance(path, (str, bytes, os.PathLike)) and
+                        os.fsdecode(path).startswith(self.driver.base)):
+                    inside.append((name, os.fsdecode(path)))
+                return real(path, *args, **kwargs)
+            return call
+        with mock.patch.multiple(
+                os, **{name: mock.Mock(side_effect=counting(
+                    name, getattr(os, name)))
+                    for name in ('walk', 'listdir', 'scandir')}):
+            yield counts, inside
+
+    def _add_volume_files(self, count):
+        """Volume files on the share, as many as count in total."""
+        existing = len(os.listdir(self.mnt))
+        for index in range(existing, count):
+            path = os.path.join(self.mnt, 'volume-%08d' % index)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+    @ddt.data(([], 1), (OST_POOLS, 2))
+    @ddt.unpack
+    def test_stats_refresh_cost_independent_of_volume_count(self, ost_pools,
+                                                            pools):
+        self.override_config('lustre_ost_pools', ost_pools)
+        self.driver = self._make_driver()
+        self.df_output = _lfs_df(4)
+        work = {}
+        for volumes in (10, 1000, 10000):
+            self._add_volume_files(volumes)
+            # The database knows the volumes: sizes are summed there.
+            self.driver.db.reset_mock()
+            self.driver.db.volume_data_get_for_host.return_value = (
+                volumes, volumes)
+            self._execute.reset_mock()
+            with self._count_file_system_walks() as (walks, inside):
+                stats = self.driver.get_volume_stats(refresh=True)
+            self.assertEqual(volumes, len(os.listdir(self.mnt)))
+            self.assertEqual([float(volumes)] * pools,
+                             [pool['provisioned_capacity_gb']
+                              for pool in stats['pools']])
+            # No walk over the volume files: not in Python, not with du.
+            self.assertEqual([], inside)
+            self.assertEqual([], self._commands('du'))
+            work[volumes] = (len(self._execute.call_args_list),
+                             dict(walks),
+                             len(self.driver.db.method_calls))
+        # The same work for 10, 1,000 and 10,000 volumes.
+        self.assertEqual(work[10], work[1000])
+        self.assertEqual(work[10], work[10000])
+        # One subprocess per pool: lfs df, with --pool for an OST pool.
+        if ost_pools:
+            expected = [mock.call('lfs', 'df', '--pool', pool, self.mnt)
+                        for pool in ost_pools]
+        else:
+            expected = [mock.call('lfs', 'df', self.mnt)]
+        self.assertEqual(expected, self._execute.call_args_list)
+        # One database query per pool.
+        self.assertEqual(pools, work[10000][2])
+
+    # ------------------------------------------------------------------
+    # Thick volumes: preallocated, no data written
+    # ------------------------------------------------------------------
+
+    def test_create_1tib_thick_volume_writes_no_data(self):
+        self.df_output = _lfs_df(4)
+        volume = self._volume(extra_specs={'provisioning:type': 'thick'},
+                              size=1024, provider_location=None)
+        path = os.path.join(self.mnt, volume.name)
+        mock_copy = self.mock_object(volume_utils, 'copy_volume')
+        real_write = os.write
+        writes = []
+
+        def write(fd, data):
+            writes.append(len(data))
+            return real_write(fd, data)
+        self.mock_object(os, 'write', side_effect=write)
+        self.assertEqual({'provider_location': SHARE},
+                         self.driver.create_volume(volume))
+        self.assertEqual([mock.call('fallocate', '-l', '1024G', path,
+                                    run_as_root=True)],
+                         self._commands('fallocate'))
+        # Nothing else that could write the terabyte: no dd, no copy, no
+        # write(2) from the driver; only capacity, preallocation, mode.
+        self.assertEqual([], self._commands('dd'))
+        self.assertEqual(['lfs', 'fallocate', 'chmod'],
+                         [c.args[0] for c in self._execute.call_args_list])
+        mock_copy.assert_not_called()
+        self.assertEqual(0, sum(writes))
+        self.assertFalse(os.path.exists(path) and os.path.getsize(path))
+        self.assertEqual('raw', volume.admin_metadata['format'])
+
+    # ------------------------------------------------------------------
+    # Locks: only the volumes involved
+    # ------------------------------------------------------------------
+
+    def _record_lock_names(self):
+        """Record the name of every distributed lock the driver takes."""
+        names = []
+        real_get_lock = coordination.COORDINATOR.get_lock
+
+        def get_lock(name):
+            names.append(name)
+            return real_get_lock(name)
+        self.mock_object(coordination.COORDINATOR, 'get_lock',
+                         side_effect=get_lock)
+        return names
+
+    def _volume_locks(self, names):
+        """The locks other than the mount check's lock per share.
+
+        Mounting a share takes 'lustre-mount-<mount point>'; that lock
+        names a share, never a volume, and it is checked on its own.
+        """
+        mount_locks = [n for n in names if n.startswith('lustre-mount-')]
+        self.assertLessEqual(set(mount_locks),
+                             {'lustre-mount-%s' % self.mnt})
+        return [n for n in names if not n.startswith('lustre-mount-')]
+
+    def _fake_image_copy(self):
+        self.mock_object(image_utils, 'resize_image')
+        info = imageutils.QemuImgInfo()
+        info.file_format = 'qcow2'
+        info.virtual_size = units.Gi
+        self.mock_qemu_img_info.return_value = info
+        return self.mock_object(image_utils, 'fetch_to_volume_format')
+
+    def test_create_volume_from_image_locks_only_the_volume(self):
+        self._fake_image_copy()
+        names = self._record_lock_names()
+        volume = self._volume(provider_location=None)
+        self.driver.create_volume(volume)
+        self.driver.copy_image_to_volume(self.context, volume, mock.Mock(),
+                                         fake.IMAGE_ID)
+        self.assertEqual(['lustre-%s' % volume.id] * 2,
+                         self._volume_locks(names))
+
+    def test_clone_locks_only_source_and_clone(self):
+        self.mock_object(remotefs.RemoteFSSnapDriverBase,
+                         '_create_cloned_volume',
+                         return_value={'provider_location': SHARE})
+        names = self._record_lock_names()
+        src = self._volume(volume_format='qcow2')
+        volume = self._volume(fake.VOLUME2_ID)
+        self.driver.create_cloned_volume(volume, src)
+        # The source first, then the clone, and nothing else.
+        self.assertEqual(['lustre-%s' % src.id, 'lustre-%s' % volume.id],
+                         self._volume_locks(names))
+
+    def test_backup_device_locks_only_volume_and_temp_volume(self):
+        volume = self._volume(volume_format='qcow2')
+        self.mock_object(objects.Volume, 'get_by_id', return_value=volume)
+        self.mock_object(remotefs.RemoteFSSnapDriverBase,
+                         '_create_cloned_volume',
+                         return_value={'provider_location': SHARE})
+        backup = mock.Mock(volume_id=volume.id, snapshot_id=None,
+                           temp_volume_id=None)
+        names = self._record_lock_names()
+        temp, is_snapshot = self.driver.get_backup_device(self.context,
+                                                          backup)
+        self.assertFalse(is_snapshot)
+        self.assertNotEqual(volume.id, temp.id)
+        self.assertEqual(temp.id, backup.temp_volume_id)
+        self.assertEqual(fields.VolumeStatus.BACKING_UP, temp.status)
+        self.assertEqual(['lustre-%s' % volume.id, 'lustre-%s' % temp.id],
+                         self._volume_locks(names))
+
+    def _run_concurrently(self, volume_a, volume_b):
+        """Run image copies to two volumes while the first one is held.
+
+        The copy to volume_a blocks inside the driver (holding whatever
+        the driver locked) until it is released; the copy to volume_b
+        does not block by itself. Returns what had finished while the
+        first copy was held, and what had finished in the end.
+        """
+        started, release = threading.Event(), threading.Event()
+        done = []
+
+        def fetch(ctxt, image_service, image_id, path, *args, **kwargs):
+            if path.endswith(volume_a.name) and not started.is_set():
+                started.set()
+                self.assertTrue(release.wait(WAIT))
+
+        self._fake_image_copy().side_effect = fetch
+
+        def copy(volume, label):
+            self.driver.copy_image_to_volume(self.context, volume,
+                                             mock.Mock(), fake.IMAGE_ID)
+            done.append(label)
+
+        thread_a = threading.Thread(target=copy, args=(volume_a, 'A'))
+        thread_a.start()
+        self.assertTrue(started.wait(WAIT))
+        thread_b = threading.Thread(target=copy, args=(volume_b, 'B'))
+        thread_b.start()
+        # B either finishes on its own, or waits for A's lock; it is given
+        # the time to finish either way.
+        thread_b.join(WAIT if volume_b.id != volume_a.id else 1)
+        while_held = list(done)
+        self.assertFalse(release.is_set())
+        self.assertTrue(thread_a.is_alive())
+        release.set()
+        thread_a.join(WAIT)
+        thread_b.join(WAIT)
+        return while_held, done
+
+    def test_operations_on_different_volumes_do_not_wait(self):
+        names = self._record_lock_names()
+        volume_a = self._volume(fake.VOLUME_ID)
+        volume_b = self._volume(fake.VOLUME2_ID)
+        while_held, done = self._run_concurrently(volume_a, volume_b)
+        # B completed while A held its lock.
+        self.assertEqual(['B'], while_held)
+        self.assertEqual(['B', 'A'], done)
+        self.assertEqual(
+            sorted(['lustre-%s' % volume_a.id, 'lustre-%s' % volume_b.id]),
+            sorted(names))
+
+    def test_operations_on_one_volume_wait(self):
+        # The control: the lock is real, a second operation on the same
+        # volume waits until the first one is done.
+        volume = self._volume(fake.VOLUME_ID)
+        while_held, done = self._run_concurrently(volume, volume)
+        self.assertEqual([], while_held)
+        self.assertEqual(['A', 'B'], done)
+
+    # ------------------------------------------------------------------
+    # lfs df parsing: linear in the number of OSTs
+    # ------------------------------------------------------------------
+
+    def _parse_counting(self, osts):
+        pattern = _CountingPattern(lustre_client._DF_ROW_RE)
+        self.mock_object(lustre_client, '_DF_ROW_RE', pattern)
+        _CountingLines.splits = 0
+        df = lustre_client.parse_lfs_df(_CountingLines(_lfs_df(osts)))
+        return df, pattern.calls, _CountingLines.splits
+
+    def test_parse_lfs_df_is_linear(self):
+        df_1k, lines_1k, splits_1k = self._parse_counting(1000)
+        df_10k, lines_10k, splits_10k = self._parse_counting(10000)
+        # The report is split once and each line is matched once: the
+        # work grows tenfold with ten times the OSTs, plus the same few
+        # other lines (header, MDT, blank, summary).
+        self.assertEqual((1, 1), (splits_1k, splits_10k))
+        overhead = lines_1k - 1000
+        self.assertEqual(overhead, lines_10k - 10000)
+        self.assertLessEqual(overhead, 4)
+        self.assertEqual(10 * (lines_1k - overhead),
+                         lines_10k - overhead)
+        # And the figures are right: the sums of the OSTs, in bytes.
+        for df, osts in ((df_1k, 1000), (df_10k, 10000)):
+            self.assertEqual(osts * units.Ti, df.total)
+            self.assertEqual(osts * units.Gi, df.used)
+            self.assertEqual(osts * (units.Ti - units.Gi), df.available)
+            self.assertEqual(osts, len(df.osts))
+            self.assertEqual('testfs-OST0000', df.osts[0])
+            self.assertEqual('testfs-OST%04x' % (osts - 1), df.osts[-1])
