@@ -1,0 +1,218 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What the functional tests share: the emulator, drivers, guest I/O.
+
+The tests run the real LustreDriver and LustreBackupDriver as an operator
+configures them, on shares that the Lustre emulator serves (mount -t
+lustre through util-linux, lfs), with the real qemu-img and qemu-io and
+Cinder's test database. Nothing of the drivers' own code is mocked. They
+need root, for mount.
+"""
+
+import hashlib
+import os
+import subprocess
+import tempfile
+import uuid
+
+import fixtures
+from os_brick import privileged as brick_privileged
+
+from cinder import context
+from cinder import db
+from cinder import objects
+from cinder import privsep as cinder_privsep
+from cinder.tests.unit import test
+from cinder.tests.unit import utils as test_utils
+from cinder.volume import configuration as conf
+from cinder.volume import driver
+from cinder.volume.drivers import lustre
+
+HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EMULATOR = os.path.join(HARNESS, 'emulator', 'lustre-emulator')
+MGS = '10.0.0.1@tcp'
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+def run(*cmd, **kwargs):
+    """Run a command, failing the test with its output if it fails."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    if proc.returncode:
+        raise AssertionError('%s exited %d: %s%s' % (
+            ' '.join(cmd), proc.returncode, proc.stdout, proc.stderr))
+    return proc.stdout
+
+
+class Emulator(object):
+    """The Lustre emulator's command line, as the tests use it."""
+
+    def add_fs(self, osts=4, ost_size='2G', pools=()):
+        """Add a fresh file system; return its name (at most 8 chars)."""
+        fsname = 'f' + uuid.uuid4().hex[:7]
+        cmd = [EMULATOR, 'add-fs', fsname, '--osts', str(osts),
+               '--ost-size', ost_size]
+        for pool in pools:
+            cmd += ['--pool', pool]
+        run(*cmd)
+        return fsname
+
+    def backing_dir(self, fsname):
+        root = os.environ.get('LUSTRE_EMULATOR_ROOT',
+                              '/var/lib/lustre-emulator')
+        return os.path.join(root, 'fs', fsname, 'root')
+
+    def fault(self, *args):
+        run(EMULATOR, 'fault', *args)
+
+
+def guest_write(path, fmt, offset, data_byte, length=MiB):
+    """Write a pattern into a volume file as an attached guest would."""
+    run('qemu-io', '-f', fmt, '-c',
+        'write -P %d %d %d' % (data_byte, offset, length), path)
+
+
+def guest_digest(path, fmt=None):
+    """SHA-256 of the bytes a guest sees in an image (its raw view)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = os.path.join(tmp, 'raw')
+        cmd = ['qemu-img', 'convert', '-O', 'raw']
+        if fmt:
+            cmd += ['-f', fmt]
+        run(*cmd + [path, raw])
+        return file_digest(raw)
+
+
+def file_digest(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(4 * MiB), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FunctionalTestCase(test.TestCase):
+    """A real LustreDriver on an emulated Lustre file system."""
+
+    # Real locks: the tests take them from two driver instances.
+    MOCK_TOOZ = False
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.fail('the functional tests mount file systems: run them '
+                      'as root')
+        # Run privileged helpers (format inspection) in this process, as
+        # root, instead of through a privsep daemon.
+        for pctxt in (cinder_privsep.sys_admin_pctxt,
+                      brick_privileged.default):
+            pctxt.set_client_mode(False)
+            self.addCleanup(pctxt.set_client_mode, True)
+        self.ctxt = context.get_admin_context()
+        self.emulator = Emulator()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.fsname = self.emulator.add_fs(
+            pools=getattr(self, 'OST_POOLS', ()))
+        os.makedirs(os.path.join(self.emulator.backing_dir(self.fsname),
+                                 'cinder'))
+        self.share = '%s:/%s/cinder' % (MGS, self.fsname)
+        self.mount_base = os.path.join(self.tmp, 'mnt')
+        self.addCleanup(self._unmount_all)
+        self.override_config('volume_dd_blocksize', '1M')
+        self.override_config('image_conversion_dir',
+                             os.path.join(self.tmp, 'conversion'))
+        self.override_config('state_path', self.tmp)
+
+    def _unmount_all(self):
+        with open('/proc/mounts') as f:
+            mounts = [line.split()[1] for line in f]
+        for mount_point in reversed(mounts):
+            if mount_point.startswith(self.mount_base + '/'):
+                subprocess.run(['umount', '-l', mount_point], check=False)
+
+    def make_driver(self, host='node1@lustre', cluster_name=None, **opts):
+        """A LustreDriver configured as cinder.conf would, set up."""
+        shares = os.path.join(self.tmp, 'lustre_shares')
+        with open(shares, 'w') as f:
+            f.write('# Lustre shares for the functional tests\n%s\n'
+                    % self.share)
+        config = conf.Configuration(driver.volume_opts,
+                                    config_group='lustre-functional')
+        config.append_config_values(lustre.LustreDriver.get_driver_options())
+        settings = dict(lustre_shares_config=shares,
+                        lustre_mount_point_base=self.mount_base,
+                        nas_secure_file_operations='false',
+                        nas_secure_file_permissions='false',
+                        volume_backend_name='lustre')
+        settings.update(opts)
+        for name, value in settings.items():
+            self.override_config(name, value, group='lustre-functional')
+        lustre_driver = lustre.LustreDriver(configuration=config, db=db,
+                                            host=host,
+                                            cluster_name=cluster_name)
+        lustre_driver.do_setup(self.ctxt)
+        lustre_driver.check_for_setup_error()
+        return lustre_driver
+
+    def pool_host(self, host='node1@lustre'):
+        return '%s#%s/cinder' % (host, self.fsname)
+
+    def make_volume_type(self, name, **extra_specs):
+        return test_utils.create_volume_type(self.ctxt, name=name,
+                                             extra_specs=extra_specs)
+
+    def make_volume(self, driver, volume_type, size=1, **kwargs):
+        """Create a volume record and the volume through the driver."""
+        volume = test_utils.create_volume(
+            self.ctxt, host=self.pool_host(), size=size,
+            volume_type_id=volume_type.id, status='creating', **kwargs)
+        update = driver.create_volume(volume)
+        volume.update(update)
+        volume.status = 'available'
+        volume.save()
+        return objects.Volume.get_by_id(self.ctxt, volume.id)
+
+    def make_snapshot(self, driver, volume, ctxt=None):
+        ctxt = ctxt or self.ctxt
+        snapshot = test_utils.create_snapshot(ctxt, volume.id,
+                                              status='creating')
+        snapshot = objects.Snapshot.get_by_id(ctxt, snapshot.id)
+        driver.create_snapshot(snapshot)
+        snapshot.status = 'available'
+        snapshot.save()
+        return snapshot
+
+    def volume_format(self, volume):
+        volume = objects.Volume.get_by_id(self.ctxt, volume.id)
+        return volume.admin_metadata['format']
+
+    def active_path(self, driver, volume):
+        return driver._local_path_active_image(
+            objects.Volume.get_by_id(self.ctxt, volume.id))
+
+    def digest(self, driver, volume):
+        """What a guest attached to the volume would read, hashed."""
+        volume = objects.Volume.get_by_id(self.ctxt, volume.id)
+        return guest_digest(self.active_path(driver, volume))
+
+    def write(self, driver, volume, offset, data_byte, length=MiB):
+        """Write into the volume through its active image, as a guest."""
+        path = self.active_path(driver, volume)
+        info = driver._qemu_img_info(path, volume.name)
+        guest_write(path, info.file_format, offset, data_byte, length)
+
+    def share_files(self, driver):
+        """Every file on the share, but the driver's own marker files."""
+        mount_point = driver._get_mount_point_for_share(self.share)
+        return sorted(name for name in os.listdir(mount_point)
+                      if not name.startswith('.cinder'))
