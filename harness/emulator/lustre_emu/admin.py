@@ -67,15 +67,23 @@ def create_fs(name: str, osts: int, ost_size_kb: int,
 
 
 def install_links(sbin: str, bindir: str) -> typing.List[str]:
-    """Symlink mount.lustre and lfs; return the links created now."""
+    """Symlink mount.lustre and lfs; return the links created now.
+
+    A link the emulator installed before (recorded in installed.json),
+    perhaps from another checkout, is pointed at this one; anything else
+    in the way is left alone and refused.
+    """
     links = [(os.path.join(sbin, 'mount.lustre'),
               os.path.join(HERE, 'mount.lustre')),
              (os.path.join(bindir, 'lfs'), os.path.join(HERE, 'lfs'))]
+    ours = set(common.read_json(installed_path(), []))
     made = []
     for link, dest in links:
         if os.path.islink(link) and os.readlink(link) == dest:
             continue
-        if os.path.lexists(link):
+        if os.path.islink(link) and link in ours:
+            os.unlink(link)
+        elif os.path.lexists(link):
             raise common.LustreError(errno.EEXIST, 'refusing to replace '
                                      '%s (not installed by the emulator)'
                                      % link)
