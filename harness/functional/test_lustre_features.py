@@ -13,13 +13,17 @@
 """Lustre's own strengths on the emulator: layouts, OST pools, capacity."""
 
 import os
+import subprocess
 
+from base import EMULATOR
 from base import FunctionalTestCase
 from base import MiB
 from base import run
 
 from cinder import exception
+from cinder import objects
 from cinder.tests.unit import utils as test_utils
+from cinder.volume import volume_types
 
 
 def getstripe(*args):
@@ -107,3 +111,91 @@ class OstPoolTestCase(FunctionalTestCase):
         path = self.driver.local_path(volume)
         self.assertEqual('hdd', getstripe('-p', path))
         self.assertTrue(os.path.exists(path))
+
+
+def quota_check(fsname):
+    """The emulator's verdict on the file system's project quotas."""
+    return subprocess.run([EMULATOR, 'quota-check', fsname],
+                          capture_output=True, text=True)
+
+
+class ProjectQuotaAndRetypeTestCase(FunctionalTestCase):
+    """Per-volume project quotas and retype with lfs migrate."""
+
+    def setUp(self):
+        super().setUp()
+        self.driver = self.make_driver(lustre_project_quotas=True)
+        self.mnt = self.driver._get_mount_point_for_share(self.share)
+
+    def _quota_row(self, project_id):
+        report = run('lfs', 'quota', '-p', str(project_id), self.mnt)
+        return report.split('grace', 2)[-1].split()
+
+    def test_quota_set_enforced_and_cleared(self):
+        thick = self.make_volume_type('thick',
+                                      **{'provisioning:type': 'thick'})
+        volume = self.make_volume(self.driver, thick)
+        self.driver._update_volume_stats()
+        self.assertTrue(all(pool['lustre_project_quotas'] for pool in
+                            self.driver.get_volume_stats()['pools']))
+        project_id = int(volume.admin_metadata['lustre_project_id'])
+        path = self.driver.local_path(volume)
+        listing = run('lfs', 'project', path).split()
+        self.assertEqual(str(project_id), listing[0])
+        row = self._quota_row(project_id)
+        limit = int(row[3])
+        self.assertGreaterEqual(limit, 1024 * 1024)
+        self.assertEqual(0, quota_check(self.fsname).returncode)
+        # Writing past the volume's size, into a file of its project, is
+        # what the kernel would refuse: the emulator reports the excess.
+        extra = path + '.grow'
+        with open(extra, 'wb') as f:
+            f.write(b'\1' * (64 * MiB))
+        run('lfs', 'project', '-p', str(project_id), extra)
+        self.assertEqual(122, quota_check(self.fsname).returncode)
+        self.assertTrue(self._quota_row(project_id)[1].endswith('*'))
+        os.unlink(extra)
+        self.assertEqual(0, quota_check(self.fsname).returncode)
+        self.driver.delete_volume(volume)
+        self.assertEqual('0', self._quota_row(project_id)[3])
+
+    def test_snapshot_raises_limit_and_carries_project(self):
+        thin = self.make_volume_type('thin', **{'provisioning:type': 'thin'})
+        volume = self.make_volume(self.driver, thin)
+        project_id = volume.admin_metadata['lustre_project_id']
+        before = int(self._quota_row(project_id)[3])
+        self.make_snapshot(self.driver, volume)
+        self.assertEqual(2 * before, int(self._quota_row(project_id)[3]))
+        for path in self.driver._volume_files(volume):
+            self.assertEqual(project_id, run('lfs', 'project',
+                                             path).split()[0])
+
+    def test_retype_migrates_layout(self):
+        one = self.make_volume_type('one', **{'provisioning:type': 'thin',
+                                              'lustre:stripe_count': '1'})
+        two = self.make_volume_type('two', **{'provisioning:type': 'thin',
+                                              'lustre:stripe_count': '2'})
+        volume = self.make_volume(self.driver, one)
+        self.make_snapshot(self.driver, volume)
+        volume = objects.Volume.get_by_id(self.ctxt, volume.id)
+        diff, _same = volume_types.volume_types_diff(self.ctxt, one.id,
+                                                     two.id)
+        new_type = objects.VolumeType.get_by_id(self.ctxt, two.id)
+        self.assertEqual((True, None), self.driver.retype(
+            self.ctxt, volume, new_type, diff, {'host': volume.host}))
+        for path in self.driver._volume_images(volume):
+            self.assertEqual('2', getstripe('-c', path))
+
+    def test_retype_attached_refused(self):
+        one = self.make_volume_type('one', **{'lustre:stripe_count': '1'})
+        two = self.make_volume_type('two', **{'lustre:stripe_count': '2'})
+        volume = self.make_volume(self.driver, one)
+        volume.attach_status = 'attached'
+        diff, _same = volume_types.volume_types_diff(self.ctxt, one.id,
+                                                     two.id)
+        new_type = objects.VolumeType.get_by_id(self.ctxt, two.id)
+        self.assertRaises(exception.InvalidVolume, self.driver.retype,
+                          self.ctxt, volume, new_type, diff,
+                          {'host': volume.host})
+        self.assertEqual('1', getstripe('-c',
+                                        self.driver.local_path(volume)))

@@ -103,6 +103,16 @@ lustre_opts = [
                 help='Enable snapshots (qcow2 overlay files) and the '
                      'operations that use them: volume from snapshot, '
                      'clone and revert to snapshot.'),
+    cfg.BoolOpt('lustre_project_quotas',
+                default=False,
+                help='Give every volume its own Lustre project id and a '
+                     'project quota (block hard limit) of its size, plus '
+                     'its size again for each snapshot, so that a thin '
+                     'volume cannot grow past what it was given. Needs '
+                     'project quota enabled on the file system (Lustre '
+                     '2.11 or later) and root for lfs project and lfs '
+                     'setquota; shares without it are used without '
+                     'quotas, with a warning at start-up.'),
 ]
 
 CONF = cfg.CONF
@@ -111,6 +121,17 @@ CONF.register_opts(lustre_opts, group=configuration.SHARED_CONF_GROUP)
 # Errors of fallocate(1) that mean "not supported here": EOPNOTSUPP from
 # ZFS OSTs, ENOTSUPP (524) from Lustre clients before 2.14.
 _FALLOCATE_UNSUPPORTED = (os.strerror(95), os.strerror(lustre_client.ENOTSUPP))
+
+# Project ids of volumes: derived from the volume id into a range clear of
+# the small ids operators hand out themselves, then probed for collisions.
+_PROJECT_ID_KEY = 'lustre_project_id'
+_PROJECT_ID_BASE = 1 << 24
+_PROJECT_ID_SPAN = 1 << 30
+_PROJECT_ID_PROBES = 32
+# Room a quota leaves above an image's size for qcow2 metadata (L1/L2 and
+# refcount tables: well under 1/256 of the size) and small files (.info).
+_QUOTA_HEADROOM_RATIO = 256
+_QUOTA_HEADROOM_KIB = 1024
 
 
 def _check_file_name(volume_name: str, name: Any, directory: str) -> None:
@@ -185,6 +206,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 self.configuration.max_over_subscription_ratio,
                 supports_auto=False))
         self._share_objects: dict[str, lustre_client.LustreShare] = {}
+        # Shares whose file system enforces project quotas (do_setup).
+        self._quota_shares: set[str] = set()
         self._pools: dict[str, lustre_client.LustrePool] = {}
         # Temporary volumes this service made for backups: raw copies.
         self._raw_views: set[str] = set()
@@ -205,6 +228,35 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise exception.InvalidConfigurationValue(
                 option='lustre_shares_config', value=config)
         self.set_nas_security_options(self._is_voldb_empty_at_startup)
+        self._probe_project_quotas()
+
+    def _probe_project_quotas(self) -> None:
+        """Find the mounted shares that can enforce project quotas.
+
+        Probed once, at start-up, by reading the quota of project 0: a
+        file system without project quota (or a host without lfs) fails
+        it. Such shares are used without quotas rather than refused, with
+        one warning naming them, so that enabling the option never stops
+        a backend; a share mounted later is treated the same way.
+        """
+        self._quota_shares = set()
+        if not self.configuration.lustre_project_quotas:
+            return
+        missing = []
+        for share in self._mounted_shares:
+            try:
+                self._lfs.quota(self._get_mount_point_for_share(share), 0)
+            except (putils.ProcessExecutionError, OSError,
+                    lustre_client.LustreException) as exc:
+                missing.append('%s (%s)' % (
+                    share, getattr(exc, 'stderr', None) or exc))
+                continue
+            self._quota_shares.add(share)
+        if missing:
+            LOG.warning('lustre_project_quotas is set, but these shares '
+                        'have no project quota: %s. Their volumes are '
+                        'created without a per-volume limit.',
+                        '; '.join(missing))
 
     def check_for_setup_error(self) -> None:
         if not self._mounted_shares:
@@ -375,9 +427,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _update_volume_stats(self) -> None:
         """Report one pool per mounted share, or per exposed OST pool."""
         self._ensure_shares_mounted()
-        pools = [self._get_pool_stats(pool)
-                 for share in self._mounted_shares
-                 for pool in self._pools_of_share(share)]
+        pools = []
+        for share in self._mounted_shares:
+            defaults = self._stripe_defaults(share)
+            pools += [self._get_pool_stats(pool, defaults)
+                      for pool in self._pools_of_share(share)]
         backend_name = self.configuration.safe_get('volume_backend_name')
         self._stats = {
             'volume_backend_name': backend_name or self.volume_backend_name,
@@ -390,8 +444,28 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             'pools': pools,
         }
 
-    def _get_pool_stats(self, pool: lustre_client.LustrePool
-                        ) -> dict[str, Any]:
+    def _stripe_defaults(self, share: str
+                         ) -> Optional[lustre_client.StripeDefaults]:
+        """The default layout of a share's directory, or None unknown.
+
+        One ``lfs getstripe -d`` per share and refresh: volume types
+        without layout specs get this layout, so the scheduler and
+        operators can see it. It is information only; failing to read it
+        must not drop the pool from the stats.
+        """
+        if not self._lfs_available:
+            return None
+        try:
+            return self._lfs.stripe_defaults(
+                self._get_mount_point_for_share(share))
+        except (putils.ProcessExecutionError, OSError) as exc:
+            LOG.debug('Could not read the default layout of %(share)s: '
+                      '%(err)s', {'share': share, 'err': exc})
+            return None
+
+    def _get_pool_stats(self, pool: lustre_client.LustrePool,
+                        defaults: Optional[lustre_client.StripeDefaults]
+                        = None) -> dict[str, Any]:
         total, available, provisioned = self._get_capacity_info(pool.name)
         return {
             'pool_name': pool.name,
@@ -408,6 +482,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             'QoS_support': False,
             'lustre_fsname': self._share_objects[pool.share].fsname,
             'lustre_ost_pool': pool.ost_pool,
+            'lustre_project_quotas': pool.share in self._quota_shares,
+            'lustre_stripe_count': defaults and defaults.stripe_count,
+            'lustre_stripe_size': defaults and defaults.stripe_size,
         }
 
     # ------------------------------------------------------------------
@@ -417,6 +494,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _provisioning_type(self, volume_type: Any) -> str:
         """'thin' or 'thick', from the volume type or the default option."""
         specs = (volume_type.extra_specs or {}) if volume_type else {}
+        return self._provisioning_of(specs)
+
+    def _provisioning_of(self, specs: dict) -> str:
+        """'thin' or 'thick', from extra specs or the default option."""
         prov = specs.get('provisioning:type')
         if prov is None:
             return ('thin' if self.configuration.lustre_sparsed_volumes
@@ -463,8 +544,13 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """
         volume_type = volume.volume_type
         specs = (volume_type.extra_specs or {}) if volume_type else {}
+        return self._layout_of(specs, self._pool_name_of(volume))
+
+    def _layout_of(self, specs: dict, pool_name: Optional[str]
+                   ) -> lustre_client.Layout:
+        """The layout that extra specs give files in a Cinder pool."""
         layout = lustre_client.Layout.from_extra_specs(specs)
-        pool = self._pools.get(self._pool_name_of(volume) or '')
+        pool = self._pools.get(pool_name or '')
         if not pool or not pool.ost_pool:
             return layout
         if layout.pool and layout.pool != pool.ost_pool:
@@ -494,11 +580,13 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             self._create_with_layout(path, layout)
             volume_format = self._create_volume_file(volume, path)
             self._set_rw_permissions(path)
+            self._apply_project_quota(volume)
         except Exception:
             with excutils.save_and_reraise_exception():
                 # The file did not exist before: whatever is there is ours.
                 if os.path.lexists(path):
                     self._delete(path)
+                self._release_project_quota(volume)
         self._save_volume_format(volume, volume_format)
 
     def _create_volume_file(self, volume: objects.Volume, path: str) -> str:
@@ -649,16 +737,207 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         for path in self._volume_files(volume):
             LOG.debug('Deleting %s', path)
             self._delete(path)
+        self._release_project_quota(volume)
         self._raw_views.discard(volume.id)
 
-    def _qemu_img_info(self, path: str, volume_name: Optional[str],
+    def _qemu_img_info(self, path: str, volume_name: str,
                        img_format: Optional[str] = None
                        ) -> 'imageutils.QemuImgInfo':
-        """qemu-img info with backing files confined to the volume."""
+        """qemu-img info with backing files confined to the volume.
+
+        Managing a file passes no volume name: then no backing file at all
+        is accepted, as in the base class.
+        """
         return self._qemu_img_info_base(path, volume_name,
                                         self._mounter.mount_point_base,
                                         force_share=True, run_as_root=True,
                                         img_format=img_format)
+
+    # ------------------------------------------------------------------
+    # Project quotas
+    # ------------------------------------------------------------------
+
+    @staticmethod
+    def _get_project_id(volume: objects.Volume) -> Optional[int]:
+        with volume.obj_as_admin():
+            value = (volume.admin_metadata or {}).get(_PROJECT_ID_KEY)
+        return int(value) if value is not None else None
+
+    def _quota_limit_kib(self, volume: objects.Volume, size_gb: int) -> int:
+        """The block limit of a volume's project: its size per image.
+
+        A volume without snapshots may use its size (a qcow2 file cannot
+        grow past it). Each snapshot adds an overlay that can itself grow
+        to the volume's size while the images below it stay, so the limit
+        rises by the volume's size per snapshot: snapshots count against
+        the volume's own project, never against other volumes, and are
+        not exempt (an exempt overlay could fill the file system).
+        """
+        info = self._read_info_file(self._local_path_volume_info(volume),
+                                    empty_if_missing=True)
+        images = max(len(info), 1)
+        per_image = size_gb * units.Gi // units.Ki
+        return images * (per_image + per_image // _QUOTA_HEADROOM_RATIO +
+                         _QUOTA_HEADROOM_KIB)
+
+    def _apply_project_quota(self, volume: objects.Volume,
+                             size_gb: Optional[int] = None) -> None:
+        """Give the volume's files its project id and limit to its size.
+
+        Called after every operation that adds, removes or grows the
+        volume's files (create, snapshot, extend, revert), so that new
+        overlays and the rewritten .info file carry the project id. The
+        limit is set before the files are tagged, so their usage is never
+        counted without it.
+        """
+        if volume.provider_location not in self._quota_shares:
+            return
+        mount_point = self._get_mount_point_for_share(
+            volume.provider_location)
+        limit = self._quota_limit_kib(volume, size_gb or volume.size)
+        project_id = self._get_project_id(volume)
+        if project_id is None:
+            project_id = self._allocate_project_id(
+                volume, mount_point,
+                self._share_objects[volume.provider_location].fsname, limit)
+        else:
+            self._lfs.setquota(mount_point, project_id, limit)
+        self._lfs.set_project(self._volume_files(volume), project_id)
+
+    @coordination.synchronized('{self.driver_prefix}-project-{fsname}')
+    def _allocate_project_id(self, volume: objects.Volume, mount_point: str,
+                             fsname: str, limit_kib: int) -> int:
+        """Choose a free project id for a volume, set its limit, record it.
+
+        The id starts from the first 32 bits of the volume's UUID, mapped
+        into [2^24, 2^24 + 2^30) to stay clear of the small ids operators
+        use, and moves on to the next id while ``lfs quota`` shows the id
+        in use (usage, files or limits): two volumes whose UUIDs map to
+        the same id, or a project of someone else, are detected rather
+        than shared. The limit is set under a lock per file system, so a
+        concurrent allocation sees the id as taken; the id is then kept in
+        the volume's admin metadata and never derived again.
+        """
+        start = int(volume.id.replace('-', '')[:8], 16) % _PROJECT_ID_SPAN
+        for offset in range(_PROJECT_ID_PROBES):
+            project_id = _PROJECT_ID_BASE + (start + offset) % _PROJECT_ID_SPAN
+            if not self._lfs.quota(mount_point, project_id).in_use:
+                break
+            LOG.debug('Project id %(id)d is in use; volume %(vol)s tries '
+                      'the next one.', {'id': project_id, 'vol': volume.id})
+        else:
+            raise lustre_client.LustreException(msg=_(
+                'no free project id for volume %(vol)s among %(count)d '
+                'candidates') % {'vol': volume.id,
+                                 'count': _PROJECT_ID_PROBES})
+        self._lfs.setquota(mount_point, project_id, limit_kib)
+        volume.admin_metadata[_PROJECT_ID_KEY] = str(project_id)
+        with volume.obj_as_admin():
+            volume.save()
+        LOG.debug('Volume %(vol)s has project id %(id)d.',
+                  {'vol': volume.id, 'id': project_id})
+        return project_id
+
+    def _release_project_quota(self, volume: objects.Volume) -> None:
+        """Remove the limit of the volume's project, freeing its id.
+
+        A failure only leaves an unused limit behind, which allocation
+        skips as in use: it is logged, not raised, so that deleting the
+        volume goes on.
+        """
+        project_id = self._get_project_id(volume)
+        if project_id is None:
+            return
+        mount_point = self._get_mount_point_for_share(
+            volume.provider_location)
+        try:
+            self._lfs.setquota(mount_point, project_id, 0)
+        except (putils.ProcessExecutionError, OSError) as exc:
+            LOG.warning('Could not remove the quota of project %(id)d of '
+                        'volume %(vol)s: %(err)s',
+                        {'id': project_id, 'vol': volume.id,
+                         'err': getattr(exc, 'stderr', None) or exc})
+
+    # ------------------------------------------------------------------
+    # Retype
+    # ------------------------------------------------------------------
+
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def retype(self, ctxt: context.RequestContext, volume: objects.Volume,
+               new_type: Any, diff: dict, host: dict
+               ) -> tuple[bool, Optional[dict]]:
+        """Move a volume's files to the layout of a new type, in place.
+
+        Only the ``lustre:`` layout specs (and QoS specs, which the driver
+        does not enforce) may change: anything else, or another pool,
+        returns False so that Cinder migrates the volume generically.
+        ``lfs migrate`` rewrites the base file and every snapshot overlay
+        and blocks access to each while it copies, so an attached volume
+        is refused rather than freezing its guest.
+        """
+        if not self._retype_in_place(volume, new_type, diff, host):
+            return False, None
+        changed = [key for key in diff.get('extra_specs') or {}
+                   if key.startswith(lustre_client.SPEC_PREFIX)]
+        if not changed:
+            return True, None
+        if self._is_volume_attached(volume):
+            raise exception.InvalidVolume(reason=_(
+                'volume %s is attached: lfs migrate would block its guest '
+                'while it rewrites the files; detach it to change its '
+                'Lustre layout') % volume.id)
+        layout = self._layout_of(new_type['extra_specs'] or {},
+                                 self._pool_name_of(volume))
+        self._ensure_share_mounted(volume.provider_location)
+        layout = layout or self._default_layout(volume.provider_location)
+        if not layout:
+            return False, None
+        for path in self._volume_images(volume):
+            LOG.info('Migrating %(path)s to layout %(layout)s.',
+                     {'path': path, 'layout': layout.setstripe_args()})
+            self._lfs.migrate(path, layout, run_as_root=self._execute_as_root)
+        return True, None
+
+    def _retype_in_place(self, volume: objects.Volume, new_type: Any,
+                         diff: dict, host: dict) -> bool:
+        """Whether a retype changes nothing but the layout (or QoS)."""
+        if (diff.get('encryption') or
+                volume_utils.extract_host(host['host'], level='pool') !=
+                self._pool_name_of(volume)):
+            return False
+        old_specs = ((volume.volume_type.extra_specs or {})
+                     if volume.volume_type else {})
+        for key in diff.get('extra_specs') or {}:
+            if key.startswith(lustre_client.SPEC_PREFIX):
+                continue
+            # provisioning:type may go from unset to its default.
+            if key != 'provisioning:type' or (
+                    self._provisioning_of(old_specs) !=
+                    self._provisioning_of(new_type['extra_specs'] or {})):
+                LOG.debug('Retype of volume %(vol)s changes %(key)s: '
+                          'it needs a migration.',
+                          {'vol': volume.id, 'key': key})
+                return False
+        return True
+
+    def _default_layout(self, share: str) -> lustre_client.Layout:
+        """The share directory's default layout, for a type without one.
+
+        A volume retyped to a type without layout specs gets the layout a
+        new volume of that type would get: the directory's default.
+        """
+        defaults = self._lfs.stripe_defaults(
+            self._get_mount_point_for_share(share))
+        if defaults is None:
+            return lustre_client.Layout()
+        return lustre_client.Layout(stripe_count=defaults.stripe_count,
+                                    stripe_size=defaults.stripe_size,
+                                    pool=defaults.pool)
+
+    def _volume_images(self, volume: objects.Volume) -> list[str]:
+        """The volume's image files: the base file and its overlays."""
+        return [path for path in self._volume_files(volume)
+                if not path.endswith('.info')]
 
     # ------------------------------------------------------------------
     # Attach
@@ -722,6 +1001,12 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'a snapshot of a volume attached to several instances '
                 'cannot be taken'))
         self._create_snapshot(snapshot)
+        self._apply_project_quota(snapshot.volume)
+
+    def _delete_snapshot(self, snapshot: objects.Snapshot) -> None:
+        """Delete a snapshot; its volume's quota shrinks by one image."""
+        super()._delete_snapshot(snapshot)
+        self._apply_project_quota(snapshot.volume)
 
     def _copy_volume_from_snapshot(self, snapshot: objects.Snapshot,
                                    volume: Any, volume_size: int,
@@ -810,6 +1095,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             volume, 'raw' if volume.id in self._raw_views
             else self._copied_format(src_vref.volume_type,
                                      bool(volume.encryption_key_id)))
+        # The copy was written through a stand-in; the volume itself gets
+        # its share from the update only when the manager saves it.
+        volume.provider_location = update['provider_location']
+        self._apply_project_quota(volume)
         return update
 
     def _create_volume_from_snapshot(self, volume: objects.Volume,
@@ -836,6 +1125,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'not enough space on %(share)s to extend volume %(vol)s to '
                 '%(size)sG') % {'share': volume.provider_location,
                                 'vol': volume.id, 'size': size_gb})
+        # Raised first: preallocating a thick volume needs the new limit.
+        self._apply_project_quota(volume, size_gb)
         path = self._local_path_active_image(volume)
         volume_format = self._active_image_format(volume)
         image_utils.resize_image(path, size_gb,
@@ -867,6 +1158,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                             snapshot: objects.Snapshot) -> None:
         self._check_snapshot_support()
         super()._revert_to_snapshot(ctxt, volume, snapshot)
+        self._apply_project_quota(volume)
 
     # ------------------------------------------------------------------
     # Images
@@ -1003,4 +1295,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             volume.name)
         info = self._qemu_img_info(path, volume.name)
         self._save_volume_format(volume, info.file_format)
+        volume.provider_location = update['provider_location']
+        self._apply_project_quota(volume)
         return update
+
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
+    def unmanage(self, volume: objects.Volume) -> None:
+        """Leave the files, but lift the limit of the volume's project."""
+        self._release_project_quota(volume)

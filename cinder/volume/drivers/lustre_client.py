@@ -379,6 +379,98 @@ def parse_lfs_df(output: str) -> LfsDf:
                  osts=tuple(osts))
 
 
+@dataclasses.dataclass(frozen=True)
+class ProjectQuota:
+    """Usage and limits of one project id: blocks in KiB, then inodes."""
+
+    project_id: int
+    kbytes: int
+    block_soft: int
+    block_hard: int
+    files: int
+    inode_soft: int
+    inode_hard: int
+    exceeded: bool
+
+    @property
+    def in_use(self) -> bool:
+        """Whether anything has this project id: files, usage or limits."""
+        return any((self.kbytes, self.block_soft, self.block_hard,
+                    self.files, self.inode_soft, self.inode_hard))
+
+
+_QUOTA_TITLE_RE = re.compile(r'^Disk quotas for prj (?P<id>\d+)\b')
+
+
+def _quota_number(token: str) -> tuple[int, bool]:
+    """A value of the quota table: '1024', '1024*' (exceeded) or '[0]'."""
+    exceeded = token.endswith('*')
+    return int(token.rstrip('*').strip('[]')), exceeded
+
+
+def parse_lfs_quota(output: str, project_id: int) -> ProjectQuota:
+    """Parse ``lfs quota -p ID MNT``: the ``Disk quotas for prj ID`` table.
+
+    The row is read as white space separated tokens after the
+    ``Filesystem`` heading, so a long mount point printed on its own line
+    (and the spacing, which differs between versions) does not matter:
+    mount point, kbytes, quota, limit, grace, files, quota, limit, grace.
+    """
+    tokens: list[str] = []
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        match = _QUOTA_TITLE_RE.match(line.strip())
+        if match and int(match.group('id')) == project_id:
+            # The heading has nine words; the mount point and the values
+            # follow it, wherever the lines break.
+            body = ' '.join(lines[index + 1:]).split()
+            if body[:1] == ['Filesystem']:
+                tokens = body[9:18]
+            break
+    try:
+        values = [_quota_number(tokens[index])
+                  for index in (1, 2, 3, 5, 6, 7)]
+    except (IndexError, ValueError):
+        raise LustreException(msg=_('lfs quota printed no quota table of '
+                                    'project %(id)d: %(out)r') % {
+            'id': project_id, 'out': output[:300]})
+    numbers = [value for value, _over in values]
+    return ProjectQuota(project_id, kbytes=numbers[0],
+                        block_soft=numbers[1], block_hard=numbers[2],
+                        files=numbers[3], inode_soft=numbers[4],
+                        inode_hard=numbers[5],
+                        exceeded=any(over for _value, over in values))
+
+
+@dataclasses.dataclass(frozen=True)
+class StripeDefaults:
+    """The default layout of a directory (``lfs getstripe -d``)."""
+
+    stripe_count: int
+    stripe_size: int
+    pool: Optional[str] = None
+
+
+_STRIPE_DEFAULTS_RE = re.compile(
+    r'stripe_count:\s*(?P<count>-?\d+)\s+stripe_size:\s*(?P<size>\d+)'
+    r'(?:\s+pattern:\s*\S+)?(?:\s+stripe_offset:\s*-?\d+)?'
+    r'(?:\s+pool:\s*(?P<pool>\S+))?')
+
+
+def parse_stripe_defaults(output: str) -> Optional[StripeDefaults]:
+    """Parse ``lfs getstripe -d DIR``; None for a composite (PFL) default.
+
+    The one-line format is split on white space, not on columns: 2.15
+    pads the values (``stripe_count:  1 stripe_size:   1048576``), newer
+    clients may not.
+    """
+    match = _STRIPE_DEFAULTS_RE.search(output)
+    if not match:
+        return None
+    return StripeDefaults(int(match.group('count')), int(match.group('size')),
+                          match.group('pool'))
+
+
 class Lfs:
     """The ``lfs`` command: what the drivers run and how they read it."""
 
@@ -424,6 +516,38 @@ class Lfs:
         """
         self._execute('lfs', 'setstripe', *layout.setstripe_args(), '--',
                       path, run_as_root=run_as_root)
+
+    def stripe_defaults(self, path: str) -> Optional[StripeDefaults]:
+        """The default layout of a directory: what new files inherit."""
+        out, _err = self._execute('lfs', 'getstripe', '-d', path)
+        return parse_stripe_defaults(out)
+
+    def migrate(self, path: str, layout: 'Layout',
+                run_as_root: bool = False) -> None:
+        """Rewrite a file's data with a new layout.
+
+        lfs migrate blocks other access to the file while it copies: only
+        files nobody has open may be migrated.
+        """
+        self._execute('lfs', 'migrate', *layout.setstripe_args(), '--',
+                      path, run_as_root=run_as_root)
+
+    def set_project(self, paths: list[str], project_id: int) -> None:
+        """Give files a project id; changing one takes root."""
+        self._execute('lfs', 'project', '-p', str(project_id), '--', *paths,
+                      run_as_root=True)
+
+    def setquota(self, mount_point: str, project_id: int,
+                 block_hard_kib: int) -> None:
+        """Set the block hard limit of a project; 0 removes the limit."""
+        self._execute('lfs', 'setquota', '-p', str(project_id), '-B',
+                      '%dK' % block_hard_kib, mount_point, run_as_root=True)
+
+    def quota(self, mount_point: str, project_id: int) -> ProjectQuota:
+        """Usage and limits of a project on the file system."""
+        out, _err = self._execute('lfs', 'quota', '-p', str(project_id),
+                                  mount_point, run_as_root=True)
+        return parse_lfs_quota(out, project_id)
 
 
 # Extra specs of volume types that set the Lustre layout of volume files.
@@ -633,7 +757,9 @@ def make_pools(shares: typing.Iterable[LustreShare],
         by_fs.setdefault(fsname, []).append(pool)
     pools = {}
     for share in shares:
-        for ost_pool in by_fs.get(share.fsname) or [None]:
+        ost_pools_of_fs: list[Optional[str]] = list(
+            by_fs.get(share.fsname, [])) or [None]
+        for ost_pool in ost_pools_of_fs:
             name = share.name + ('.' + ost_pool if ost_pool else '')
             pools[name] = LustrePool(name, share.address, ost_pool)
     unused = set(by_fs) - {share.fsname for share in shares}

@@ -65,6 +65,9 @@ testfs-OST0001_UUID     52428800    15728640    36700160  30% /mnt[OST:1]
 
 filesystem_summary:    104857600    31457280    73400320  30% /mnt
 """
+# lfs getstripe -d of a directory without a default of its own (2.15).
+GETSTRIPE_D = ('stripe_count:  1 stripe_size:   1048576 pattern:       '
+               'raid0 stripe_offset: -1\n')
 DF = ('Filesystem 1-blocks Used Available Capacity Mounted on\n'
       '192.168.1.10@tcp:/testfs 107374182400 32212254720 75161927680 '
       '30% /mnt\n')
@@ -266,7 +269,7 @@ class LustreDriverTestCase(LustreTestBase):
         for name in ('lustre_shares_config', 'lustre_mount_point_base',
                      'lustre_mount_options', 'lustre_mount_attempts',
                      'lustre_sparsed_volumes', 'lustre_qcow2_volumes',
-                     'lustre_snapshot_support',
+                     'lustre_snapshot_support', 'lustre_project_quotas',
                      'nas_secure_file_permissions',
                      'nas_secure_file_operations'):
             self.assertIn(name, names)
@@ -277,7 +280,8 @@ class LustreDriverTestCase(LustreTestBase):
               ('lustre_mount_attempts', 3),
               ('lustre_sparsed_volumes', True),
               ('lustre_qcow2_volumes', True),
-              ('lustre_snapshot_support', True))
+              ('lustre_snapshot_support', True),
+              ('lustre_project_quotas', False))
     @ddt.unpack
     def test_option_defaults(self, name, default):
         opt = next(o for o in lustre.lustre_opts if o.name == name)
@@ -829,11 +833,15 @@ class LustreDriverTestCase(LustreTestBase):
                 'sparse_copy_volume': True,
                 'QoS_support': False,
                 'lustre_fsname': name.split('/')[0].split('.')[0],
-                'lustre_ost_pool': None}
+                'lustre_ost_pool': None,
+                'lustre_project_quotas': False,
+                'lustre_stripe_count': 1,
+                'lustre_stripe_size': 1048576}
 
     def _check_stats(self, ratio, reserved, provisioned, backend_name):
         self.mock_object(self.driver._mounter, 'ensure_mounted')
-        self._execute.side_effect = lambda *cmd, **kw: (LFS_DF, '')
+        self._execute.side_effect = lambda *cmd, **kw: (
+            GETSTRIPE_D if 'getstripe' in cmd else LFS_DF, '')
         self.driver.db.volume_data_get_for_host.return_value = (
             5, provisioned)
         stats = self.driver.get_volume_stats(refresh=True)
@@ -851,7 +859,9 @@ class LustreDriverTestCase(LustreTestBase):
                                           ratio, reserved)],
         }, stats)
         self.assertEqual('lustre', stats['storage_protocol'])
-        self.assertEqual([mock.call('lfs', 'df', self.mnt),
+        self.assertEqual([mock.call('lfs', 'getstripe', '-d', self.mnt),
+                          mock.call('lfs', 'df', self.mnt),
+                          mock.call('lfs', 'getstripe', '-d', self.mnt2),
                           mock.call('lfs', 'df', self.mnt2)],
                          self._execute.call_args_list)
 
@@ -884,7 +894,11 @@ class LustreDriverTestCase(LustreTestBase):
                                           for p in stats['pools']])
         self.assertEqual([70.0, 70.0], [p['free_capacity_gb']
                                         for p in stats['pools']])
-        self.assertEqual(1, len(self._commands('lfs')))
+        # The failed getstripe leaves the defaults unknown; the first
+        # failed lfs df turns lfs off for the rest.
+        self.assertEqual([None, None], [p['lustre_stripe_count']
+                                        for p in stats['pools']])
+        self.assertEqual(2, len(self._commands('lfs')))
 
     def test_update_volume_stats_no_shares(self):
         self.mock_object(self.driver._mounter, 'ensure_mounted',
@@ -1088,9 +1102,12 @@ class LustreDriverTestCase(LustreTestBase):
             lambda ctxt, host: (1, provisioned[host]))
         stats = self.driver.get_volume_stats(refresh=True)
         # One lfs df per Cinder pool, --pool for the OST pools.
+        # and one lfs getstripe -d per share.
         self.assertEqual(
-            [mock.call('lfs', 'df', '--pool', 'testfs.ssd', self.mnt),
+            [mock.call('lfs', 'getstripe', '-d', self.mnt),
+             mock.call('lfs', 'df', '--pool', 'testfs.ssd', self.mnt),
              mock.call('lfs', 'df', '--pool', 'testfs.hdd', self.mnt),
+             mock.call('lfs', 'getstripe', '-d', self.mnt2),
              mock.call('lfs', 'df', self.mnt2)],
             self._execute.call_args_list)
         pools = {pool['pool_name']: pool for pool in stats['pools']}
@@ -1114,7 +1131,9 @@ class LustreDriverTestCase(LustreTestBase):
         self._execute.side_effect = lambda *cmd, **kw: (LFS_DF, '')
         stats = self.driver.get_volume_stats(refresh=True)
         self.assertEqual([POOL2], [p['pool_name'] for p in stats['pools']])
-        self._execute.assert_called_once_with('lfs', 'df', self.mnt2)
+        self.assertEqual([mock.call('lfs', 'getstripe', '-d', self.mnt2),
+                          mock.call('lfs', 'df', self.mnt2)],
+                         self._execute.call_args_list)
 
     @ddt.data(('ssd', POOL + '.ssd'), ('hdd', POOL + '.hdd'))
     @ddt.unpack
@@ -2978,3 +2997,450 @@ class LustreClientTestCase(test.TestCase):
         exc = self.assertRaises(exception.InvalidVolumeType,
                                 lustre_client.Layout.from_extra_specs, specs)
         self.assertIn('lustre:', str(exc))
+
+
+# lfs quota -p (the emulator's and 2.15's layout): a free project id.
+QUOTA_FREE = """\
+Disk quotas for prj %(id)d (pid %(id)d):
+     Filesystem  kbytes   quota   limit   grace   files   quota   limit   grace
+           /mnt       0       0       0       -       0       0       0       -
+"""
+# A long mount point goes on its own line; '*' marks an exceeded value.
+QUOTA_LONG_OVER = """\
+Disk quotas for prj 16777300 (pid 16777300):
+     Filesystem  kbytes   quota   limit   grace   files   quota   limit   grace
+/var/lib/cinder/mnt/6cd8a3a8d2f4ae5e7c0c4d5a9e4b1e5f
+                1100000*      0 1053696       -       2       0       0       -
+"""
+# 2.16+ spacing, limits in brackets (values not yet from every target).
+QUOTA_216 = ("Disk quotas for prj 7 (pid 7):\n"
+             "Filesystem kbytes quota limit grace files quota limit grace\n"
+             "/mnt 12 0 [2048] - 1 0 [0] -\n")
+LIMIT_1G = 1048576 + 4096 + 1024
+
+
+@ddt.ddt
+class LustreParsersTestCase(test.TestCase):
+    """The parsers and commands of lfs quota, project, getstripe -d."""
+
+    def test_parse_quota_free(self):
+        quota = lustre_client.parse_lfs_quota(QUOTA_FREE % {'id': 5}, 5)
+        self.assertEqual(lustre_client.ProjectQuota(5, 0, 0, 0, 0, 0, 0,
+                                                    False), quota)
+        self.assertFalse(quota.in_use)
+
+    def test_parse_quota_long_mount_point_exceeded(self):
+        quota = lustre_client.parse_lfs_quota(QUOTA_LONG_OVER, 16777300)
+        self.assertEqual((1100000, 0, 1053696, 2), (
+            quota.kbytes, quota.block_soft, quota.block_hard, quota.files))
+        self.assertTrue(quota.exceeded)
+        self.assertTrue(quota.in_use)
+
+    def test_parse_quota_216_brackets(self):
+        quota = lustre_client.parse_lfs_quota(QUOTA_216, 7)
+        self.assertEqual((12, 2048, 1), (quota.kbytes, quota.block_hard,
+                                         quota.files))
+        self.assertFalse(quota.exceeded)
+
+    @ddt.data('', 'lfs: quotactl failed\n', QUOTA_FREE % {'id': 6},
+              'Disk quotas for prj 5 (pid 5):\nno table\n',
+              'Disk quotas for prj 5 (pid 5):\n'
+              'Filesystem kbytes quota limit grace files quota limit grace\n'
+              '/mnt 1 2\n')
+    def test_parse_quota_invalid(self, output):
+        self.assertRaises(lustre_client.LustreException,
+                          lustre_client.parse_lfs_quota, output, 5)
+
+    @ddt.data(
+        # 2.15 pads the values
+        ('stripe_count:  1 stripe_size:   1048576 pattern:       raid0 '
+         'stripe_offset: -1\n', (1, 1048576, None)),
+        # 2.16+ single spaces, with a pool
+        ('stripe_count: -1 stripe_size: 4194304 pattern: raid0 '
+         'stripe_offset: -1 pool: ssd\n', (-1, 4194304, 'ssd')),
+        ('stripe_count:  2 stripe_size:   65536 pattern:       0 '
+         'stripe_offset: 3 pool:          hdd', (2, 65536, 'hdd')),
+    )
+    @ddt.unpack
+    def test_parse_stripe_defaults(self, output, expected):
+        defaults = lustre_client.parse_stripe_defaults(output)
+        self.assertEqual(expected, (defaults.stripe_count,
+                                    defaults.stripe_size, defaults.pool))
+
+    @ddt.data('', 'lcm_layout_gen:    0\nlcm_entry_count:   2\n')
+    def test_parse_stripe_defaults_none(self, output):
+        self.assertIsNone(lustre_client.parse_stripe_defaults(output))
+
+    def test_lfs_commands(self):
+        execute = mock.Mock(return_value=(QUOTA_FREE % {'id': 9}, ''))
+        lfs = lustre_client.Lfs(execute)
+        lfs.set_project(['/m/a', '/m/a.info'], 9)
+        lfs.setquota('/m', 9, 2048)
+        self.assertFalse(lfs.quota('/m', 9).in_use)
+        lfs.migrate('/m/a', lustre_client.Layout(stripe_count=2),
+                    run_as_root=True)
+        execute.return_value = ('stripe_count: 4 stripe_size: 1048576', '')
+        self.assertEqual(4, lfs.stripe_defaults('/m').stripe_count)
+        self.assertEqual([
+            mock.call('lfs', 'project', '-p', '9', '--', '/m/a', '/m/a.info',
+                      run_as_root=True),
+            mock.call('lfs', 'setquota', '-p', '9', '-B', '2048K', '/m',
+                      run_as_root=True),
+            mock.call('lfs', 'quota', '-p', '9', '/m', run_as_root=True),
+            mock.call('lfs', 'migrate', '-c', '2', '--', '/m/a',
+                      run_as_root=True),
+            mock.call('lfs', 'getstripe', '-d', '/m')],
+            execute.call_args_list)
+
+
+@ddt.ddt
+class LustreProjectQuotaTestCase(LustreTestBase):
+    """Per-volume project quotas."""
+
+    def setUp(self):
+        super().setUp()
+        self.mock_object(lustre_client.LustreMounter, 'ensure_mounted')
+        self.override_config('lustre_project_quotas', True)
+        self.driver = self._make_driver()
+        # Project ids already in use on the file system.
+        self.used_ids = set()
+        self.quota_error = None
+
+    def _execute_side_effect(self, *cmd, **kwargs):
+        if cmd[:2] == ('lfs', 'quota'):
+            if self.quota_error:
+                raise self.quota_error
+            prj = int(cmd[3])
+            if prj in getattr(self, 'used_ids', ()):
+                return QUOTA_LONG_OVER.replace('16777300', str(prj)), ''
+            return QUOTA_FREE % {'id': prj}, ''
+        return super()._execute_side_effect(*cmd, **kwargs)
+
+    def _setup(self):
+        self.mock_object(remotefs.RemoteFSDriver, 'do_setup')
+        self.mock_object(self.driver, 'set_nas_security_options')
+        self.driver.do_setup(self.context)
+        self._execute.reset_mock()
+
+    def _quota_commands(self):
+        return [c for c in self._execute.call_args_list
+                if c.args[:2] in (('lfs', 'quota'), ('lfs', 'setquota'),
+                                  ('lfs', 'project'))]
+
+    @staticmethod
+    def _with_id(volume, project_id='77'):
+        volume.admin_metadata = dict(volume.admin_metadata or {},
+                                     lustre_project_id=project_id)
+        return volume
+
+    def _first_id(self, volume):
+        return lustre._PROJECT_ID_BASE + int(volume.id[:8], 16)
+
+    def test_probe_disabled(self):
+        self.override_config('lustre_project_quotas', False)
+        self.driver = self._make_driver()
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        self._setup()
+        self.assertEqual(set(), self.driver._quota_shares)
+        self.assertEqual([], self._commands('lfs'))
+        mock_warn.assert_not_called()
+
+    def test_probe_supported(self):
+        self._setup()
+        self.assertEqual({SHARE, SHARE2}, self.driver._quota_shares)
+        self._capacity(50, 100)
+        stats = self.driver._get_pool_stats(self.driver._pools[POOL])
+        self.assertTrue(stats['lustre_project_quotas'])
+
+    @ddt.data(putils.ProcessExecutionError(stderr='Operation not supported'),
+              OSError(errno.ENOENT, 'No such file or directory'))
+    def test_probe_missing_warns_once(self, error):
+        self.quota_error = error
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        self._setup()
+        self.assertEqual(set(), self.driver._quota_shares)
+        mock_warn.assert_called_once()
+        self.assertIn(SHARE2, mock_warn.call_args.args[1])
+        self.quota_error = None
+        volume = self._volume(volume_format='raw')
+        self._touch(volume.name)
+        self.driver.delete_volume(volume)
+        self.assertEqual([], self._quota_commands())
+
+    def test_probe_one_share_missing(self):
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('lfs', 'quota') and cmd[-1] == self.mnt2:
+                raise lustre_client.LustreException(msg='no table')
+            return self._execute_side_effect(*cmd, **kwargs)
+        self.mock_object(remotefs.RemoteFSDriver, 'do_setup')
+        self.mock_object(self.driver, 'set_nas_security_options')
+        self._execute.side_effect = execute
+        self.driver.do_setup(self.context)
+        self.assertEqual({SHARE}, self.driver._quota_shares)
+
+    def test_create_volume_sets_project_and_limit(self):
+        self._setup()
+        volume = self._volume(extra_specs={'provisioning:type': 'thin'})
+        self.mock_object(self.driver, '_create_qcow2_file')
+        self.driver._do_create_volume(volume)
+        prj = self._first_id(volume)
+        self.assertEqual(str(prj), volume.admin_metadata['lustre_project_id'])
+        self.assertEqual(
+            [mock.call('lfs', 'quota', '-p', str(prj), self.mnt,
+                       run_as_root=True),
+             mock.call('lfs', 'setquota', '-p', str(prj), '-B',
+                       '%dK' % LIMIT_1G, self.mnt, run_as_root=True),
+             mock.call('lfs', 'project', '-p', str(prj), '--',
+                       self._path(volume.name), run_as_root=True)],
+            self._quota_commands())
+
+    def test_create_volume_id_collision_takes_next(self):
+        self._setup()
+        volume = self._volume()
+        self.used_ids = {self._first_id(volume), self._first_id(volume) + 1}
+        self.driver._apply_project_quota(volume)
+        self.assertEqual(str(self._first_id(volume) + 2),
+                         volume.admin_metadata['lustre_project_id'])
+        self.assertEqual(3, len(self._commands('lfs')) - 2)
+
+    def test_create_volume_no_free_id(self):
+        self._setup()
+        volume = self._volume(extra_specs={'provisioning:type': 'thin'})
+        self.mock_object(self.driver, '_create_qcow2_file')
+        self.used_ids = {self._first_id(volume) + n
+                         for n in range(lustre._PROJECT_ID_PROBES)}
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver._do_create_volume, volume)
+        self.assertNotIn('lustre_project_id', volume.admin_metadata)
+        self.assertEqual([], self._commands('setquota'))
+
+    def test_create_volume_project_fails_cleans_up(self):
+        self._setup()
+        volume = self._volume(extra_specs={'provisioning:type': 'thin'})
+        self._touch(volume.name)
+        os.remove(self._path(volume.name))
+
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('lfs', 'project'):
+                raise putils.ProcessExecutionError(stderr='EPERM')
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        self.mock_object(self.driver, '_create_qcow2_file',
+                         side_effect=lambda path, size: self._touch(
+                             os.path.basename(path)))
+        self.assertRaises(putils.ProcessExecutionError,
+                          self.driver._do_create_volume, volume)
+        self.assertFalse(os.path.exists(self._path(volume.name)))
+        prj = self._first_id(volume)
+        self.assertEqual(
+            mock.call('lfs', 'setquota', '-p', str(prj), '-B', '0K',
+                      self.mnt, run_as_root=True),
+            self._quota_commands()[-1])
+
+    def test_share_without_quota_untouched(self):
+        self._setup()
+        self.driver._quota_shares = {SHARE2}
+        volume = self._volume()
+        self.driver._apply_project_quota(volume)
+        self.assertEqual([], self._quota_commands())
+
+    def test_snapshot_raises_limit_and_tags_overlay(self):
+        self._setup()
+        volume = self._with_id(self._volume(volume_format='raw'))
+        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        self.driver._apply_project_quota(volume)
+        self.assertEqual(
+            [mock.call('lfs', 'setquota', '-p', '77', '-B',
+                       '%dK' % (2 * LIMIT_1G), self.mnt, run_as_root=True),
+             mock.call('lfs', 'project', '-p', '77', '--',
+                       self._path(volume.name), self._path(snap),
+                       self._path(volume.name + '.info'), run_as_root=True)],
+            self._quota_commands())
+
+    def test_create_and_delete_snapshot_apply(self):
+        self._setup()
+        volume = self._volume(volume_format='raw')
+        snapshot = self._snapshot(volume)
+        self.mock_object(self.driver, '_create_snapshot')
+        mock_apply = self.mock_object(self.driver, '_apply_project_quota')
+        self.driver.create_snapshot(snapshot)
+        self.mock_object(remotefs.RemoteFSSnapDriverDistributed,
+                         '_delete_snapshot')
+        self.driver.delete_snapshot(snapshot)
+        self.mock_object(remotefs.RevertToSnapshotMixin,
+                         '_revert_to_snapshot')
+        self.driver._revert_to_snapshot(self.context, volume, snapshot)
+        self.assertEqual([mock.call(volume)] * 3, mock_apply.call_args_list)
+
+    def test_extend_raises_limit_before_resize(self):
+        self._setup()
+        volume = self._with_id(self._volume(
+            extra_specs={'provisioning:type': 'thick'}, volume_format='raw'))
+        self._capacity(50, 100)
+        self.mock_object(image_utils, 'resize_image')
+        self.mock_qemu_img_info.return_value = _img_info('raw', 3)
+        self.driver.extend_volume(volume, 3)
+        self.assertEqual(
+            mock.call('lfs', 'setquota', '-p', '77', '-B',
+                      '%dK' % (3 * 1048576 + 3 * 4096 + 1024), self.mnt,
+                      run_as_root=True),
+            self._execute.call_args_list[0])
+        self.assertEqual('fallocate', self._execute.call_args_list[-1].args[0])
+
+    def test_delete_clears_limit(self):
+        self._setup()
+        volume = self._with_id(self._volume())
+        self._touch(volume.name)
+        self.driver.delete_volume(volume)
+        self.assertEqual([mock.call('lfs', 'setquota', '-p', '77', '-B',
+                                    '0K', self.mnt, run_as_root=True)],
+                         self._quota_commands())
+
+    def test_delete_clear_fails_warns(self):
+        self._setup()
+        volume = self._with_id(self._volume())
+        self._touch(volume.name)
+        self.quota_error = None
+
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('lfs', 'setquota'):
+                raise putils.ProcessExecutionError(stderr='quotactl failed')
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        self.driver.delete_volume(volume)
+        self.assertFalse(os.path.exists(self._path(volume.name)))
+        mock_warn.assert_called_once()
+
+    def test_unmanage_releases_limit(self):
+        self._setup()
+        volume = self._with_id(self._volume())
+        self.driver.unmanage(volume)
+        self.assertEqual([mock.call('lfs', 'setquota', '-p', '77', '-B',
+                                    '0K', self.mnt, run_as_root=True)],
+                         self._quota_commands())
+
+    def test_clone_and_manage_apply_to_their_share(self):
+        self._setup()
+        mock_apply = self.mock_object(self.driver, '_apply_project_quota')
+        volume = self._volume(provider_location=None)
+        src = self._volume(id=fake.VOLUME2_ID, volume_format='raw')
+        self.mock_object(remotefs.RemoteFSSnapDriverDistributed,
+                         '_create_cloned_volume',
+                         return_value={'provider_location': SHARE})
+        self.mock_object(self.driver, '_save_volume_format')
+        self.driver._create_cloned_volume(volume, src, self.context)
+        self.assertEqual(SHARE, volume.provider_location)
+        mock_apply.assert_called_once_with(volume)
+
+
+@ddt.ddt
+class LustreRetypeTestCase(LustreTestBase):
+    """Retype between layouts with lfs migrate."""
+
+    def setUp(self):
+        super().setUp()
+        self.mock_object(lustre_client.LustreMounter, 'ensure_mounted')
+
+    def _retype(self, volume, new_specs, diff_specs, host=None, **diff):
+        new_type = {'extra_specs': new_specs}
+        full_diff = {'encryption': {}, 'qos_specs': {},
+                     'extra_specs': diff_specs}
+        full_diff.update(diff)
+        return self.driver.retype(self.context, volume, new_type, full_diff,
+                                  {'host': host or volume.host})
+
+    def test_retype_migrates_base_and_overlays(self):
+        volume = self._volume(extra_specs={'lustre:stripe_count': '1'},
+                              volume_format='qcow2')
+        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        result = self._retype(volume, {'lustre:stripe_count': '4'},
+                              {'lustre:stripe_count': ('1', '4')})
+        self.assertEqual((True, None), result)
+        self.assertEqual(
+            [mock.call('lfs', 'migrate', '-c', '4', '--', self._path(name),
+                       run_as_root=True) for name in (volume.name, snap)],
+            self._commands('lfs'))
+
+    def test_retype_to_type_without_layout_uses_default(self):
+        volume = self._volume(extra_specs={'lustre:stripe_count': '4'})
+        self._execute.side_effect = lambda *cmd, **kw: (
+            (GETSTRIPE_D, '') if 'getstripe' in cmd else ('', ''))
+        result = self._retype(volume, {}, {'lustre:stripe_count': ('4',
+                                                                   None)})
+        self.assertEqual((True, None), result)
+        self.assertEqual(
+            mock.call('lfs', 'migrate', '-c', '1', '-S', '1024K', '--',
+                      self._path(volume.name), run_as_root=True),
+            self._execute.call_args_list[-1])
+
+    def test_retype_composite_default_falls_back(self):
+        volume = self._volume(extra_specs={'lustre:stripe_count': '4'})
+        self.assertEqual((False, None), self._retype(
+            volume, {}, {'lustre:stripe_count': ('4', None)}))
+        self.assertEqual([], self._commands('lfs')[1:])
+
+    def test_retype_attached_refused(self):
+        volume = self._volume(extra_specs={})
+        self._attach(volume)
+        exc = self.assertRaises(exception.InvalidVolume, self._retype,
+                                volume, {'lustre:stripe_count': '2'},
+                                {'lustre:stripe_count': (None, '2')})
+        self.assertIn('attached', str(exc))
+        self.assertEqual([], self._commands('lfs'))
+
+    @ddt.data({'lustre:stripe_count': '0'}, {'lustre:bogus': '1'})
+    def test_retype_invalid_specs(self, specs):
+        volume = self._volume(extra_specs={})
+        exc = self.assertRaises(
+            exception.InvalidVolumeType, self._retype, volume, specs,
+            {key: (None, value) for key, value in specs.items()})
+        self.assertIn(list(specs)[0], str(exc))
+        self.assertEqual([], self._commands('lfs'))
+
+    def test_retype_ost_pool_contradicting_pool_refused(self):
+        self.override_config('lustre_ost_pools', ['testfs.ssd'])
+        self.driver = self._make_driver()
+        volume = self._volume(host=HOST + '#' + POOL + '.ssd',
+                              extra_specs={})
+        self.assertRaises(exception.InvalidVolumeType, self._retype, volume,
+                          {'lustre:ost_pool': 'hdd'},
+                          {'lustre:ost_pool': (None, 'hdd')})
+
+    @ddt.data(
+        ({'provisioning:type': 'thick'},
+         {'provisioning:type': ('thin', 'thick')}, {}),
+        ({'multiattach': '<is> True'},
+         {'multiattach': (None, '<is> True')}, {}),
+        ({}, {}, {'encryption': {'cipher': ('a', 'b')}}),
+    )
+    @ddt.unpack
+    def test_retype_falls_back(self, specs, diff_specs, diff):
+        volume = self._volume(extra_specs={'provisioning:type': 'thin'})
+        self.assertEqual((False, None),
+                         self._retype(volume, specs, diff_specs, **diff))
+        self.assertEqual([], self._commands('lfs'))
+
+    def test_retype_other_pool_falls_back(self):
+        volume = self._volume(extra_specs={})
+        self.assertEqual((False, None), self._retype(
+            volume, {'lustre:stripe_count': '2'},
+            {'lustre:stripe_count': (None, '2')}, host=HOST + '#' + POOL2))
+        self.assertEqual([], self._commands('lfs'))
+
+    def test_retype_provisioning_default_made_explicit(self):
+        # Unset and 'thin' are the same with lustre_sparsed_volumes.
+        volume = self._volume(extra_specs=None)
+        self.assertEqual((True, None), self._retype(
+            volume, {'provisioning:type': 'thin', 'lustre:stripe_count': '2'},
+            {'provisioning:type': (None, 'thin'),
+             'lustre:stripe_count': (None, '2')}))
+        self.assertEqual(1, len(self._commands('lfs')))
+
+    def test_retype_qos_only(self):
+        volume = self._volume(extra_specs={})
+        self.assertEqual((True, None), self._retype(
+            volume, {}, {}, qos_specs={'read_iops_sec': (None, '100')}))
+        self._execute.assert_not_called()

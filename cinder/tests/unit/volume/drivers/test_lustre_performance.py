@@ -227,12 +227,14 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         # The same work for 10, 1,000 and 10,000 volumes.
         self.assertEqual(work[10], work[1000])
         self.assertEqual(work[10], work[10000])
-        # One subprocess per pool: lfs df, with --pool for an OST pool.
+        # One subprocess per pool: lfs df, with --pool for an OST pool;
+        # and one per share: lfs getstripe -d for its default layout.
+        expected = [mock.call('lfs', 'getstripe', '-d', self.mnt)]
         if ost_pools:
-            expected = [mock.call('lfs', 'df', '--pool', pool, self.mnt)
-                        for pool in ost_pools]
+            expected += [mock.call('lfs', 'df', '--pool', pool, self.mnt)
+                         for pool in ost_pools]
         else:
-            expected = [mock.call('lfs', 'df', self.mnt)]
+            expected += [mock.call('lfs', 'df', self.mnt)]
         self.assertEqual(expected, self._execute.call_args_list)
         # One database query per pool.
         self.assertEqual(pools, work[10000][2])
