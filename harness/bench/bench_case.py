@@ -1,0 +1,525 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The measurements, as one test of Cinder's TestCase (test DB, config).
+
+Built like harness/functional/base.py: the real LustreDriver and
+LustreBackupDriver on an emulated Lustre file system, and cinder's
+NfsDriver and NFSBackupDriver on the same backing directory (mounted by
+the bind-mounting mount.nfs helper of nfs_helper.py).  run.py passes the
+sizes in BENCH_PARAMS and reads the samples from BENCH_OUT.
+"""
+
+import concurrent.futures
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import shutil
+import subprocess
+import time
+import uuid
+import warnings
+
+from base import Emulator
+from base import FunctionalTestCase
+from base import MGS
+from base import MiB
+from base import run
+
+from cinder.backup.drivers import lustre as lustre_backup
+from cinder.backup.drivers import nfs as nfs_backup
+from cinder import context
+from cinder import db
+from cinder.db import api as db_api
+from cinder.db import models
+from cinder import objects
+from cinder.objects import fields
+from cinder.tests.unit import test
+from cinder.tests.unit import utils as test_utils
+from cinder.volume import configuration as conf
+from cinder.volume import driver as volume_driver
+from cinder.volume.drivers import nfs
+from cinder.volume.drivers import remotefs
+
+GiB = 1024 * MiB
+
+
+def timed(func):
+    """Seconds func takes, with the dirty pages it left written out."""
+    start = time.monotonic()
+    func()
+    os.sync()
+    return time.monotonic() - start
+
+
+def fill(path, size, written, seed=1):
+    """Write `written` bytes of random data spread over a file of size."""
+    rng = random.Random(seed)
+    extent = 16 * MiB
+    count = max(1, written // extent)
+    stride = size // count
+    with open(path, 'r+b') as f:
+        for i in range(count):
+            f.seek(i * stride)
+            f.write(rng.randbytes(extent))
+
+
+def scatter(path, size, changed, seed):
+    """Overwrite `changed` bytes in 1 MiB pieces at random offsets."""
+    rng = random.Random(seed)
+    blocks = size // MiB
+    with open(path, 'r+b') as f:
+        for block in rng.sample(range(blocks), max(1, changed // MiB)):
+            f.seek(block * MiB)
+            f.write(rng.randbytes(MiB))
+
+
+def tree_bytes(path):
+    """Allocated bytes under a directory."""
+    return sum(os.lstat(os.path.join(d, n)).st_blocks * 512
+               for d, _dirs, names in os.walk(path) for n in names)
+
+
+def top_functions(profile, limit=12):
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats('cumulative').print_stats(limit)
+    return out.getvalue().splitlines()[-limit - 2:]
+
+
+class Bench(FunctionalTestCase):
+    """Runs every measurement; one method per table row."""
+
+    def setUp(self):
+        # FunctionalTestCase.setUp adds a 2G file system; the bench needs
+        # room for the thick volume, so it sets up its own.
+        test.TestCase.setUp(self)
+        self.params = json.loads(os.environ['BENCH_PARAMS'])
+        self.results = {}
+        self._privsep_in_process()
+        self.ctxt = context.get_admin_context()
+        self.emulator = Emulator()
+        self.tmp = self.params['workdir']
+        ost_size = '%dG' % max(8, self.params['thick_gib'])
+        self.fsname = self.emulator.add_fs(osts=4, ost_size=ost_size)
+        self.backup_fs = self.emulator.add_fs(osts=2, ost_size=ost_size)
+        self.addCleanup(self._remove_fs)
+        for fs in (self.fsname, self.backup_fs):
+            for sub in ('cinder', 'nfs'):
+                os.makedirs(os.path.join(self.emulator.backing_dir(fs), sub))
+        self.share = '%s:/%s/cinder' % (MGS, self.fsname)
+        self.nfs_export = os.path.join(
+            self.emulator.backing_dir(self.fsname), 'nfs')
+        self.nfs_share = '127.0.0.1:%s' % self.nfs_export
+        self.mount_base = os.path.join(self.tmp, 'mnt')
+        self.addCleanup(self._unmount_all)
+        self.override_config('volume_dd_blocksize', '1M')
+        self.override_config('image_conversion_dir',
+                             os.path.join(self.tmp, 'conversion'))
+        self.override_config('state_path', self.tmp)
+        self.lustre = self.make_driver(lustre_qcow2_volumes='false')
+        self.nfs = self.make_nfs_driver()
+        self.types = {p: self.make_volume_type(
+            p, **{'provisioning:type': p}) for p in ('thin', 'thick')}
+
+    def _privsep_in_process(self):
+        from cinder import privsep as cinder_privsep
+        from os_brick import privileged as brick_privileged
+        for pctxt in (cinder_privsep.sys_admin_pctxt,
+                      brick_privileged.default):
+            pctxt.set_client_mode(False)
+            self.addCleanup(pctxt.set_client_mode, True)
+
+    def _remove_fs(self):
+        root = os.path.dirname(self.emulator.backing_dir(self.fsname))
+        for fs in (self.fsname, self.backup_fs):
+            shutil.rmtree(os.path.join(os.path.dirname(root), fs),
+                          ignore_errors=True)
+
+    def _unmount_all(self):
+        with open('/proc/mounts') as f:
+            mounts = [line.split()[1] for line in f]
+        for mount_point in reversed(mounts):
+            if mount_point.startswith(self.mount_base + '/'):
+                subprocess.run(['umount', '-l', mount_point], check=False)
+
+    # -- drivers --------------------------------------------------------
+
+    def make_nfs_driver(self, sparsed=False):
+        shares = os.path.join(self.tmp, 'nfs_shares')
+        with open(shares, 'w') as f:
+            f.write('%s\n' % self.nfs_share)
+        group = 'nfs-bench-%s' % ('thin' if sparsed else 'thick')
+        config = conf.Configuration(volume_driver.volume_opts,
+                                    config_group=group)
+        config.append_config_values(nfs.nfs_opts)
+        config.append_config_values(remotefs.nas_opts)
+        config.append_config_values(remotefs.volume_opts)
+        settings = dict(nfs_shares_config=shares,
+                        nfs_mount_point_base=os.path.join(self.mount_base,
+                                                          'nfs'),
+                        nfs_sparsed_volumes=sparsed,
+                        nfs_qcow2_volumes=False,
+                        nfs_snapshot_support=True,
+                        nas_secure_file_operations='false',
+                        nas_secure_file_permissions='false',
+                        volume_backend_name='nfs')
+        for name, value in settings.items():
+            self.override_config(name, value, group=group)
+        nfs_driver = nfs.NfsDriver(configuration=config, db=db,
+                                   host='node1@nfs')
+        nfs_driver.do_setup(self.ctxt)
+        nfs_driver.check_for_setup_error()
+        nfs_driver._ensure_shares_mounted()
+        return nfs_driver
+
+    def nfs_host(self):
+        return 'node1@nfs#%s' % self.nfs_share
+
+    def new_volume(self, drv, size, type_name='thin', host=None):
+        """A volume row ready for drv.create_volume (not created)."""
+        if host is None:
+            host = (self.nfs_host() if isinstance(drv, nfs.NfsDriver)
+                    else self.pool_host())
+        volume = test_utils.create_volume(
+            self.ctxt, host=host, size=size,
+            volume_type_id=self.types[type_name].id, status='creating')
+        return objects.Volume.get_by_id(self.ctxt, volume.id)
+
+    def create(self, drv, volume):
+        volume.update(drv.create_volume(volume) or {})
+        volume.status = 'available'
+        volume.save()
+        return volume
+
+    def drop(self, drv, volume):
+        drv.delete_volume(volume)
+        volume.destroy()
+
+    def samples(self, func, setup=None, teardown=None):
+        """`runs` timings of func(arg), arg from setup, then teardown."""
+        out = []
+        for _ in range(self.params['runs']):
+            arg = setup() if setup else None
+            out.append(timed(lambda: func(arg)))
+            if teardown:
+                teardown(arg)
+        return out
+
+    def profile(self, key, func, setup=None, teardown=None):
+        """One more untimed run of func under cProfile, for the report."""
+        if not self.params['profile']:
+            return
+        arg = setup() if setup else None
+        prof = cProfile.Profile()
+        prof.runcall(func, arg)
+        if teardown:
+            teardown(arg)
+        self.results.setdefault('profiles', {})[key] = top_functions(prof)
+
+    def record(self, key, seconds, **extra):
+        self.results.setdefault('ops', {})[key] = dict(samples=seconds,
+                                                       **extra)
+
+    # -- the table ---------------------------------------------------------
+
+    def test_bench(self):
+        # eventlet warns at each fork of processutils: noise, not results.
+        warnings.simplefilter('ignore', DeprecationWarning)
+        steps = [self.bench_thick, self.bench_stats, self.bench_copies,
+                 self.bench_backup, self.bench_incremental,
+                 self.bench_active_active]
+        only = self.params.get('only')
+        for step in steps:
+            if only and step.__name__[6:] not in only:
+                continue
+            start = time.monotonic()
+            step()
+            self.results.setdefault('step_seconds', {})[step.__name__] = (
+                round(time.monotonic() - start, 1))
+            self._save()
+
+    def _save(self):
+        with open(os.environ['BENCH_OUT'], 'w') as f:
+            json.dump(self.results, f, indent=1)
+
+    def bench_thick(self):
+        size = self.params['thick_gib']
+        nfs_thick = self.nfs
+
+        def lustre_setup():
+            return self.new_volume(self.lustre, size, 'thick')
+
+        def nfs_setup():
+            return self.new_volume(nfs_thick, size, 'thick')
+
+        path = os.path.join(self.nfs_export, 'bare-fallocate')
+        self.record('thick.lustre', self.samples(
+            lambda v: self.create(self.lustre, v), lustre_setup,
+            lambda v: self.drop(self.lustre, v)), size_gib=size)
+        self.record('thick.nfs', self.samples(
+            lambda v: self.create(nfs_thick, v), nfs_setup,
+            lambda v: self.drop(nfs_thick, v)), size_gib=size)
+        self.record('thick.fallocate', self.samples(
+            lambda _: run('fallocate', '-l', '%dG' % size, path),
+            teardown=lambda _: os.unlink(path)), size_gib=size)
+
+    # stats ------------------------------------------------------------------
+
+    def _populate(self, count, start):
+        """Add sparse volume files on both shares, and their DB rows."""
+        lustre_dir = os.path.join(self.emulator.backing_dir(self.fsname),
+                                  'cinder')
+        rows = []
+        for i in range(start, count):
+            vid = str(uuid.uuid4())
+            for directory, host in ((lustre_dir, self.pool_host()),
+                                    (self.nfs_export, self.nfs_host())):
+                with open(os.path.join(directory, 'volume-' + vid), 'wb') as f:
+                    f.truncate(GiB)
+                rows.append(dict(id=str(uuid.uuid4()), host=host, size=1,
+                                 status='available', deleted=False,
+                                 project_id='bench', user_id='bench',
+                                 volume_type_id=self.types['thin'].id))
+        engine = db_api.get_engine()
+        with engine.begin() as connection:
+            connection.execute(models.Volume.__table__.insert(), rows)
+
+    def bench_stats(self):
+        done = 0
+        for count in self.params['stats_counts']:
+            self._populate(count, done)
+            done = count
+            self.record('stats.lustre.%d' % count, self.samples(
+                lambda _: self.lustre._update_volume_stats()), volumes=count)
+            self.record('stats.nfs.%d' % count, self.samples(
+                lambda _: self.nfs._update_volume_stats()), volumes=count)
+        self.profile('stats.lustre',
+                     lambda _: self.lustre._update_volume_stats())
+        with db_api.get_engine().begin() as connection:
+            connection.execute(models.Volume.__table__.delete().where(
+                models.Volume.project_id == 'bench'))
+        for directory in (os.path.join(self.emulator.backing_dir(
+                self.fsname), 'cinder'), self.nfs_export):
+            for name in os.listdir(directory):
+                if name.startswith('volume-'):
+                    os.unlink(os.path.join(directory, name))
+
+    # clone and volume-from-snapshot -----------------------------------------
+
+    def _source(self, drv):
+        size = self.params['copy_gib']
+        volume = self.create(drv, self.new_volume(drv, size))
+        fill(drv.local_path(volume), size * GiB,
+             self.params['copy_written_mib'] * MiB)
+        return volume
+
+    def bench_copies(self):
+        extra = dict(size_gib=self.params['copy_gib'],
+                     written_mib=self.params['copy_written_mib'])
+        for name, drv in (('lustre', self.lustre), ('nfs', self.nfs)):
+            src = self._source(drv)
+            clone = self._clone_func(drv, src)
+            self.record('clone.%s' % name, self.samples(
+                clone, lambda: self.new_volume(drv, src.size),
+                lambda v: self.drop(drv, v)), **extra)
+            if name == 'lustre':
+                self.profile('clone.lustre', clone,
+                             lambda: self.new_volume(drv, src.size),
+                             lambda v: self.drop(drv, v))
+                self._bare_cp(drv.local_path(src), extra)
+            snap = self.make_snapshot(drv, src)
+            self.record('from_snapshot.%s' % name, self.samples(
+                lambda v: self.create_from(drv, v, snap),
+                lambda: self.new_volume(drv, src.size),
+                lambda v: self.drop(drv, v)), **extra)
+            drv.delete_snapshot(snap)
+            snap.destroy()
+            self.drop(drv, src)
+
+    def _clone_func(self, drv, src):
+        def clone(volume):
+            volume.update(drv.create_cloned_volume(volume, src) or {})
+            volume.save()
+        return clone
+
+    def create_from(self, drv, volume, snap):
+        volume.update(drv.create_volume_from_snapshot(volume, snap) or {})
+        volume.save()
+
+    def _bare_cp(self, src_path, extra):
+        dest = os.path.join(os.path.dirname(src_path), 'bare-cp')
+        self.record('clone.cp', self.samples(
+            lambda _: run('cp', '--sparse=always', src_path, dest),
+            teardown=lambda _: os.unlink(dest)), **extra)
+
+    # backup and restore ----------------------------------------------------
+
+    def _backup_driver(self, name):
+        if name == 'lustre':
+            self.override_config('backup_lustre_share', '%s:/%s/cinder' % (
+                MGS, self.backup_fs))
+            self.override_config('backup_lustre_mount_point_base',
+                                 os.path.join(self.mount_base, 'backup'))
+            self.override_config('backup_lustre_stripe_count', 2)
+            return lustre_backup.LustreBackupDriver(self.ctxt)
+        export = os.path.join(self.emulator.backing_dir(self.backup_fs),
+                              'nfs')
+        self.override_config('backup_share', '127.0.0.1:%s' % export)
+        self.override_config('backup_mount_point_base',
+                             os.path.join(self.mount_base, 'nfs-backup'))
+        return nfs_backup.NFSBackupDriver(self.ctxt)
+
+    def _new_backup(self, volume, parent=None):
+        backup = test_utils.create_backup(
+            self.ctxt, volume_id=volume.id, container='bench-%s' % volume.id,
+            parent_id=parent.id if parent else None,
+            status=fields.BackupStatus.CREATING)
+        return objects.Backup.get_by_id(self.ctxt, backup.id)
+
+    def _do_backup(self, name, volume, path, parent=None):
+        backup = self._new_backup(volume, parent)
+        with open(path, 'rb') as f:
+            self._backup_driver(name).backup(backup, f)
+        backup = objects.Backup.get_by_id(self.ctxt, backup.id)
+        backup.status = fields.BackupStatus.AVAILABLE
+        backup.save()
+        return backup
+
+    def _do_restore(self, name, backup, volume, path):
+        # The chunked driver cancels a restore whose backup is not
+        # 'restoring'.
+        backup.status = fields.BackupStatus.RESTORING
+        backup.save()
+        with open(path, 'r+b') as f:
+            self._backup_driver(name).restore(backup, volume.id, f, True)
+        backup.status = fields.BackupStatus.AVAILABLE
+        backup.save()
+
+    def _forget_backup(self, name, backup):
+        self._backup_driver(name).delete_backup(backup)
+        backup.destroy()
+
+    def bench_backup(self):
+        src = self._source(self.lustre)
+        path = self.lustre.local_path(src)
+        target = self.create(self.lustre, self.new_volume(self.lustre,
+                                                          src.size))
+        target_path = self.lustre.local_path(target)
+        extra = dict(size_gib=src.size,
+                     written_mib=self.params['copy_written_mib'])
+        for algo in ('none', 'zstd'):
+            self.override_config('backup_compression_algorithm', algo)
+            for name in ('lustre', 'nfs'):
+                self._backup_one(name, algo, src, path, target, target_path,
+                                 extra)
+        self._bare_dd(path, target_path, extra)
+        self.drop(self.lustre, target)
+        self.drop(self.lustre, src)
+
+    def _backup_one(self, name, algo, src, path, target, target_path, extra):
+        key = '%s.%s' % (name, algo)
+        kept = []
+
+        def backup(_):
+            kept.append(self._do_backup(name, src, path))
+
+        def restore(_):
+            self._do_restore(name, kept[0], target, target_path)
+
+        self.record('backup.' + key, self.samples(backup), **extra)
+        self.record('restore.' + key, self.samples(restore), **extra)
+        if name == 'lustre' and algo == 'none':
+            self.profile('backup.' + key, backup)
+            self.profile('restore.' + key, restore)
+        for one in kept:
+            self._forget_backup(name, one)
+
+    def _bare_dd(self, path, target_path, extra):
+        dest = os.path.join(self.emulator.backing_dir(self.backup_fs),
+                            'cinder', 'bare-dd')
+        dd = ('dd', 'bs=1M', 'status=none')
+        self.record('backup.dd', self.samples(
+            lambda _: run(*dd, 'if=' + path, 'of=' + dest)), **extra)
+        self.record('restore.dd', self.samples(
+            lambda _: run(*dd, 'if=' + dest, 'of=' + target_path,
+                          'conv=notrunc')), **extra)
+        os.unlink(dest)
+
+    # incremental -----------------------------------------------------------
+
+    def bench_incremental(self):
+        self.override_config('backup_compression_algorithm', 'none')
+        src = self._source(self.lustre)
+        path = self.lustre.local_path(src)
+        size = src.size * GiB
+        changed = size * self.params['changed_percent'] // 100
+        repo = os.path.join(self.emulator.backing_dir(self.backup_fs),
+                            'cinder')
+        full_s, incr_s, full_b, incr_b = [], [], [], []
+        for i in range(self.params['runs']):
+            before = tree_bytes(repo)
+            box = []
+            full_s.append(timed(lambda: box.append(
+                self._do_backup('lustre', src, path))))
+            middle = tree_bytes(repo)
+            scatter(path, size, changed, seed=100 + i)
+            os.sync()
+            incr_s.append(timed(lambda: box.append(
+                self._do_backup('lustre', src, path, parent=box[0]))))
+            full_b.append(middle - before)
+            incr_b.append(tree_bytes(repo) - middle)
+            for backup in reversed(box):
+                self._forget_backup('lustre', backup)
+        extra = dict(size_gib=src.size, changed_mib=changed // MiB)
+        self.record('incremental.full', full_s, stored_bytes=full_b, **extra)
+        self.record('incremental.incr', incr_s, stored_bytes=incr_b, **extra)
+        self.drop(self.lustre, src)
+
+    # active/active ---------------------------------------------------------
+
+    def bench_active_active(self):
+        count = self.params['aa_ops']
+        cluster = 'bench-cluster@lustre'
+        drivers = [self.make_driver(host='node%d@lustre' % i,
+                                    cluster_name=cluster,
+                                    lustre_qcow2_volumes='false')
+                   for i in (1, 2)]
+        for n in (1, 2):
+            errors = []
+            self.record('aa.%d' % n, self.samples(
+                lambda _: self._churn(drivers[:n], count, errors)),
+                ops=count, errors=errors)
+
+    def _churn(self, drivers, count, errors):
+        """count create+delete at once; failures are counted, not fatal.
+
+        The emulator's lfs df walks the share's files and fails with
+        ENOENT when a concurrent delete removes one under it.
+        """
+        volumes = [self.new_volume(drivers[0], 1) for _ in range(count)]
+
+        def one(i):
+            drv = drivers[i % len(drivers)]
+            try:
+                self.create(drv, volumes[i])
+                self.drop(drv, volumes[i])
+            except Exception as exc:
+                errors.append(str(exc).splitlines()[-1][:200])
+                if os.path.lexists(drv.local_path(volumes[i])):
+                    os.unlink(drv.local_path(volumes[i]))
+
+        with concurrent.futures.ThreadPoolExecutor(count) as pool:
+            list(pool.map(one, range(count)))

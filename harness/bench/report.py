@@ -1,0 +1,224 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Ratios of the bench samples: results.md, results.json, results.png.
+
+Every ratio is "how many times faster Lustre is" (> 1: Lustre wins) unless
+its row says otherwise; the figure is the ratio of the medians, with the
+worst and best pairing of runs as min and max.
+"""
+
+import json
+import os
+import statistics
+
+
+def stat(samples):
+    return {'median': statistics.median(samples), 'min': min(samples),
+            'max': max(samples), 'runs': len(samples)}
+
+
+def speedup(slow, fast):
+    """slow/fast as median, min (worst pairing) and max (best pairing)."""
+    return {'median': statistics.median(slow) / statistics.median(fast),
+            'min': min(slow) / max(fast), 'max': max(slow) / min(fast)}
+
+
+def _ratio(ops, label, other, slow, fast, goal, check):
+    if slow not in ops or fast not in ops:
+        return None
+    value = speedup(ops[slow]['samples'], ops[fast]['samples'])
+    return {'operation': label, 'compared_with': other, 'ratio': value,
+            'goal': goal, 'met': check(value['median'])}
+
+
+def _stats_rows(ops):
+    counts = sorted(int(k.rsplit('.', 1)[1]) for k in ops
+                    if k.startswith('stats.lustre.'))
+    if not counts:
+        return []
+    low, high = counts[0], counts[-1]
+    return [
+        _ratio(ops, 'stats refresh, %d volumes' % high, 'NFS driver (du)',
+               'stats.nfs.%d' % high, 'stats.lustre.%d' % high,
+               '>= 20x', lambda r: r >= 20),
+        _ratio(ops, 'stats refresh, %d vs %d volumes' % (high, low),
+               'itself at %d (flat: ratio ~1)' % low,
+               'stats.lustre.%d' % high, 'stats.lustre.%d' % low,
+               'time(%d)/time(%d) <= 1.5' % (high, low),
+               lambda r: r <= 1.5),
+    ]
+
+
+def _copy_rows(ops):
+    rows = []
+    for op, label in (('clone', 'clone'),
+                      ('from_snapshot', 'volume from snapshot')):
+        rows.append(_ratio(ops, label, 'NFS driver', '%s.nfs' % op,
+                           '%s.lustre' % op, 'report', lambda r: None))
+        rows.append(_ratio(ops, label, 'cp --sparse=always', 'clone.cp',
+                           '%s.lustre' % op, '>= 0.9', lambda r: r >= 0.9))
+    return rows
+
+
+def _backup_rows(ops):
+    rows = []
+    for op in ('backup', 'restore'):
+        for algo in ('none', 'zstd'):
+            key = '%s.lustre.%s' % (op, algo)
+            label = '%s, compression %s' % (op, algo)
+            rows.append(_ratio(ops, label, 'NFS backup driver',
+                               '%s.nfs.%s' % (op, algo), key, 'report',
+                               lambda r: None))
+            rows.append(_ratio(ops, label, 'dd of the same bytes',
+                               '%s.dd' % op, key, '>= 0.8',
+                               lambda r: r >= 0.8))
+    return rows
+
+
+def _incremental_rows(ops):
+    if 'incremental.incr' not in ops:
+        return []
+    full, incr = ops['incremental.full'], ops['incremental.incr']
+    fraction = incr['changed_mib'] / (full['size_gib'] * 1024.0)
+    stored = speedup(incr['stored_bytes'], full['stored_bytes'])
+    time_row = _ratio(ops, 'incremental backup after %d%% change (time, '
+                      'incr/full)' % round(fraction * 100), 'full backup',
+                      'incremental.incr', 'incremental.full',
+                      '~%.2f (work prop. to change)' % fraction,
+                      lambda r: r <= 2 * fraction)
+    bytes_row = {'operation': 'incremental backup (bytes stored, '
+                              'incr/full)',
+                 'compared_with': 'full backup', 'ratio': stored,
+                 'goal': '~%.2f' % fraction,
+                 'met': stored['median'] <= 2 * fraction}
+    return [time_row, bytes_row]
+
+
+def ratios(ops):
+    size = ops.get('thick.lustre', {}).get('size_gib')
+    rows = [
+        _ratio(ops, 'create thick %s GiB' % size,
+               'NFS driver (dd zeros)', 'thick.nfs', 'thick.lustre',
+               '>= 100x', lambda r: r >= 100),
+        _ratio(ops, 'create thick %s GiB (time, Lustre/bare)' % size,
+               'bare fallocate', 'thick.lustre', 'thick.fallocate',
+               '<= 2', lambda r: r <= 2),
+    ]
+    rows += _stats_rows(ops) + _copy_rows(ops) + _backup_rows(ops)
+    rows += _incremental_rows(ops)
+    rows.append(_ratio(ops, '%s concurrent create/delete' %
+                       ops.get('aa.1', {}).get('ops'),
+                       '1 vs 2 driver instances (A/A)', 'aa.1', 'aa.2',
+                       '>= 1.6x', lambda r: r >= 1.6))
+    return [row for row in rows if row]
+
+
+def _fmt(value):
+    return '%.3g' % value
+
+
+def _verdict(met):
+    return {True: 'met', False: '**missed**', None: '-'}[met]
+
+
+def markdown(meta, ops, rows, profiles):
+    m = meta['machine']
+    load = meta['load_average']
+    lines = [
+        '# LustreDriver benchmark (%s)' % (
+            'quick' if meta['params']['quick'] else 'full'),
+        '',
+        'Produced by `tox -e bench%s` on %s: %s cores (%s), %s GiB RAM, '
+        'disk %s (%s, %s, %s free), kernel %s, %s, Python %s, cinder %s, '
+        'os-brick %s, %s, emulated `%s`.  Load average %s before, %s after '
+        '(other jobs shared the machine: the numbers are noisy).  Wall '
+        'time %s s.' % (
+            ' -- --quick' if meta['params']['quick'] else '',
+            meta['started'], m['nproc'], m['cpu'], m['memory_gib'],
+            m['disk']['device'], m['disk']['fstype'], m['disk']['size'],
+            m['disk']['free'], m['kernel'], m['os'], m['python'],
+            m['cinder'], m['os-brick'], m['qemu-img'], m['lfs'],
+            '/'.join('%.2f' % x for x in load['before']),
+            '/'.join('%.2f' % x for x in load['after']),
+            meta['wall_seconds']),
+        '',
+        'Parameters: `%s`' % json.dumps(meta['params']),
+        '',
+        '## Ratios',
+        '',
+        'Ratio > 1: Lustre is faster (rows marked "time, A/B" or '
+        '"incr/full" are plain quotients).  Median of the runs, with the '
+        'worst and best pairing of runs.',
+        '',
+        '| operation | compared with | ratio (median) | min | max | goal '
+        '| |',
+        '|---|---|---|---|---|---|---|',
+    ]
+    for row in rows:
+        r = row['ratio']
+        lines.append('| %s | %s | %s | %s | %s | %s | %s |' % (
+            row['operation'], row['compared_with'], _fmt(r['median']),
+            _fmt(r['min']), _fmt(r['max']), row['goal'],
+            _verdict(row['met'])))
+    lines += ['', '## Timings (seconds, each followed by sync)', '',
+              '| key | median | min | max | runs |', '|---|---|---|---|---|']
+    for key, op in sorted(ops.items()):
+        s = stat(op['samples'])
+        lines.append('| %s | %s | %s | %s | %d |' % (
+            key, _fmt(s['median']), _fmt(s['min']), _fmt(s['max']),
+            s['runs']))
+    for key, text in sorted(profiles.items()):
+        lines += ['', '### cProfile: %s (one extra run)' % key, '',
+                  '```'] + text + ['```']
+    return '\n'.join(lines) + '\n'
+
+
+def chart(path, rows):
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+    labels = ['%s\nvs %s' % (r['operation'], r['compared_with'])
+              for r in rows]
+    medians = [r['ratio']['median'] for r in rows]
+    low = [m - r['ratio']['min'] for m, r in zip(medians, rows)]
+    high = [r['ratio']['max'] - m for m, r in zip(medians, rows)]
+    colors = {True: 'tab:green', False: 'tab:red', None: 'tab:gray'}
+    fig, ax = pyplot.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
+    ax.barh(range(len(rows)), medians, xerr=[low, high],
+            color=[colors[r['met']] for r in rows])
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale('log')
+    ax.axvline(1, color='black', linewidth=0.8)
+    ax.set_xlabel('ratio (log); green: goal met, red: missed, grey: no goal')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    pyplot.close(fig)
+
+
+def write(folder, meta, samples):
+    os.makedirs(folder, exist_ok=True)
+    ops = samples.get('ops', {})
+    rows = ratios(ops)
+    profiles = samples.get('profiles', {})
+    summary = dict(meta, ratios=rows,
+                   timings={k: dict(v, **stat(v['samples']))
+                            for k, v in ops.items()},
+                   step_seconds=samples.get('step_seconds'),
+                   profiles=profiles)
+    with open(os.path.join(folder, 'results.json'), 'w') as f:
+        json.dump(summary, f, indent=1, sort_keys=True)
+    with open(os.path.join(folder, 'results.md'), 'w') as f:
+        f.write(markdown(meta, ops, rows, profiles))
+    chart(os.path.join(folder, 'results.png'), rows)
