@@ -28,6 +28,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import tempfile
 import typing
 from typing import Any, Iterator, Optional  # noqa: H301
@@ -121,6 +122,8 @@ CONF.register_opts(lustre_opts, group=configuration.SHARED_CONF_GROUP)
 # Errors of fallocate(1) that mean "not supported here": EOPNOTSUPP from
 # ZFS OSTs, ENOTSUPP (524) from Lustre clients before 2.14.
 _FALLOCATE_UNSUPPORTED = (os.strerror(95), os.strerror(lustre_client.ENOTSUPP))
+
+_UUID_RE = '(?P<id>[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})'
 
 # Project ids of volumes: derived from the volume id into a range clear of
 # the small ids operators hand out themselves, then probed for collisions.
@@ -1259,6 +1262,28 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._save_volume_format(volume, 'raw')
 
     # ------------------------------------------------------------------
+    # Manage existing
+    # ------------------------------------------------------------------
+
+    @staticmethod
+    def _owning_volume(file_name: str) -> Optional[str]:
+        """The id of the existing Cinder volume a file belongs to, if any.
+
+        A file named after a volume (its image, an overlay, its .info file)
+        belongs to it while the volume exists; once the volume is
+        unmanaged or gone, the file may be managed again.
+        """
+        pattern = re.escape(CONF.volume_name_template).replace(
+            re.escape('%s'), _UUID_RE)
+        match = re.match(pattern + r'(\..*)?$', file_name)
+        if not match:
+            return None
+        try:
+            objects.Volume.get_by_id(context.get_admin_context(),
+                                     match.group('id'))
+        except exception.VolumeNotFound:
+            return None
+        return match.group('id')
 
     def _get_manageable_vol_location(self, existing_ref: dict) -> dict:
         """Locate a file to manage, refusing anything but a plain file.
@@ -1269,6 +1294,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         location = super()._get_manageable_vol_location(existing_ref)
         path = location['vol_local_path']
         mount_point = location['mountpoint']
+        owner = self._owning_volume(os.path.basename(path))
         reason = None
         if '..' in existing_ref['source-name'].split('/'):
             reason = _("'..' is not allowed in the reference")
@@ -1277,9 +1303,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         elif os.path.commonpath([os.path.realpath(path),
                                  mount_point]) != mount_point:
             reason = _('the file is outside the share')
-        elif os.path.basename(path).startswith(
-                CONF.volume_name_template.split('%')[0]):
-            reason = _('the file belongs to a Cinder volume')
+        elif owner:
+            reason = _('the file belongs to Cinder volume %s') % owner
         if reason:
             raise exception.ManageExistingInvalidReference(
                 existing_ref=existing_ref, reason=reason)

@@ -2625,11 +2625,36 @@ class LustreDriverTestCase(LustreTestBase):
         }
         before = sorted(os.listdir(self.mnt))
         volume = self._volume(provider_location=None)
+        # Volume VOLUME2_ID still exists: its file is not to be managed.
+        self.mock_object(objects.Volume, 'get_by_id',
+                         return_value=self._volume(id=fake.VOLUME2_ID))
         self.assertRaises(exception.ManageExistingInvalidReference,
                           self.driver.manage_existing, volume, refs[case])
         self.assertEqual(before, sorted(os.listdir(self.mnt)))
         self._execute.assert_not_called()
         objects.Volume.save.assert_not_called()
+
+    @ddt.data('', '.info', '.%s' % fake.SNAPSHOT_ID)
+    def test_manage_existing_file_of_unmanaged_volume(self, suffix):
+        # The file of a volume that was unmanaged (or deleted from the
+        # database) may be managed again, as the other remotefs drivers
+        # allow.
+        name = 'volume-%s%s' % (fake.VOLUME2_ID, suffix)
+        self._touch(name)
+        mock_get = self.mock_object(
+            objects.Volume, 'get_by_id',
+            side_effect=exception.VolumeNotFound(volume_id=fake.VOLUME2_ID))
+        volume = self._volume(provider_location=None)
+
+        self.driver.manage_existing(volume, {'source-name': SHARE + '/' +
+                                             name})
+
+        self.assertEqual([volume.name], os.listdir(self.mnt))
+        mock_get.assert_called_once_with(mock.ANY, fake.VOLUME2_ID)
+
+    @ddt.data('volume-x', 'volume-%s-extra' % fake.VOLUME2_ID, 'image.img')
+    def test_manage_existing_name_not_of_a_volume(self, name):
+        self.assertIsNone(self.driver._owning_volume(name))
 
     @ddt.data(('vmdk', None), ('qcow2', 'volume-x'))
     @ddt.unpack
