@@ -1,0 +1,184 @@
+#!/bin/bash
+# A short volume lifecycle against the running stack, with the openstack
+# CLI: volume types thin and thick, create, snapshot, volume from snapshot,
+# extend, volume from image, backup, restore, delete.  Run by stack.sh;
+# also on its own: harness/stack/lifecycle.sh.
+#
+# Every resource it makes is named lifecycle-*; a previous run's leftovers
+# are deleted first.  The volume types lustre-thin and lustre-thick stay.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+CINDER_LOGS="cinder-api cinder-scheduler cinder-volume cinder-backup"
+TIMEOUT=${LIFECYCLE_TIMEOUT:-180}
+
+# The REST collection of an openstack CLI resource kind.
+collection() {
+    case $1 in
+        volume) echo volumes ;;
+        "volume snapshot") echo snapshots ;;
+        "volume backup") echo backups ;;
+    esac
+}
+
+# resource_id KIND NAME: the id of the (first) resource of that name.
+resource_id() {
+    cinder_get "/$(collection "$1")?name=$2" | python3 -c '
+import json, sys
+items = [item for item in list(json.load(sys.stdin).values())[0]
+         if item.get("name") == sys.argv[1]]
+print(items[0]["id"] if items else "")' "$2"
+}
+
+# wait_status KIND NAME WANT: poll until WANT; an error state fails at once.
+wait_status() {
+    local kind=$1 name=$2 want=$3 coll id status='' i
+    coll=$(collection "$kind")
+    id=$(resource_id "$kind" "$name")
+    [ -n "$id" ] || { echo "$kind $name not found"; return 1; }
+    for ((i = 0; i < TIMEOUT; i++)); do
+        status=$(cinder_get "/$coll/$id" | json_get "${coll%s}.status")
+        case $status in
+            "$want") echo "$kind $name ($id): $status after ${i}s"; return 0 ;;
+            error*) echo "$kind $name ($id): $status"
+                    cinder_get "/messages" | python3 -m json.tool | tail -n 20
+                    return 1 ;;
+        esac
+        sleep 1
+    done
+    echo "$kind $name: still $status after ${TIMEOUT}s"
+    return 1
+}
+
+wait_gone() {  # KIND NAME
+    local i
+    for ((i = 0; i < TIMEOUT; i++)); do
+        [ -z "$(resource_id "$1" "$2")" ] && return 0
+        sleep 1
+    done
+    echo "$1 $2 still there after ${TIMEOUT}s"
+    return 1
+}
+
+# The volume's files on the share, as the driver left them.
+show_files() {  # VOLUME
+    local id dir
+    id=$(resource_id volume "$1")
+    dir=$(cat "$STATE/lustre-backing-dir")/volumes
+    ls -ls "$dir" | grep "volume-$id" || true
+    local f
+    for f in "$dir"/volume-"$id"*; do
+        case $f in *.info) continue ;; esac
+        [ -e "$f" ] && qemu-img info -U "$f" | grep -E 'file format|virtual size|disk size|backing file:' | sed "s|^|  ${f##*/}: |"
+    done
+}
+
+names() {  # KIND: names of the lifecycle's resources of that kind
+    cinder_get "/$(collection "$1")" | python3 -c '
+import json, sys
+for item in list(json.load(sys.stdin).values())[0]:
+    if (item.get("name") or "").startswith("lifecycle-"):
+        print(item["name"])'
+}
+
+cleanup() {
+    local kind name
+    for kind in "volume backup" "volume snapshot" volume; do
+        for name in $(names "$kind"); do
+            # --force: an earlier run may have left it mid-operation.
+            openstack $kind delete --force "$name"
+            wait_gone "$kind" "$name"
+            echo "deleted $kind $name"
+        done
+    done
+}
+
+volume_types() {
+    local prov
+    for prov in thin thick; do
+        if ! cinder_get /types | grep "\"name\": \"lustre-$prov\"" > /dev/null; then
+            openstack volume type create --property provisioning:type=$prov \
+                --property volume_backend_name=$BACKEND "lustre-$prov" > /dev/null
+        fi
+        cinder_get /types | python3 -c '
+import json, sys
+for t in json.load(sys.stdin)["volume_types"]:
+    if t["name"] == sys.argv[1]:
+        print(t["name"], t["extra_specs"])' "lustre-$prov"
+    done
+}
+
+create_volume() {  # NAME TYPE SIZE
+    openstack volume create --type "$2" --size "$3" "$1" > /dev/null
+    wait_status volume "$1" available
+    show_files "$1"
+}
+
+snapshot() {
+    openstack volume snapshot create --volume lifecycle-thin lifecycle-snap > /dev/null
+    wait_status "volume snapshot" lifecycle-snap available
+    show_files lifecycle-thin
+}
+
+from_snapshot() {
+    openstack volume create --snapshot lifecycle-snap --size 2 \
+        lifecycle-from-snap > /dev/null
+    wait_status volume lifecycle-from-snap available
+    show_files lifecycle-from-snap
+}
+
+extend() {
+    openstack volume set --size 2 lifecycle-thick
+    wait_status volume lifecycle-thick available
+    local size
+    size=$(cinder_get "/volumes/$(resource_id volume lifecycle-thick)" | json_get volume.size)
+    echo "lifecycle-thick size: ${size} GiB"
+    [ "$size" = 2 ]
+    show_files lifecycle-thick
+}
+
+from_image() {
+    openstack volume create --image stack-tiny --type lustre-thin --size 1 \
+        lifecycle-from-image > /dev/null
+    wait_status volume lifecycle-from-image available
+    show_files lifecycle-from-image
+}
+
+backup() {
+    openstack volume backup create --name lifecycle-backup lifecycle-thin > /dev/null
+    wait_status "volume backup" lifecycle-backup available
+    ls -lR "$(cat "$STATE/lustre-backing-dir")/backups" | tail -n 5
+}
+
+restore() {
+    openstack volume backup restore lifecycle-backup lifecycle-restored > /dev/null
+    wait_status volume lifecycle-restored available
+    show_files lifecycle-restored
+}
+
+main() {
+    admin_env
+    api_login
+    STEP_VERBOSE=${STEP_VERBOSE-1}   # show what each step did
+    local t0=$SECONDS
+    say ""
+    say "lifecycle (openstack CLI, backend $BACKEND):"
+    step "clean up an earlier lifecycle's resources" "$CINDER_LOGS" cleanup
+    step "volume types lustre-thin / lustre-thick (provisioning:type)" \
+        "cinder-api" volume_types
+    step "create 1 GiB thin volume lifecycle-thin" "$CINDER_LOGS" \
+        create_volume lifecycle-thin lustre-thin 1
+    step "create 1 GiB thick volume lifecycle-thick" "$CINDER_LOGS" \
+        create_volume lifecycle-thick lustre-thick 1
+    step "snapshot lifecycle-snap of lifecycle-thin" "$CINDER_LOGS" snapshot
+    step "2 GiB volume from the snapshot" "$CINDER_LOGS" from_snapshot
+    step "extend lifecycle-thick to 2 GiB" "$CINDER_LOGS" extend
+    step "volume from image stack-tiny (glance)" "$CINDER_LOGS glance-api" \
+        from_image
+    step "backup lifecycle-thin (with its snapshot)" "$CINDER_LOGS" backup
+    step "restore the backup to a new volume" "$CINDER_LOGS" restore
+    step "delete backup, snapshot and volumes" "$CINDER_LOGS" cleanup
+    say "lifecycle passed in $((SECONDS - t0))s"
+}
+
+main "$@"

@@ -1,0 +1,74 @@
+#!/bin/bash
+# Stop exactly the processes stack.sh started (by the PID files in the
+# state folder, checked against their start time) and unmount the Lustre
+# shares mounted under the state folder.
+#
+#   tox -e unstack              stop; keep databases, images, volumes, logs
+#   tox -e unstack -- --wipe    stop, then delete the state folder and the
+#                               stack's files on the emulated file system
+#
+# The Lustre emulator itself is shared with other users and stays set up.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+# Reverse order of start: services first, then what they depend on.
+ORDER=(cinder-backup cinder-volume cinder-scheduler cinder-api glance-api
+       keystone etcd memcached rabbitmq epmd mariadb)
+
+stop_all() {
+    local name
+    for name in "${ORDER[@]}"; do
+        stop_service "$name" 60
+    done
+    # Anything else with a PID file (a service added later).
+    local file
+    for file in "$PIDS"/*.pid; do
+        [ -e "$file" ] || continue
+        name=$(basename "$file" .pid)
+        stop_service "$name" 60
+    done
+}
+
+unmount_shares() {
+    # Mounts of the stack's services: under $STATE/mnt (volume and backup
+    # shares).  Deepest first.
+    local mp mounts
+    mounts=$(awk -v base="$STATE/mnt/" 'index($5, base) == 1 {print $5}' \
+             /proc/self/mountinfo | sort -r)
+    for mp in $mounts; do
+        "$EMULATOR" umount "$mp" --lazy 2>/dev/null || umount -l "$mp"
+        say "  unmounted $mp"
+    done
+}
+
+wipe() {
+    if [ -f "$STATE/lustre-backing-dir" ]; then
+        local dir
+        dir=$(cat "$STATE/lustre-backing-dir")
+        rm -rf "${dir:?}/volumes" "${dir:?}/backups"
+        say "  deleted the stack's volumes and backups in $dir"
+    fi
+    if awk -v base="$STATE/" 'index($5, base) == 1 {found = 1} END {exit !found}' \
+            /proc/self/mountinfo; then
+        die "still mounted under $STATE; not wiping"
+    fi
+    rm -rf "$STATE"
+    say "  deleted $STATE"
+}
+
+main() {
+    local do_wipe=
+    case ${1:-} in
+        --wipe) do_wipe=1 ;;
+        '') ;;
+        *) die "usage: unstack.sh [--wipe]" ;;
+    esac
+    [ -d "$STATE" ] || { say "no stack state in $STATE"; return 0; }
+    say "unstack: stopping the processes recorded in ${PIDS#"$REPO"/}"
+    stop_all
+    unmount_shares
+    [ -z "$do_wipe" ] || wipe
+    say "unstack done"
+}
+
+main "$@"
