@@ -345,6 +345,12 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             fsname = self._share_objects[share].fsname
             try:
                 df = self._lfs.df(mount_point, fsname, ost_pool)
+                if not ost_pool and df.missing_osts:
+                    LOG.warning('lfs df for %(share)s does not report '
+                                '%(osts)s (inactive or unreachable): the '
+                                'capacity reported leaves them out.',
+                                {'share': share,
+                                 'osts': ', '.join(df.missing_osts)})
                 return df.available, df.total
             except OSError:
                 LOG.warning('The lfs command is not installed: capacity of '

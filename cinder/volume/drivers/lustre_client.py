@@ -344,6 +344,21 @@ class LfsDf:
     available: int
     osts: tuple[str, ...]
 
+    @property
+    def missing_osts(self) -> list[str]:
+        """OSTs below the highest index that the report leaves out.
+
+        ``lfs df`` silently omits an OST it cannot reach, so the capacity
+        it sums is short by that OST. Meaningful for a whole file system
+        only: an OST pool's members need not be contiguous.
+        """
+        indexes = {int(ost.rsplit('-OST', 1)[1], 16) for ost in self.osts}
+        if not indexes:
+            return []
+        fsname = self.osts[0].rsplit('-OST', 1)[0]
+        return ['%s-OST%04x' % (fsname, index)
+                for index in range(max(indexes)) if index not in indexes]
+
 
 _DF_ROW_RE = re.compile(
     r'^(?P<uuid>\S+)\s+(?P<total>\d+)\s+(?P<used>\d+)\s+(?P<avail>\d+)'

@@ -750,6 +750,26 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual(100 * units.Gi, total)
         self._execute.assert_called_once_with('lfs', 'df', self.mnt)
 
+    def test_get_available_capacity_missing_ost_warned(self):
+        report = LFS_DF.replace('testfs-OST0001_UUID', 'testfs-OST0002_UUID')
+        self._execute.side_effect = lambda *cmd, **kw: (report, '')
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+
+        available, total = self.driver._get_available_capacity(SHARE)
+
+        self.assertEqual((70 * units.Gi, 100 * units.Gi), (available, total))
+        mock_warn.assert_called_once_with(mock.ANY, {
+            'share': SHARE, 'osts': 'testfs-OST0001'})
+
+    def test_get_available_capacity_ost_pool_gaps_not_warned(self):
+        report = _lfs_df(10, 4).replace('OST0000_UUID', 'OST0005_UUID')
+        self._execute.side_effect = lambda *cmd, **kw: (report, '')
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+
+        self.driver._get_available_capacity(SHARE, 'ssd')
+
+        mock_warn.assert_not_called()
+
     def test_get_available_capacity_with_df(self):
         def execute(*cmd, **kwargs):
             if cmd[0] == 'lfs':
@@ -2829,6 +2849,16 @@ class LustreClientTestCase(test.TestCase):
         self.assertEqual(30 * units.Gi, df.used)
         self.assertEqual(70 * units.Gi, df.available)
         self.assertEqual(('testfs-OST0000', 'testfs-OST0001'), df.osts)
+
+    @ddt.data((('fs-OST0000', 'fs-OST0001'), []),
+              (('fs-OST0000', 'fs-OST0002'), ['fs-OST0001']),
+              (('fs-OST0001', 'fs-OST000b'),
+               ['fs-OST%04x' % i for i in (0, 2, 3, 4, 5, 6, 7, 8, 9, 10)]),
+              ((), []))
+    @ddt.unpack
+    def test_lfs_df_missing_osts(self, osts, missing):
+        df = lustre_client.LfsDf(total=1, used=0, available=1, osts=osts)
+        self.assertEqual(missing, df.missing_osts)
 
     def test_parse_lfs_df_other_spacing(self):
         output = ('UUID 1K-blocks Used Available Use% Mounted on\n'
