@@ -32,6 +32,7 @@ from cinder import context
 from cinder import db
 from cinder import objects
 from cinder import privsep as cinder_privsep
+from cinder.tests.unit.image import fake as fake_image
 from cinder.tests.unit import test
 from cinder.tests.unit import utils as test_utils
 from cinder.volume import configuration as conf
@@ -216,3 +217,24 @@ class FunctionalTestCase(test.TestCase):
         mount_point = driver._get_mount_point_for_share(self.share)
         return sorted(name for name in os.listdir(mount_point)
                       if not name.startswith('.cinder'))
+
+
+class ImageService(fake_image._FakeImageService):
+    """Cinder's fake image service, keeping the data of an update too.
+
+    Uploading a volume stores the image with update(); the fake keeps data
+    only on create(), which is not enough to read the image back. Nor does
+    it pretend to cache images in temporary files (a mock): Cinder's own
+    TemporaryImages is used.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.temp_images = None
+
+    def update(self, context, image_id, metadata, data=None, **kwargs):
+        image = super().update(context, image_id, metadata, **kwargs)
+        if data is not None:
+            self._imagedata[image_id] = data.read()
+            image['size'] = len(self._imagedata[image_id])
+        return image

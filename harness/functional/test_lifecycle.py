@@ -18,12 +18,14 @@ an attached guest would, and checks what a guest would read back.
 
 import os
 import threading
+import uuid
 
 from base import file_digest
 from base import FunctionalTestCase
 from base import GiB
 from base import guest_digest
 from base import guest_write
+from base import ImageService
 from base import MiB
 from base import run
 
@@ -197,6 +199,39 @@ class VolumeLifecycleTestCase(FunctionalTestCase):
             self.assertEqual('not a volume', f.read())
         self.assertTrue(os.path.islink(os.path.join(mount_point,
                                                     'link.img')))
+
+    def test_copy_volume_to_image_and_back(self):
+        image_service = ImageService()
+        for disk_format in ('raw', 'qcow2'):
+            volume, _snaps, views = self._snapshot_chain(self.thin)
+            image_id = str(uuid.uuid4())
+            image_meta = {'id': image_id, 'name': 'from-' + volume.id,
+                          'disk_format': disk_format,
+                          'container_format': 'bare', 'status': 'queued',
+                          'visibility': 'private', 'protected': False,
+                          'properties': {}}
+            image_service.create(self.ctxt, dict(image_meta))
+            self.driver.copy_volume_to_image(self.ctxt, volume,
+                                             image_service, image_meta)
+            image_file = os.path.join(self.tmp, 'image-' + disk_format)
+            with open(image_file, 'wb') as f:
+                image_service.download(self.ctxt, image_id, f)
+            self.assertEqual(
+                disk_format,
+                self.driver._qemu_img_info(image_file, 'x').file_format)
+            self.assertEqual(views[-1], guest_digest(image_file))
+            image_service.update(self.ctxt, image_id,
+                                 {'status': 'active',
+                                  'size': os.path.getsize(image_file)})
+            for volume_type in (self.thin, self.thick):
+                copy = self.make_volume(self.driver, volume_type)
+                self.driver.copy_image_to_volume(self.ctxt, copy,
+                                                 image_service, image_id)
+                copy = objects.Volume.get_by_id(self.ctxt, copy.id)
+                self.assertEqual(views[-1], self.digest(self.driver, copy))
+                info = self.driver._qemu_img_info(
+                    self.driver.local_path(copy), copy.name)
+                self.assertEqual(self.volume_format(copy), info.file_format)
 
     def test_stats(self):
         self.make_volume(self.driver, self.thick, size=1)

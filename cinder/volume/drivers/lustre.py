@@ -1173,6 +1173,37 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     # Images
     # ------------------------------------------------------------------
 
+    def _copy_volume_to_image(self, ctxt: context.RequestContext,
+                              volume: objects.Volume, image_service,
+                              image_meta: dict,
+                              store_id: Optional[str] = None) -> None:
+        """Upload what a guest sees in the volume, snapshots or not.
+
+        The active image of a volume with snapshots is a qcow2 overlay
+        with a backing file, which qemu-img's format inspection refuses
+        unless it is given the image information the driver has already
+        checked (backing files confined to the volume). The base class
+        does not pass it, so such a volume could not be uploaded.
+        """
+        path = self._local_path_active_image(volume)
+        info = self._qemu_img_info(
+            path, volume.name, img_format=self._active_image_format(volume))
+        if info.file_format == 'raw' and not info.backing_file:
+            volume_utils.upload_volume(ctxt, image_service, image_meta,
+                                       path, volume,
+                                       run_as_root=self._execute_as_root)
+            return
+        with image_utils.temporary_file(
+                prefix='%s.temp_image.%s' % (volume.id, image_meta['id']),
+                suffix='.img') as raw_path:
+            image_utils.convert_image(path, raw_path, 'raw',
+                                      src_format=info.file_format,
+                                      run_as_root=self._execute_as_root,
+                                      data=info)
+            volume_utils.upload_volume(ctxt, image_service, image_meta,
+                                       raw_path, volume,
+                                       run_as_root=self._execute_as_root)
+
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def copy_image_to_volume(self, ctxt: context.RequestContext,
                              volume: objects.Volume, image_service,

@@ -2576,7 +2576,10 @@ class LustreDriverTestCase(LustreTestBase):
         upload, convert, temp, image_service, image_meta = (
             self._copy_volume_to_image(volume, _img_info('qcow2')))
         convert.assert_called_once_with(self._path(volume.name), temp,
-                                        'raw', run_as_root=True)
+                                        'raw', src_format='qcow2',
+                                        run_as_root=True, data=mock.ANY)
+        self.assertEqual('qcow2',
+                         convert.call_args.kwargs['data'].file_format)
         upload.assert_called_once_with(self.context, image_service,
                                        image_meta, temp, volume,
                                        run_as_root=True)
@@ -2587,8 +2590,16 @@ class LustreDriverTestCase(LustreTestBase):
         self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
         upload, convert, temp, _service, _meta = self._copy_volume_to_image(
             volume, _img_info('qcow2', backing_file=volume.name))
+        # The checked image information goes to qemu-img's inspection,
+        # which would refuse the overlay's backing file without it.
         convert.assert_called_once_with(self._path(snap), temp, 'raw',
-                                        run_as_root=True)
+                                        src_format='qcow2', run_as_root=True,
+                                        data=mock.ANY)
+        self.assertEqual(volume.name,
+                         convert.call_args.kwargs['data'].backing_file)
+        self.mock_qemu_img_info.assert_called_with(
+            self._path(snap), force_share=True, run_as_root=True,
+            allow_qcow2_backing_file=True, img_format='qcow2')
         self.assertEqual(temp, upload.call_args.args[3])
 
     # ------------------------------------------------------------------
