@@ -73,6 +73,9 @@ class Emulator(object):
                               '/var/lib/lustre-emulator')
         return os.path.join(root, 'fs', fsname, 'root')
 
+    def remove_fs(self, fsname):
+        run(EMULATOR, 'remove-fs', fsname)
+
     def fault(self, *args):
         run(EMULATOR, 'fault', *args)
 
@@ -122,17 +125,23 @@ class FunctionalTestCase(test.TestCase):
         self.ctxt = context.get_admin_context()
         self.emulator = Emulator()
         self.tmp = self.useFixture(fixtures.TempDir()).path
-        self.fsname = self.emulator.add_fs(
-            pools=getattr(self, 'OST_POOLS', ()))
+        self.fsname = self.add_fs(pools=getattr(self, 'OST_POOLS', ()))
         os.makedirs(os.path.join(self.emulator.backing_dir(self.fsname),
                                  'cinder'))
         self.share = '%s:/%s/cinder' % (MGS, self.fsname)
         self.mount_base = os.path.join(self.tmp, 'mnt')
-        self.addCleanup(self._unmount_all)
         self.override_config('volume_dd_blocksize', '1M')
         self.override_config('image_conversion_dir',
                              os.path.join(self.tmp, 'conversion'))
         self.override_config('state_path', self.tmp)
+
+    def add_fs(self, **kwargs):
+        """A fresh emulated file system, deleted with its data at the end."""
+        fsname = self.emulator.add_fs(**kwargs)
+        self.addCleanup(self.emulator.remove_fs, fsname)
+        # Cleanups run last first: unmount before the file system goes.
+        self.addCleanup(self._unmount_all)
+        return fsname
 
     def _unmount_all(self):
         with open('/proc/mounts') as f:

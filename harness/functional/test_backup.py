@@ -40,7 +40,7 @@ class BackupRestoreTestCase(FunctionalTestCase):
     def setUp(self):
         super().setUp()
         self.driver = self.make_driver()
-        backup_fs = self.emulator.add_fs(osts=2, ost_size='4G')
+        backup_fs = self.add_fs(osts=2, ost_size='4G')
         self.override_config('backup_lustre_share', '%s:/%s' % (MGS,
                                                                 backup_fs))
         self.override_config('backup_lustre_mount_point_base',

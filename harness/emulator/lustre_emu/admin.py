@@ -275,6 +275,22 @@ def cmd_umount(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_remove_fs(args: argparse.Namespace) -> int:
+    """Delete a filesystem and its data, unless it is still mounted."""
+    if args.name not in common.list_filesystems():
+        raise common.LustreError(errno.ENOENT, 'no filesystem %s'
+                                 % args.name)
+    prefix = common.fs_dir(args.name) + os.sep
+    with open('/proc/self/mountinfo') as f:
+        busy = [line.split()[4] for line in f
+                if (line.split()[3] + os.sep).startswith(prefix)]
+    if busy:
+        raise common.LustreError(errno.EBUSY, 'filesystem %s is mounted on '
+                                 '%s' % (args.name, ', '.join(busy)))
+    shutil.rmtree(common.fs_dir(args.name))
+    return 0
+
+
 def cmd_quota_check(args: argparse.Namespace) -> int:
     """Exit EDQUOT when a project is over a limit; list the offenders.
 
@@ -332,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--no-fallocate', action='store_true')
     p.add_argument('--version')
     p.set_defaults(func=cmd_add_fs)
+    p = sub.add_parser('remove-fs', help='delete an unmounted filesystem')
+    p.add_argument('name')
+    p.set_defaults(func=cmd_remove_fs)
     p = sub.add_parser('fault')
     p.add_argument('kind', choices=['mount-fail', 'stale', 'mgs-down',
                                     'mgs-up', 'ost', 'clear'])
