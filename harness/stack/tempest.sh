@@ -41,7 +41,11 @@ write_tempest_conf() {
     image_ref=$(curl -fsS -H "X-Auth-Token: $TOKEN" \
         "http://$HOST:9292/v2/images?name=stack-tiny" | python3 -c \
         'import json, sys; print(json.load(sys.stdin)["images"][0]["id"])')
-    [ -d "$WORKSPACE/etc" ] || "$VENV/bin/tempest" init "$WORKSPACE" > /dev/null
+    # The workspace registry is kept in the state folder too: the global
+    # one (~/.tempest) would tie the name to another checkout's stack.
+    [ -d "$WORKSPACE/etc" ] || "$VENV/bin/tempest" init \
+        --workspace-path "$STATE/tempest-workspaces.yaml" "$WORKSPACE" \
+        > /dev/null
     cat > "$WORKSPACE/etc/tempest.conf" <<EOF
 [DEFAULT]
 log_file = tempest.log
