@@ -231,7 +231,20 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise exception.InvalidConfigurationValue(
                 option='lustre_shares_config', value=config)
         self.set_nas_security_options(self._is_voldb_empty_at_startup)
+        self._warn_unused_ost_pools()
         self._probe_project_quotas()
+
+    def _warn_unused_ost_pools(self) -> None:
+        """Name the OST pools no share offers, once, at start-up.
+
+        The shares file is read again on every stats refresh, so the
+        check lives here rather than where the pools are built.
+        """
+        unused = lustre_client.unused_ost_pools(
+            self._share_objects.values(), self.configuration.lustre_ost_pools)
+        if unused:
+            LOG.warning('lustre_ost_pools names OST pools of file systems '
+                        'that no share is on: %s', ', '.join(unused))
 
     def _probe_project_quotas(self) -> None:
         """Find the mounted shares that can enforce project quotas.

@@ -777,8 +777,12 @@ def make_pools(shares: typing.Iterable[LustreShare],
         for ost_pool in ost_pools_of_fs:
             name = share.name + ('.' + ost_pool if ost_pool else '')
             pools[name] = LustrePool(name, share.address, ost_pool)
-    unused = set(by_fs) - {share.fsname for share in shares}
-    if unused:
-        LOG.warning('lustre_ost_pools names OST pools of file systems that '
-                    'no share is on: %s', ', '.join(sorted(unused)))
     return pools
+
+
+def unused_ost_pools(shares: typing.Iterable[LustreShare],
+                     ost_pools: list[str]) -> list[str]:
+    """The ``lustre_ost_pools`` entries on file systems no share is on."""
+    fsnames = {share.fsname for share in shares}
+    return sorted(entry for entry in ost_pools
+                  if entry.partition('.')[0] not in fsnames)

@@ -1062,6 +1062,22 @@ class LustreDriverTestCase(LustreTestBase):
         # A share on a file system with OST pools reports only those.
         self.assertNotIn(POOL, self.driver._pools)
 
+    @ddt.data((['testfs.ssd', 'zfs.b', 'other.a'], 'other.a, zfs.b'),
+              (['testfs.ssd'], None))
+    @ddt.unpack
+    def test_do_setup_warns_unused_ost_pools_once(self, ost_pools, unused):
+        self._ost_pool_driver(ost_pools)
+        self.mock_object(self.driver._mounter, 'ensure_mounted')
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+
+        self.driver.do_setup(self.context)
+        self.driver._load_shares_config()  # as every stats refresh does
+
+        warned = [c for c in mock_warn.call_args_list
+                  if 'lustre_ost_pools' in c.args[0]]
+        self.assertEqual([mock.call(mock.ANY, unused)] if unused else [],
+                         warned)
+
     @ddt.data(['testfs'], ['testfs.'], ['.ssd'], ['testfs.bad pool'],
               ['testfs.ssd', 'ninechars.ssd'], ['testfs.a.b'])
     def test_load_shares_config_ost_pools_invalid(self, ost_pools):
@@ -2955,16 +2971,13 @@ class LustreClientTestCase(test.TestCase):
                                 self._shares(SHARE), ['testfs.ok', entry])
         self.assertIn('lustre_ost_pools', str(exc))
 
-    def test_make_pools_unused_fsname_warns(self):
-        mock_log = self.mock_object(lustre_client, 'LOG')
-        pools = lustre_client.make_pools(
-            self._shares(SHARE), ['zfs.b', 'testfs.ssd', 'other.a'])
-        self.assertEqual(['testfs.ssd'], list(pools))
-        mock_log.warning.assert_called_once_with(mock.ANY, 'other, zfs')
-        self.assertIn('lustre_ost_pools', mock_log.warning.call_args.args[0])
-        mock_log.reset_mock()
-        lustre_client.make_pools(self._shares(SHARE), ['testfs.ssd'])
-        mock_log.warning.assert_not_called()
+    def test_unused_ost_pools(self):
+        self.assertEqual(
+            ['other.a', 'zfs.b'],
+            lustre_client.unused_ost_pools(
+                self._shares(SHARE), ['zfs.b', 'testfs.ssd', 'other.a']))
+        self.assertEqual([], lustre_client.unused_ost_pools(
+            self._shares(SHARE), ['testfs.ssd']))
 
     @ddt.data(({}, []),
               ({'stripe_count': 4}, ['-c', '4']),
