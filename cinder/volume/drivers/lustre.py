@@ -1161,12 +1161,18 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'resizing it to %(size)sG') % {
                 'vol': volume.id, 'vsize': info.virtual_size,
                 'size': size_gb})
-        if (volume_format == 'raw' and
-                self._provisioning_type(volume.volume_type) == 'thick'):
-            self._preallocate(path, size_gb)
+        self._preallocate(volume, path, volume_format, size_gb)
 
-    def _preallocate(self, path: str, size_gb: int) -> None:
-        """Allocate the blocks of a grown thick file; data is untouched."""
+    def _preallocate(self, volume: objects.Volume, path: str,
+                     volume_format: str, size_gb: int) -> None:
+        """Allocate the blocks of a thick raw file; data is untouched.
+
+        Resizing and writing an image leave holes, which a thick volume
+        promises not to have.
+        """
+        if (volume_format != 'raw' or
+                self._provisioning_type(volume.volume_type) != 'thick'):
+            return
         try:
             self._execute('fallocate', '-l', '%dG' % size_gb, path,
                           run_as_root=self._execute_as_root)
@@ -1241,6 +1247,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 reason=_('the volume is %(vsize)s bytes instead of '
                          '%(size)sG after writing the image') % {
                     'vsize': info.virtual_size, 'size': volume.size})
+        self._preallocate(volume, path, volume_format, volume.size)
 
     # ------------------------------------------------------------------
     # Backup and restore

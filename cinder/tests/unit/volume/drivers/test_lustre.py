@@ -2548,6 +2548,27 @@ class LustreDriverTestCase(LustreTestBase):
                          self.mock_qemu_img_info.call_args.kwargs[
                              'img_format'])
 
+    @ddt.data(
+        # extra specs, format, preallocated
+        ({'provisioning:type': 'thick'}, 'raw', True),
+        ({'provisioning:type': 'thin'}, 'raw', False),
+        ({'provisioning:type': 'thick'}, 'qcow2', False),
+    )
+    @ddt.unpack
+    def test_copy_image_to_volume_preallocation(self, specs, volume_format,
+                                                preallocated):
+        volume = self._volume(extra_specs=specs, volume_format=volume_format,
+                              size=2)
+        self.mock_object(image_utils, 'fetch_to_volume_format')
+        self.mock_object(image_utils, 'resize_image')
+        self.mock_qemu_img_info.return_value = _img_info(volume_format, 2)
+        self.driver.copy_image_to_volume(self.context, volume, mock.Mock(),
+                                         fake.IMAGE_ID)
+        self.assertEqual(
+            [mock.call('fallocate', '-l', '2G', self._path(volume.name),
+                       run_as_root=True)] if preallocated else [],
+            self._commands('fallocate'))
+
     @ddt.data(1, 3)
     def test_copy_image_to_volume_wrong_size(self, size_gb):
         volume = self._volume(volume_format='raw', size=2)
