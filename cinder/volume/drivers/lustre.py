@@ -762,7 +762,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._release_project_quota(volume)
         self._raw_views.discard(volume.id)
 
-    def _qemu_img_info(self, path: str, volume_name: str,
+    def _qemu_img_info(self, path: str, volume_name: Optional[str],
                        img_format: Optional[str] = None
                        ) -> 'imageutils.QemuImgInfo':
         """qemu-img info with backing files confined to the volume.
@@ -770,7 +770,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         Managing a file passes no volume name: then no backing file at all
         is accepted, as in the base class.
         """
-        return self._qemu_img_info_base(path, volume_name,
+        # The base class takes None too (its backing file pattern then
+        # names no file of a volume), though typed str.
+        return self._qemu_img_info_base(path,
+                                        typing.cast(str, volume_name),
                                         self._mounter.mount_point_base,
                                         force_share=True, run_as_root=True,
                                         img_format=img_format)
@@ -1140,6 +1143,12 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise exception.ExtendVolumeError(reason=_(
                 'volume %s is attached; detach it before extending it')
                 % volume.id)
+        # Checked before the project quota is lowered to the new size.
+        if size_gb < volume.size:
+            raise exception.ExtendVolumeError(reason=_(
+                'volume %(vol)s is %(cur)sG: extending it to %(size)sG '
+                'would shrink it') % {'vol': volume.id, 'cur': volume.size,
+                                      'size': size_gb})
         pool = self._pool_of_volume(volume)
         if not pool or not self._is_pool_eligible(pool.name,
                                                   size_gb - volume.size):
@@ -1231,11 +1240,21 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """Write an image into the volume, in the volume's own format."""
         path = self.local_path(volume)
         volume_format = self._get_volume_format(volume) or 'raw'
-        image_utils.fetch_to_volume_format(
-            ctxt, image_service, image_id, path, volume_format,
-            self.configuration.volume_dd_blocksize, size=volume.size,
-            run_as_root=self._execute_as_root,
-            disable_sparse=disable_sparse)
+        try:
+            image_utils.fetch_to_volume_format(
+                ctxt, image_service, image_id, path, volume_format,
+                self.configuration.volume_dd_blocksize, size=volume.size,
+                run_as_root=self._execute_as_root,
+                disable_sparse=disable_sparse)
+        except exception.ImageUnacceptable:
+            raise
+        except exception.Invalid as exc:
+            # image_utils refuses an image that fails the format safety
+            # check with a bare "Unacceptable parameters.": say why.
+            raise exception.ImageUnacceptable(image_id=image_id, reason=_(
+                'the image failed the safety check of its format: a qcow2 '
+                'image may not have a backing file or a data file, and a '
+                'VMDK image may not have external extents')) from exc
         image_utils.resize_image(path, volume.size,
                                  run_as_root=self._execute_as_root,
                                  file_format=volume_format)
@@ -1366,6 +1385,24 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise exception.ManageExistingInvalidReference(
                 existing_ref=existing_ref, reason=reason)
         return location
+
+    def _is_volume_manageable(self, volume_path: str,
+                              already_managed: bool = False) -> tuple:
+        """Also refuse a LUKS container, which no managed volume can be.
+
+        Cinder manages files only into unencrypted volume types, so a
+        LUKS header in a file to manage is never expected: its guest
+        would see the ciphertext, or anyone could swap a volume's data
+        behind a header of their own. qemu-img reports LUKS as raw.
+        """
+        manageable, reason = super()._is_volume_manageable(volume_path,
+                                                           already_managed)
+        if manageable:
+            info = self._qemu_img_info(volume_path, None)
+            if (info.format_specific or {}).get('type') == 'luks':
+                return False, _('the file is a LUKS container; an '
+                                'encrypted file cannot be managed')
+        return manageable, reason
 
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def manage_existing(self, volume: objects.Volume,

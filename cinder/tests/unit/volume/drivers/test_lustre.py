@@ -2078,6 +2078,18 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertIn('attached', str(exc))
         mock_resize.assert_not_called()
 
+    def test_extend_volume_shrink_refused(self):
+        volume = self._volume(volume_format='raw', size=2)
+        self._capacity(50, 100)
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        mock_quota = self.mock_object(self.driver, '_apply_project_quota')
+        exc = self.assertRaises(exception.ExtendVolumeError,
+                                self.driver.extend_volume, volume, 1)
+        self.assertIn('shrink', str(exc))
+        mock_resize.assert_not_called()
+        mock_quota.assert_not_called()
+        self._execute.assert_not_called()
+
     def test_extend_volume_not_enough_space(self):
         volume = self._volume(volume_format='raw', size=10)
         self._capacity(5, 100, provisioned_gb=90)
@@ -2581,6 +2593,34 @@ class LustreDriverTestCase(LustreTestBase):
                                 fake.IMAGE_ID)
         self.assertIn(fake.IMAGE_ID, str(exc))
 
+    def test_copy_image_to_volume_unsafe_image(self):
+        # image_utils refuses an image that fails the format inspector's
+        # safety check with a bare Invalid: the driver says what it is.
+        volume = self._volume(volume_format='raw', size=1)
+        self.mock_object(image_utils, 'fetch_to_volume_format',
+                         side_effect=exception.Invalid(reason='unsafe'))
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        exc = self.assertRaises(exception.ImageUnacceptable,
+                                self.driver.copy_image_to_volume,
+                                self.context, volume, mock.Mock(),
+                                fake.IMAGE_ID)
+        self.assertIn(fake.IMAGE_ID, str(exc))
+        self.assertIn('safety check', str(exc))
+        self.assertIsInstance(exc.__cause__, exception.Invalid)
+        mock_resize.assert_not_called()
+
+    def test_copy_image_to_volume_unacceptable_image_unchanged(self):
+        volume = self._volume(volume_format='raw', size=1)
+        error = exception.ImageUnacceptable(image_id=fake.IMAGE_ID,
+                                            reason='too big')
+        self.mock_object(image_utils, 'fetch_to_volume_format',
+                         side_effect=error)
+        exc = self.assertRaises(exception.ImageUnacceptable,
+                                self.driver.copy_image_to_volume,
+                                self.context, volume, mock.Mock(),
+                                fake.IMAGE_ID)
+        self.assertIs(error, exc)
+
     def _copy_volume_to_image(self, volume, info):
         self.mock_qemu_img_info.return_value = info
         mock_upload = self.mock_object(volume_utils, 'upload_volume')
@@ -2734,6 +2774,27 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertRaises(exception.ManageExistingInvalidReference,
                           self.driver.manage_existing, volume,
                           {'source-name': SHARE + '/image.img'})
+        self.assertEqual(['image.img'], os.listdir(self.mnt))
+
+    @ddt.data(('luks', False), ('qcow2', True), (None, True))
+    @ddt.unpack
+    def test_manage_existing_luks_refused(self, specific_type, manageable):
+        # qemu-img reports a LUKS container as raw; its format-specific
+        # data says what it is.
+        self._touch('image.img')
+        info = _img_info('raw')
+        if specific_type:
+            info.format_specific = {'type': specific_type, 'data': {}}
+        self.mock_qemu_img_info.return_value = info
+        volume = self._volume(provider_location=None)
+        ref = {'source-name': SHARE + '/image.img'}
+        if manageable:
+            self.driver.manage_existing(volume, ref)
+            self.assertEqual([volume.name], os.listdir(self.mnt))
+            return
+        exc = self.assertRaises(exception.ManageExistingInvalidReference,
+                                self.driver.manage_existing, volume, ref)
+        self.assertIn('LUKS', str(exc))
         self.assertEqual(['image.img'], os.listdir(self.mnt))
 
     def test_manage_existing_get_size(self):
