@@ -30,6 +30,7 @@ import math
 import os
 import re
 import tempfile
+import threading
 import typing
 from typing import Any, Iterator, Optional  # noqa: H301
 
@@ -214,6 +215,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._pools: dict[str, lustre_client.LustrePool] = {}
         # Temporary volumes this service made for backups: raw copies.
         self._raw_views: set[str] = set()
+        # The overlay this thread has just committed, kept (_img_commit).
+        self._committing = threading.local()
 
     @staticmethod
     def get_driver_options() -> list:
@@ -672,8 +675,29 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _delete(self, path: str) -> None:
         """Remove one file; only ever called with a checked volume path."""
+        if path == getattr(self._committing, 'path', None):
+            LOG.debug('Keeping %s until the .info file no longer names it.',
+                      path)
+            return
         self._execute('rm', '-f', '--', path,
                       run_as_root=self._execute_as_root)
+
+    def _img_commit(self, path: str, passphrase_file: Optional[str] = None,
+                    backing_file: Optional[str] = None) -> None:
+        """Commit a snapshot's overlay into its backing file; keep it.
+
+        The base class deletes the overlay right after the commit, before
+        the image above it is rebased and before the .info file stops
+        naming it: had cinder-volume died in between, the chain or the
+        .info file would name a file that is gone, and the volume could
+        neither be read nor the deletion be run again. _delete_snapshot
+        deletes the overlay once nothing names it.
+        """
+        self._committing.path = path
+        try:
+            super()._img_commit(path, passphrase_file, backing_file)
+        finally:
+            self._committing.path = None
 
     def _check_own_file(self, volume: Any, name: Any) -> str:
         """Return the path of a file named in a volume's .info file.
@@ -1029,9 +1053,46 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._apply_project_quota(snapshot.volume)
 
     def _delete_snapshot(self, snapshot: objects.Snapshot) -> None:
-        """Delete a snapshot; its volume's quota shrinks by one image."""
-        super()._delete_snapshot(snapshot)
+        """Delete a snapshot; its volume's quota shrinks by one image.
+
+        Safe to run again after cinder-volume died part-way through it,
+        or through the snapshot's creation: each step leaves a chain and
+        a .info file that agree, and what a step left is finished here.
+        """
+        info_path = self._local_path_volume_info(snapshot.volume)
+        info = self._read_info_file(info_path, empty_if_missing=True)
+        name = info.get(snapshot.id)
+        if name is None:
+            # Created up to its overlay, not recorded in the .info file.
+            self._delete_unnamed(self._get_new_snap_path(snapshot), info)
+        elif (name != info['active'] and
+                not self._in_active_chain(snapshot.volume, name)):
+            # Committed, and no longer in the chain: only forget it.
+            LOG.info('Snapshot %s is out of its volume\'s chain already.',
+                     snapshot.id)
+            del info[snapshot.id]
+            self._write_info_file(info_path, info)
+        else:
+            super()._delete_snapshot(snapshot)
+        if name:
+            self._delete_unnamed(self._check_own_file(snapshot.volume, name),
+                                 self._read_info_file(info_path))
         self._apply_project_quota(snapshot.volume)
+
+    def _in_active_chain(self, volume: objects.Volume, name: str) -> bool:
+        """Whether an image of the volume backs its active image."""
+        chain = self._get_backing_chain_for_path(
+            volume, self._local_path_active_image(volume))
+        return any(os.path.basename(image['filename']) == name
+                   for image in chain)
+
+    def _delete_unnamed(self, path: str, info: dict) -> None:
+        """Delete a snapshot's overlay unless the .info file names it."""
+        if os.path.basename(path) not in info.values() and \
+                os.path.lexists(path):
+            LOG.info('Deleting %s, an overlay of a deleted or unfinished '
+                     'snapshot.', path)
+            self._delete(path)
 
     def _copy_volume_from_snapshot(self, snapshot: objects.Snapshot,
                                    volume: Any, volume_size: int,

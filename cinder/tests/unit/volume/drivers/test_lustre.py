@@ -2265,9 +2265,9 @@ class LustreDriverTestCase(LustreTestBase):
             self._touch(name)
         self._write_info(volume, {'active': snap2, fake.SNAPSHOT_ID: snap1,
                                   fake.SNAPSHOT2_ID: snap2})
+        backing = {self._path(snap2): snap1, self._path(snap1): volume.name}
         self.mock_qemu_img_info.side_effect = lambda path, **kw: _img_info(
-            'qcow2', backing_file=(volume.name if path == self._path(snap1)
-                                   else None))
+            'qcow2', backing_file=backing.get(path))
         self.driver._nova = mock.Mock()
         self.mock_object(db_api, 'snapshot_get',
                          return_value={'status': 'deleting',
@@ -2293,6 +2293,87 @@ class LustreDriverTestCase(LustreTestBase):
         self._execute.assert_not_called()
         self.assertTrue(os.path.exists(
             self._path('volume-%s' % fake.VOLUME2_ID)))
+
+    def test_delete_snapshot_overlay_of_unfinished_create(self):
+        # cinder-volume died after making the overlay, before recording
+        # it in the .info file: deleting the snapshot deletes the overlay.
+        volume = self._volume()
+        snapshot = self._snapshot(volume)
+        self._write_info(volume, {'active': volume.name})
+        overlay = '%s.%s' % (volume.name, snapshot.id)
+        self._touch(volume.name)
+        self._touch(overlay)
+        self.driver.delete_snapshot(snapshot)
+        self.assertEqual(sorted([volume.name, volume.name + '.info']),
+                         sorted(os.listdir(self.mnt)))
+
+    def test_delete_snapshot_offline_keeps_overlay_until_forgotten(self):
+        # The committed overlay is deleted only after the .info file
+        # stops naming it: a death in between leaves a consistent volume.
+        volume = self._volume(volume_format='raw')
+        volume.admin_metadata = {'format': 'qcow2', 'base_format': 'raw'}
+        snapshot = self._snapshot(volume)
+        snap = '%s.%s' % (volume.name, snapshot.id)
+        for name in (volume.name, snap):
+            self._touch(name)
+        self._write_info(volume, {'active': snap, snapshot.id: snap})
+        self.mock_qemu_img_info.side_effect = lambda path, **kw: _img_info(
+            'qcow2' if path == self._path(snap) else 'raw',
+            backing_file=volume.name if path == self._path(snap) else None)
+        infos = []
+
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'rm':
+                infos.append(self._read_info(volume))
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        self.driver.delete_snapshot(snapshot)
+        self.assertEqual(
+            [mock.call('qemu-img', 'commit', '-d', self._path(snap),
+                       run_as_root=True),
+             mock.call('rm', '-f', '--', self._path(snap),
+                       run_as_root=True)],
+            [c for c in self._execute.call_args_list if c[0][0] != 'chmod'])
+        # When the overlay went, the .info file no longer named it.
+        self.assertEqual([{'active': volume.name}], infos)
+        self.assertEqual(sorted([volume.name, volume.name + '.info']),
+                         sorted(os.listdir(self.mnt)))
+
+    def test_delete_snapshot_already_out_of_chain(self):
+        # cinder-volume died after rebasing the image above the snapshot,
+        # before writing the .info file: running the deletion again only
+        # forgets the snapshot and deletes its overlay.
+        volume = self._volume(volume_format='raw')
+        snapshot = self._snapshot(volume)
+        snap1 = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        snap2 = '%s.%s' % (volume.name, fake.SNAPSHOT2_ID)
+        for name in (volume.name, snap1, snap2):
+            self._touch(name)
+        self._write_info(volume, {'active': snap2, fake.SNAPSHOT_ID: snap1,
+                                  fake.SNAPSHOT2_ID: snap2})
+        backing = {self._path(snap2): volume.name,
+                   self._path(snap1): volume.name}
+        self.mock_qemu_img_info.side_effect = lambda path, **kw: _img_info(
+            'qcow2', backing_file=backing.get(path))
+        self.driver.delete_snapshot(snapshot)
+        self.assertEqual({'active': snap2, fake.SNAPSHOT2_ID: snap2},
+                         self._read_info(volume))
+        self.assertEqual([mock.call('rm', '-f', '--', self._path(snap1),
+                                    run_as_root=True)],
+                         [c for c in self._execute.call_args_list
+                          if c[0][0] != 'chmod'])
+        self.assertEqual(sorted([volume.name, snap2, volume.name + '.info']),
+                         sorted(os.listdir(self.mnt)))
+
+    def test_delete_snapshot_unknown_without_overlay(self):
+        volume = self._volume()
+        snapshot = self._snapshot(volume)
+        self._write_info(volume, {'active': volume.name})
+        self._touch(volume.name)
+        self.driver.delete_snapshot(snapshot)
+        self._execute.assert_not_called()
+        self.assertEqual(sorted([volume.name, volume.name + '.info']),
+                         sorted(os.listdir(self.mnt)))
 
     def _snapshot_chain(self, volume):
         snapshot = self._snapshot(volume)
