@@ -19,6 +19,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
 from unittest import mock
 
@@ -2490,9 +2491,12 @@ class LustreDriverTestCase(LustreTestBase):
         mock_convert = self.mock_object(image_utils, 'convert_image',
                                         side_effect=convert)
         mock_resize = self.mock_object(image_utils, 'resize_image')
+        logs = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
         self.driver._copy_volume_from_snapshot(
             snapshot, dest, 1, fake.ENCRYPTION_KEY_ID,
             fake.ENCRYPTION_KEY_ID)
+        # The passphrase is in no log message, even at debug level.
+        self.assertNotIn(b'asdf'.hex(), logs.output)
         mock_convert.assert_called_once_with(
             self._path(src.name), self._path(dest.name), 'luks',
             passphrase_file=mock.ANY, src_passphrase_file=mock.ANY,
