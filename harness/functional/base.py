@@ -21,8 +21,10 @@ need root, for mount.
 
 import hashlib
 import os
+import socket
 import subprocess
 import tempfile
+import time
 import uuid
 
 import fixtures
@@ -42,6 +44,7 @@ from cinder.volume.drivers import lustre
 HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMULATOR = os.path.join(HARNESS, 'emulator', 'lustre-emulator')
 MGS = '10.0.0.1@tcp'
+ETCD = '/usr/bin/etcd'
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 
@@ -247,3 +250,71 @@ class ImageService(fake_image._FakeImageService):
             self._imagedata[image_id] = data.read()
             image['size'] = len(self._imagedata[image_id])
         return image
+
+
+def tree_state(root):
+    """Every entry under a directory: type, size, mtime, mode, hash.
+
+    Two states compare equal only if no file or directory was created,
+    removed, written, truncated, touched or made a link.
+    """
+    state = {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            st = os.lstat(path)
+            entry = (oct(st.st_mode), st.st_size, st.st_mtime_ns)
+            if os.path.islink(path):
+                entry += (os.readlink(path),)
+            elif name in files and os.path.isfile(path):
+                entry += (file_digest(path),)
+            state[os.path.relpath(path, root)] = entry
+    return state
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class Etcd(object):
+    """An etcd of our own: private ports and data dir; stopped by PID."""
+
+    def __init__(self, data_dir):
+        self.port = free_port()
+        peer = free_port()
+        client = 'http://127.0.0.1:%d' % self.port
+        peer_url = 'http://127.0.0.1:%d' % peer
+        self.log = open(os.path.join(data_dir, 'etcd.log'), 'w')
+        self.proc = subprocess.Popen(
+            [ETCD, '--name', 'stress', '--data-dir',
+             os.path.join(data_dir, 'etcd'),
+             '--listen-client-urls', client,
+             '--advertise-client-urls', client,
+             '--listen-peer-urls', peer_url,
+             '--initial-advertise-peer-urls', peer_url,
+             '--initial-cluster', 'stress=%s' % peer_url],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = 'etcd3+%s' % client
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(('127.0.0.1', self.port),
+                                         timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise AssertionError('etcd did not start; see %s' % self.log.name)
+
+    def stop(self):
+        """Stop exactly the etcd we started."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
