@@ -1049,6 +1049,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise exception.InvalidVolume(reason=_(
                 'a snapshot of a volume attached to several instances '
                 'cannot be taken'))
+        self._ensure_share_mounted(snapshot.volume.provider_location)
         self._create_snapshot(snapshot)
         self._apply_project_quota(snapshot.volume)
 
@@ -1059,6 +1060,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         or through the snapshot's creation: each step leaves a chain and
         a .info file that agree, and what a step left is finished here.
         """
+        # On a stale mount the .info file would seem missing, and the
+        # snapshot deleted when nothing was.
+        self._ensure_share_mounted(snapshot.volume.provider_location)
         info_path = self._local_path_volume_info(snapshot.volume)
         info = self._read_info_file(info_path, empty_if_missing=True)
         name = info.get(snapshot.id)

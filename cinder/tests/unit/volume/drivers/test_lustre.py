@@ -186,11 +186,14 @@ class LustreTestBase(test.TestCase):
         return volume
 
     def _snapshot(self, volume, **kwargs):
+        """A snapshot of a volume whose share is mounted (and healthy)."""
         values = {'id': fake.SNAPSHOT_ID, 'volume_id': volume.id,
                   'volume_size': volume.size, 'status': 'available'}
         values.update(kwargs)
         snapshot = fake_snapshot.fake_snapshot_obj(self.context, **values)
         snapshot.volume = volume
+        self.mock_ensure_mounted = self.mock_object(
+            self.driver, '_ensure_share_mounted')
         return snapshot
 
     def _attach(self, volume, count=1):
@@ -2365,6 +2368,20 @@ class LustreDriverTestCase(LustreTestBase):
                           if c[0][0] != 'chmod'])
         self.assertEqual(sorted([volume.name, snap2, volume.name + '.info']),
                          sorted(os.listdir(self.mnt)))
+
+    @ddt.data('create_snapshot', 'delete_snapshot')
+    def test_snapshot_operations_mount_the_share_first(self, operation):
+        # On a stale mount the .info file would seem missing: a deletion
+        # would report success having deleted nothing.
+        volume = self._volume()
+        snapshot = self._snapshot(volume)
+        self._write_info(volume, {'active': volume.name})
+        self.mock_ensure_mounted.side_effect = OSError(errno.EIO, 'stale')
+        self.assertRaises(OSError, getattr(self.driver, operation),
+                          snapshot)
+        self.mock_ensure_mounted.assert_called_once_with(
+            volume.provider_location)
+        self._execute.assert_not_called()
 
     def test_delete_snapshot_unknown_without_overlay(self):
         volume = self._volume()
