@@ -31,6 +31,11 @@ separated, e.g. ``os_brick`` in a venv without Cinder), each of which must
 be installed; without it, ``cinder`` and every companion package that is
 installed.
 
+``OVERLAY_EXTRA_PATCHES`` (comma separated ``package=folder``, the folder
+relative to the repository) adds a folder of patches to a package, applied
+after its own: a harness env on an older release uses it to give that
+release an API the change needs (``tox -e cinderlib``).
+
 Sub-commands::
 
     apply     lay the overlay (idempotent); removes stale symlinks of ours
@@ -264,8 +269,11 @@ def _patch_files(site):
     A patch may only touch files of the package whose folder holds it.
     """
     found = []
-    for package in selected_packages(site):
-        folder = os.path.join(REPO, PATCH_DIRS[package])
+    extra = _extra_patch_dirs()
+    for package, folder in [(package, os.path.join(REPO, folder))
+                            for package in selected_packages(site)
+                            for folder in ([PATCH_DIRS[package]] +
+                                           extra.get(package, []))]:
         if not os.path.isdir(folder):
             continue
         for name in sorted(os.listdir(folder)):
@@ -279,6 +287,23 @@ def _patch_files(site):
                                           target, package))
             found.append(patch)
     return found
+
+
+def _extra_patch_dirs():
+    """{package: [folder, ...]} from OVERLAY_EXTRA_PATCHES."""
+    extra = {}
+    value = os.environ.get('OVERLAY_EXTRA_PATCHES', '')
+    for item in value.replace(',', ' ').split():
+        package, sep, folder = item.partition('=')
+        if not sep or package not in PATCH_DIRS:
+            raise OverlayError('OVERLAY_EXTRA_PATCHES: %r is not '
+                               'package=folder with package one of %s'
+                               % (item, ', '.join(sorted(PATCH_DIRS))))
+        if not os.path.isdir(os.path.join(REPO, folder)):
+            raise OverlayError('OVERLAY_EXTRA_PATCHES: no folder %s'
+                               % folder)
+        extra.setdefault(package, []).append(folder)
+    return extra
 
 
 def _patch_targets(patch):
