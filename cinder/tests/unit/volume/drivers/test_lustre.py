@@ -2183,7 +2183,7 @@ class LustreDriverTestCase(LustreTestBase):
         snapshot = self._snapshot(volume)
         self.driver._nova = mock.Mock()
         mock_get = self.mock_object(
-            db_api, 'snapshot_get',
+            remotefs.db, 'snapshot_get',
             return_value={'status': fields.SnapshotStatus.CREATING,
                           'progress': '90%'})
         mock_attachment_save = self.mock_object(objects.VolumeAttachment,
@@ -2242,7 +2242,7 @@ class LustreDriverTestCase(LustreTestBase):
             return _img_info('raw')
         self.mock_qemu_img_info.side_effect = img_info
         self.driver._nova = mock.Mock()
-        self.mock_object(db_api, 'snapshot_get',
+        self.mock_object(remotefs.db, 'snapshot_get',
                          return_value={'status': 'deleting',
                                        'progress': '90%'})
         self.driver.delete_snapshot(snapshot)
@@ -2273,7 +2273,7 @@ class LustreDriverTestCase(LustreTestBase):
         self.mock_qemu_img_info.side_effect = lambda path, **kw: _img_info(
             'qcow2', backing_file=backing.get(path))
         self.driver._nova = mock.Mock()
-        self.mock_object(db_api, 'snapshot_get',
+        self.mock_object(remotefs.db, 'snapshot_get',
                          return_value={'status': 'deleting',
                                        'progress': '90%'})
         self.driver.delete_snapshot(snapshot)
