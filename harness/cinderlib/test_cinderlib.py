@@ -281,7 +281,7 @@ class CinderlibLifecycleTestCase(unittest.TestCase):
         self.assertEqual(GiB, size)
         self.assertEqual(self.expected(GiB, BEFORE), digest)
         State.views['before'] = digest
-        # Detached: no connection left in cinderlib's database.
+        # Detached: cinderlib keeps no connection of the volume.
         self.assertEqual([], State.volume.connections)
 
     def test_04_snapshot(self):
