@@ -17,13 +17,16 @@ For every release: a fresh venv (uv) with ``cinder==RELEASE`` and
 requirements.txt, pinned by ``constraints/<series>.txt``; the change laid
 over it (``OVERLAY_PACKAGES=cinder harness/overlay.py apply``); the
 change's unit test modules run by name (run_units.py); the venv deleted.
-Results go to results.json (one record per release) and the table of the
-driver docs is printed from it.
+Results go to results.json (one record per release) and are printed as a
+table; the driver docs summarise them.
 
 Usage::
 
-    matrix.py run [RELEASE...]        default: every release of releases.txt
-    matrix.py table                   print the RST table from results.json
+    matrix.py run [--results FILE] [RELEASE...]
+                                      default: every release of releases.txt;
+                                      OVERLAY_EXTRA_PATCHES (overlay.py) is
+                                      passed on and recorded
+    matrix.py table [--results FILE]  print results.json as an RST table
     matrix.py constraints SERIES UPPER_CONSTRAINTS
                                       re-resolve constraints/<SERIES>.txt for
                                       the newest release of SERIES within
@@ -119,6 +122,8 @@ def run_release(release, series, keep=False):
             lines = [line.strip() for line in f if '==' in line]
         record['unpinned'] = _unpinned(python, lines)
         env = dict(os.environ, OVERLAY_PACKAGES='cinder')
+        if env.get('OVERLAY_EXTRA_PATCHES'):
+            record['extra_patches'] = env['OVERLAY_EXTRA_PATCHES']
         rc, out = sh(python, os.path.join(REPO, 'harness', 'overlay.py'),
                      'apply', env=env)
         if rc:
@@ -142,37 +147,42 @@ def run_release(release, series, keep=False):
             shutil.rmtree(venv, ignore_errors=True)
 
 
-def load_results():
-    if os.path.exists(RESULTS):
-        with open(RESULTS, encoding='utf-8') as f:
+def load_results(path=RESULTS):
+    if os.path.exists(path):
+        with open(path, encoding='utf-8') as f:
             return json.load(f)
     return {}
 
 
-def save_results(results):
-    with open(RESULTS + '.new', 'w', encoding='utf-8') as f:
+def save_results(results, path=RESULTS):
+    with open(path + '.new', 'w', encoding='utf-8') as f:
         json.dump(results, f, indent=1, sort_keys=True)
         f.write('\n')
-    os.replace(RESULTS + '.new', RESULTS)
+    os.replace(path + '.new', path)
 
 
 def table(results):
-    """The RST table of the driver docs."""
+    """The results as an RST table, the main failure of each release."""
     rows = [('Cinder', 'Series', 'Passed', 'Failed', 'Why')]
     order = [r for r, _s in releases()]
     for release in sorted(results, key=order.index):
         rec = results[release]
         if rec['status'] in ('pass', 'fail'):
-            why = '; '.join('%d: %s' % (n, reason)
-                            for reason, n in rec['reasons'][:2]) or '-'
+            why = '-'
+            if rec['reasons']:
+                reason, n = rec['reasons'][0]
+                why = '%d x %s' % (n, reason if len(reason) < 100
+                                   else reason[:97] + '...')
+                if n < rec['failed']:
+                    why += ', %d other' % (rec['failed'] - n)
             rows.append((release, rec['series'], str(rec['passed']),
                          str(rec['failed']), why))
         else:
             rows.append((release, rec['series'], '-', '-', rec['status']))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     rule = '  '.join('=' * w for w in widths)
-    lines = [rule, '  '.join(c.ljust(w) for c, w in zip(rows[0], widths)),
-             rule]
+    lines = [rule, '  '.join(c.ljust(w) for c, w in zip(rows[0], widths))
+             .rstrip(), rule]
     lines += ['  '.join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
               for row in rows[1:]]
     lines.append(rule)
@@ -185,20 +195,21 @@ def cmd_run(args):
         unknown = set(args.releases) - {r for r, _s in wanted}
         if unknown:
             sys.exit('not in releases.txt: %s' % ', '.join(sorted(unknown)))
-        wanted = [(r, s) for r, s in wanted if r in args.releases]
-    results = load_results()
+        series = dict(wanted)
+        wanted = [(r, series[r]) for r in args.releases]
+    results = load_results(args.results)
     for release, series in wanted:
         print('== cinder %s (%s)' % (release, series), flush=True)
         record = run_release(release, series, keep=args.keep)
         record['date'] = datetime.date.today().isoformat()
         results[release] = record
-        save_results(results)
-        print('   %s: %s passed, %s failed in %d s%s' % (
-            record['status'], record.get('passed', '-'),
-            record.get('failed', '-'), record['seconds'],
-            ''.join('\n   %d x %s' % (n, reason)
-                    for reason, n in record.get('reasons', []))),
-            flush=True)
+        save_results(results, args.results)
+        reasons = ''.join('\n   %d x %s' % (n, reason)
+                          for reason, n in record.get('reasons', []))
+        print('   %s: %s passed, %s failed in %d s%s'
+              % (record['status'], record.get('passed', '-'),
+                 record.get('failed', '-'), record['seconds'], reasons),
+              flush=True)
         if record.get('detail'):
             print(record['detail'])
     print(table({r: results[r] for r, _s in wanted}))
@@ -246,7 +257,10 @@ def main():
     run.add_argument('releases', nargs='*')
     run.add_argument('--keep', action='store_true',
                      help='keep the venvs (under harness/state/compat)')
-    sub.add_parser('table')
+    run.add_argument('--results', default=RESULTS,
+                     help='record the results there (default: %(default)s)')
+    table_cmd = sub.add_parser('table')
+    table_cmd.add_argument('--results', default=RESULTS)
     cons = sub.add_parser('constraints')
     cons.add_argument('series')
     cons.add_argument('upper_constraints')
@@ -254,7 +268,7 @@ def main():
     if args.command == 'run':
         return cmd_run(args)
     if args.command == 'table':
-        print(table(load_results()))
+        print(table(load_results(args.results)))
         return 0
     return cmd_constraints(args)
 
