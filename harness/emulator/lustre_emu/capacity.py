@@ -23,7 +23,9 @@ on the MDT.  Sizes come from the filesystem config, not from the disk.
 import errno
 import json
 import os
+import stat
 import typing
+import zlib
 
 from lustre_emu import common
 from lustre_emu import layout as lay
@@ -68,21 +70,96 @@ def file_ost_usage(backing: str, st: os.stat_result,
     return usage
 
 
+def _cache_path(fsname: str) -> str:
+    return os.path.join(common.fs_dir(fsname), 'usage-cache.json')
+
+
+def _write_cache(path: str, cache: dict) -> None:
+    """Replace the cache atomically; compact, it is read on every df."""
+    tmp = '%s.tmp.%d' % (path, os.getpid())
+    try:
+        with open(tmp, 'w', encoding='utf-8') as handle:
+            json.dump(cache, handle, separators=(',', ':'))
+        os.replace(tmp, path)
+    except OSError:
+        # Only a cache: the next df recomputes what it lacks.
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _file_key(st: os.stat_result, default_key: str) -> typing.List[typing.Any]:
+    """What a file's per-OST usage depends on, as the cache compares it.
+
+    Writing data changes size, blocks or mtime; a new layout (setstripe,
+    migrate) changes ctime; a file without a layout of its own follows
+    its directory's default, whose checksum is part of the key.
+    """
+    return [st.st_ino, st.st_size, st.st_blocks, st.st_mtime_ns,
+            st.st_ctime_ns, default_key]
+
+
 def usage(fsname: str) -> typing.Tuple[typing.Dict[int, int], int]:
-    """Return (KiB used per OST from files, KiB used on the MDT)."""
+    """Return (KiB used per OST from files, KiB used on the MDT).
+
+    Real Lustre sums the OSTs' own counters: ``lfs df`` costs the same
+    for ten files or a million.  The emulator has to look at the files,
+    but it only lstat()s them: the per-OST split of a file (its layout
+    xattrs, the expensive part) is cached in ``usage-cache.json`` next to
+    the file system's config and recomputed only for files whose key
+    (``_file_key``) changed, so a refresh over 10,000 unchanged volume
+    files stays in the tens of milliseconds and does not distort what is
+    measured on top of it.  A file deleted during the walk is skipped.
+    """
     root = common.backing_root(fsname)
+    cache_path = _cache_path(fsname)
+    try:
+        config_stamp = os.stat(os.path.join(common.fs_dir(fsname),
+                                            'config.json')).st_mtime_ns
+    except FileNotFoundError:
+        config_stamp = 0
+    try:
+        cache = common.read_json(cache_path, {})
+    except ValueError:
+        cache = {}
+    old = (cache.get('files', {})
+           if cache.get('config') == config_stamp else {})
+    files: typing.Dict[str, typing.List[typing.Any]] = {}
     per_ost: typing.Dict[int, int] = {}
     mdt = MDT_BASE_KB
+    changed = False
     for dirpath, dirnames, filenames in os.walk(root):
-        mdt += os.lstat(dirpath).st_blocks // 2
+        try:
+            mdt += os.lstat(dirpath).st_blocks // 2
+        except FileNotFoundError:
+            continue
+        default_key = ''
         for name in filenames:
             path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            mdt += MDT_INODE_KB
-            if not os.path.isfile(path) or os.path.islink(path):
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
                 continue
-            for ost, kb in file_ost_usage(path, st, fsname).items():
-                per_ost[ost] = per_ost.get(ost, 0) + kb
+            mdt += MDT_INODE_KB
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if not default_key:
+                default_key = '%08x' % zlib.crc32(json.dumps(
+                    lay.dir_default(dirpath, fsname),
+                    sort_keys=True).encode())
+            key = _file_key(st, default_key)
+            entry = old.get(path)
+            if entry is None or entry[0] != key:
+                try:
+                    split = file_ost_usage(path, st, fsname)
+                except FileNotFoundError:
+                    continue
+                entry = [key, {str(o): kb for o, kb in split.items()}]
+                changed = True
+            files[path] = entry
+            for ost, kb in entry[1].items():
+                per_ost[int(ost)] = per_ost.get(int(ost), 0) + kb
+    if changed or len(files) != len(old):
+        _write_cache(cache_path, {'config': config_stamp, 'files': files})
     return per_ost, mdt
 
 

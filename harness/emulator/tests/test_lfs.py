@@ -14,6 +14,7 @@
 
 import os
 import unittest
+from unittest import mock
 
 from lustre_emu import capacity
 from tests import base
@@ -198,6 +199,40 @@ class TestDf(base.EmulatorTestCase):
         again = df_rows(self.lfs('df', self.fsroot))
         self.assertEqual(after['filesystem_summary:'][1],
                          again['filesystem_summary:'][1])
+
+    def test_df_recomputes_only_changed_files(self) -> None:
+        # lfs df must cost about the same however many files are there:
+        # a file's per-OST split is cached until the file changes.
+        for name in ('a', 'b', 'c'):
+            self.lfs('setstripe', '-c', '1', '-i', '1', self.path(name))
+        self.write(self.path('a'), 1)
+        first = capacity.usage('testfs')
+        # Allocated KiB (data and, on ext4, an xattr block for the layout).
+        before = {n: os.stat(self.path(n)).st_blocks // 2 for n in 'bc'}
+        with mock.patch.object(capacity, 'file_ost_usage',
+                               wraps=capacity.file_ost_usage) as split:
+            self.assertEqual(first, capacity.usage('testfs'))
+            self.assertEqual(0, split.call_count)
+            self.write(self.path('b'), 2)
+            self.lfs('migrate', '-c', '1', '-i', '3', self.path('c'))
+            per_ost, _mdt = capacity.usage('testfs')
+            self.assertEqual(sorted([self.path('b'), self.path('c')]),
+                             sorted(c.args[0] for c in split.call_args_list))
+        # b grew on OST 1; c left it for OST 3.
+        self.assertEqual(first[0][1] - before['b'] - before['c'] +
+                         os.stat(self.path('b')).st_blocks // 2, per_ost[1])
+        self.assertEqual(first[0].get(3, 0) +
+                         os.stat(self.path('c')).st_blocks // 2, per_ost[3])
+        # A deleted file leaves the sum; one deleted between the walk and
+        # its lstat is skipped, not an error.
+        a_kb = os.stat(self.path('a')).st_blocks // 2
+        self.assertGreater(a_kb, 0)
+        os.unlink(self.path('a'))
+        root = os.path.dirname(self.path('a'))
+        walk = [(root, [], ['gone'] + sorted(os.listdir(root)))]
+        with mock.patch.object(capacity.os, 'walk', return_value=walk):
+            self.assertEqual(per_ost[1] - a_kb,
+                             capacity.usage('testfs')[0][1])
 
     def test_inactive_ost_left_out(self) -> None:
         self.run_ok('lustre-emulator', 'fault', 'ost', 'testfs', '3',
