@@ -1126,10 +1126,14 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                                     src_encryption_key_id,
                                     new_encryption_key_id)
         else:
-            image_utils.convert_image(src_path, dest_path,
-                                      self._copy_format(volume),
-                                      run_as_root=self._execute_as_root,
-                                      data=src_info)
+            volume_format = self._copy_format(volume)
+            if src_info.file_format == volume_format == 'raw':
+                self._sparse_copy(src_path, dest_path)
+            else:
+                image_utils.convert_image(src_path, dest_path,
+                                          volume_format,
+                                          run_as_root=self._execute_as_root,
+                                          data=src_info)
             image_utils.resize_image(dest_path, volume_size,
                                      run_as_root=self._execute_as_root)
         self._set_rw_permissions(dest_path)
@@ -1178,18 +1182,99 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                               src_vref: objects.Volume,
                               ctxt: context.RequestContext) -> dict:
         self._check_snapshot_support()
-        update = super()._create_cloned_volume(volume, src_vref, ctxt)
+        if self._can_clone_by_copy(volume, src_vref):
+            update = self._clone_by_copy(volume, src_vref)
+        else:
+            update = super()._create_cloned_volume(volume, src_vref, ctxt)
         # The base class records the source's format, which the copy need
         # not have: record the format that was written.
-        self._save_volume_format(
-            volume, 'raw' if volume.id in self._raw_views
-            else self._copied_format(src_vref.volume_type,
-                                     bool(volume.encryption_key_id)))
+        self._save_volume_format(volume, self._clone_format(volume,
+                                                            src_vref))
         # The copy was written through a stand-in; the volume itself gets
         # its share from the update only when the manager saves it.
         volume.provider_location = update['provider_location']
         self._apply_project_quota(volume)
         return update
+
+    def _clone_format(self, volume: objects.Volume,
+                      src_vref: objects.Volume) -> str:
+        """The format a clone is written in: the source type's."""
+        if volume.id in self._raw_views:
+            return 'raw'
+        return self._copied_format(src_vref.volume_type,
+                                   bool(volume.encryption_key_id))
+
+    def _can_clone_by_copy(self, volume: objects.Volume,
+                           src_vref: objects.Volume) -> bool:
+        """Whether a clone can be a sparse copy of the source's file.
+
+        A raw source without snapshots or attachments is one plain file
+        that nothing writes while the clone holds its lock, so a raw
+        clone of it is a copy of that file: no temporary snapshot (two
+        overlay files and .info rewrites on the source) and no qemu-img
+        convert, which reads and zero-checks every block. Encryption
+        (re-keying) and qcow2 clones take the general path.
+        """
+        return (not volume.encryption_key_id and
+                not src_vref.encryption_key_id and
+                self._get_volume_format(src_vref) == 'raw' and
+                self._clone_format(volume, src_vref) == 'raw' and
+                not self._is_volume_attached(src_vref) and
+                not self._snapshots_exist(src_vref))
+
+    def _clone_by_copy(self, volume: objects.Volume,
+                       src_vref: objects.Volume) -> dict:
+        """Clone a plain raw volume: a sparse copy, then grow it."""
+        self._validate_state(src_vref.status,
+                             ['available', 'backing-up', 'downloading'],
+                             obj_description='source volume')
+        directory = self._local_volume_dir(src_vref)
+        src_path = os.path.join(directory, src_vref.name)
+        dest_path = os.path.join(directory, volume.name)
+        if os.path.lexists(dest_path):
+            raise lustre_client.LustreException(msg=_(
+                '%s already exists; refusing to overwrite it') % dest_path)
+        # Read as raw: a guest's bytes are never parsed as an image header.
+        info = self._qemu_img_info(src_path, src_vref.name, img_format='raw')
+        if info.virtual_size > src_vref.size * units.Gi:
+            raise exception.InvalidVolume(reason=_(
+                'the file of volume %s is larger than the volume; refusing '
+                'to clone it') % src_vref.id)
+        specs = ((src_vref.volume_type.extra_specs or {})
+                 if src_vref.volume_type else {})
+        LOG.debug('Cloning %(src)s to %(dest)s by a sparse copy.',
+                  {'src': src_path, 'dest': dest_path})
+        try:
+            # The clone is written through a stand-in with the source's
+            # type and no host, as in the general path.
+            self._create_with_layout(dest_path, self._layout_of(specs, None))
+            self._sparse_copy(src_path, dest_path)
+            if volume.size > src_vref.size:
+                image_utils.resize_image(dest_path, volume.size,
+                                         run_as_root=self._execute_as_root,
+                                         file_format='raw')
+            if self._provisioning_type(volume.volume_type) == 'thick':
+                self._preallocate(dest_path, volume.size)
+            self._set_rw_permissions(dest_path)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                if os.path.lexists(dest_path):
+                    self._delete(dest_path)
+        return {'provider_location': src_vref.provider_location}
+
+    def _sparse_copy(self, src_path: str, dest_path: str) -> None:
+        """Copy a raw image, keeping holes and the target's layout.
+
+        cp(1) follows a symbolic link it is given as source: only a
+        regular file is copied, so a link planted in the share cannot
+        make a volume of a file outside it. cp writes into the existing
+        target (created with its Lustre layout) rather than replacing it.
+        """
+        if os.path.islink(src_path) or not os.path.isfile(src_path):
+            raise lustre_client.LustreException(msg=_(
+                '%s is not a regular file; refusing to copy it') % src_path)
+        self._execute('cp', '--sparse=always', '--', src_path, dest_path,
+                      run_as_root=self._execute_as_root)
 
     def _create_volume_from_snapshot(self, volume: objects.Volume,
                                      snapshot: objects.Snapshot) -> dict:

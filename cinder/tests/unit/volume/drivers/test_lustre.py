@@ -2410,18 +2410,48 @@ class LustreDriverTestCase(LustreTestBase):
         snapshot = self._snapshot_chain(src)
         dest = self._volume(id=fake.VOLUME2_ID, size=3,
                             extra_specs={'provisioning:type': 'thick'})
+        self._touch(src.name)
         mock_convert = self.mock_object(image_utils, 'convert_image')
         mock_resize = self.mock_object(image_utils, 'resize_image')
         self.driver._copy_volume_from_snapshot(snapshot, dest, 3)
         dest_path = self._path(dest.name)
+        # Raw to raw: a sparse copy of the base file, no qemu-img convert.
+        mock_convert.assert_not_called()
+        mock_resize.assert_called_once_with(dest_path, 3, run_as_root=True)
+        self.assertEqual(
+            [mock.call('cp', '--sparse=always', '--', self._path(src.name),
+                       dest_path, run_as_root=True),
+             mock.call('chmod', 'ugo+rw', dest_path, run_as_root=True)],
+            self._execute.call_args_list)
+
+    def test_copy_volume_from_snapshot_to_qcow2_converts(self):
+        src = self._volume(volume_format='raw')
+        snapshot = self._snapshot_chain(src)
+        dest = self._volume(id=fake.VOLUME2_ID,
+                            extra_specs={'provisioning:type': 'thin'})
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        self.mock_object(image_utils, 'resize_image')
+        self.driver._copy_volume_from_snapshot(snapshot, dest, 1)
         mock_convert.assert_called_once_with(
-            self._path(src.name), dest_path, 'raw', run_as_root=True,
-            data=mock.ANY)
+            self._path(src.name), self._path(dest.name), 'qcow2',
+            run_as_root=True, data=mock.ANY)
         self.assertEqual('raw', mock_convert.call_args.kwargs['data']
                          .file_format)
-        mock_resize.assert_called_once_with(dest_path, 3, run_as_root=True)
-        self._execute.assert_called_once_with('chmod', 'ugo+rw', dest_path,
-                                              run_as_root=True)
+        self.assertEqual([], self._commands('cp'))
+
+    def test_copy_volume_from_snapshot_refuses_a_link(self):
+        src = self._volume(volume_format='raw')
+        snapshot = self._snapshot_chain(src)
+        outside = os.path.join(self.tempdir, 'outside')
+        with open(outside, 'w') as f:
+            f.write('secret')
+        os.symlink(outside, self._path(src.name))
+        dest = self._volume(id=fake.VOLUME2_ID, size=3,
+                            extra_specs={'provisioning:type': 'thick'})
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver._copy_volume_from_snapshot,
+                          snapshot, dest, 3)
+        self.assertEqual([], self._commands('cp'))
 
     @ddt.data(
         # new volume's specs, qcow2 option, raw view, format written
@@ -2440,10 +2470,18 @@ class LustreDriverTestCase(LustreTestBase):
         dest = self._volume(id=fake.VOLUME2_ID, extra_specs=specs)
         if raw_view:
             self.driver._raw_views.add(dest.id)
+        self._touch(src.name)
         mock_convert = self.mock_object(image_utils, 'convert_image')
         self.mock_object(image_utils, 'resize_image')
         self.driver._copy_volume_from_snapshot(snapshot, dest, 1)
-        self.assertEqual(volume_format, mock_convert.call_args.args[2])
+        self.assertEqual(volume_format, self._format_written(mock_convert))
+
+    def _format_written(self, mock_convert):
+        """raw by a sparse copy, or the format qemu-img converted to."""
+        if self._commands('cp'):
+            mock_convert.assert_not_called()
+            return 'raw'
+        return mock_convert.call_args.args[2]
 
     def test_copy_volume_from_snapshot_with_layout(self):
         src = self._volume(volume_format='raw')
@@ -2543,15 +2581,17 @@ class LustreDriverTestCase(LustreTestBase):
                               extra_specs={'provisioning:type': 'thick'})
         self.mock_object(self.driver, '_ensure_shares_mounted')
         self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        self._touch(src.name)
         mock_convert = self.mock_object(image_utils, 'convert_image')
         mock_resize = self.mock_object(image_utils, 'resize_image')
         self.assertEqual({'provider_location': SHARE},
                          self.driver.create_volume_from_snapshot(volume,
                                                                  snapshot))
         dest_path = self._path(volume.name)
-        mock_convert.assert_called_once_with(
-            self._path(src.name), dest_path, 'raw', run_as_root=True,
-            data=mock.ANY)
+        self._execute.assert_any_call('cp', '--sparse=always', '--',
+                                      self._path(src.name), dest_path,
+                                      run_as_root=True)
+        mock_convert.assert_not_called()
         mock_resize.assert_called_once_with(dest_path, 2, run_as_root=True)
         self._execute.assert_any_call('fallocate', '-l', '2G', dest_path,
                                       run_as_root=True)
@@ -2568,10 +2608,11 @@ class LustreDriverTestCase(LustreTestBase):
                               extra_specs=specs)
         self.mock_object(self.driver, '_ensure_shares_mounted')
         self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        self._touch(src.name)
         mock_convert = self.mock_object(image_utils, 'convert_image')
         self.mock_object(image_utils, 'resize_image')
         self.driver.create_volume_from_snapshot(volume, snapshot)
-        self.assertEqual(volume_format, mock_convert.call_args.args[2])
+        self.assertEqual(volume_format, self._format_written(mock_convert))
         self.assertEqual(volume_format, volume.admin_metadata['format'])
 
     def test_create_volume_from_snapshot_bad_status(self):
@@ -2595,7 +2636,8 @@ class LustreDriverTestCase(LustreTestBase):
     @ddt.unpack
     def test_create_cloned_volume_records_format(self, specs, encrypted,
                                                  raw_view, volume_format):
-        src = self._volume(extra_specs=specs, volume_format='raw')
+        # A qcow2 source: the general path (temporary snapshot, convert).
+        src = self._volume(extra_specs=specs, volume_format='qcow2')
         key = fake.ENCRYPTION_KEY_ID if encrypted else None
         volume = self._volume(id=fake.VOLUME2_ID, encryption_key_id=key,
                               extra_specs=specs)
@@ -2609,6 +2651,132 @@ class LustreDriverTestCase(LustreTestBase):
         mock_base.assert_called_once_with(volume, src, src.obj_context)
         self.assertEqual(volume_format, volume.admin_metadata['format'])
         objects.Volume.save.assert_called_with()
+
+    def _raw_clone_setup(self, src_specs=None, size=2, **src_kwargs):
+        """A plain raw source of 1G and a raw clone of size GiB."""
+        self.override_config('lustre_qcow2_volumes', False)
+        src = self._volume(extra_specs=src_specs, volume_format='raw',
+                           **src_kwargs)
+        self._touch(src.name)
+        volume = self._volume(id=fake.VOLUME2_ID, size=size,
+                              extra_specs=src_specs)
+        self.mock_qemu_img_info.return_value = _img_info('raw', 1)
+        mock_base = self.mock_object(remotefs.RemoteFSSnapDriverBase,
+                                     '_create_cloned_volume')
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        return src, volume, mock_base, mock_resize
+
+    def test_create_cloned_volume_raw_is_a_sparse_copy(self):
+        src, volume, mock_base, mock_resize = self._raw_clone_setup(
+            {'lustre:stripe_count': '2'})
+        self.assertEqual({'provider_location': SHARE},
+                         self.driver.create_cloned_volume(volume, src))
+        dest = self._path(volume.name)
+        # No temporary snapshot, no qemu-img convert: the source's file
+        # is read as raw and copied into the clone's striped file.
+        mock_base.assert_not_called()
+        self.mock_qemu_img_info.assert_called_once_with(
+            self._path(src.name), force_share=True, run_as_root=True,
+            allow_qcow2_backing_file=True, img_format='raw')
+        self.assertEqual(
+            [mock.call('lfs', 'setstripe', '-c', '2', '--', dest,
+                       run_as_root=True),
+             mock.call('cp', '--sparse=always', '--', self._path(src.name),
+                       dest, run_as_root=True),
+             mock.call('chmod', 'ugo+rw', dest, run_as_root=True)],
+            self._execute.call_args_list)
+        mock_resize.assert_called_once_with(dest, 2, run_as_root=True,
+                                            file_format='raw')
+        self.assertEqual('raw', volume.admin_metadata['format'])
+        self.assertEqual(SHARE, volume.provider_location)
+        # The source was not touched: no overlay, no .info file (the
+        # clone's own file is made by the mocked lfs and cp).
+        self.assertEqual([src.name], os.listdir(self.mnt))
+
+    def test_create_cloned_volume_raw_thick_is_preallocated(self):
+        src, volume, mock_base, mock_resize = self._raw_clone_setup(
+            {'provisioning:type': 'thick'}, size=1)
+        self.driver.create_cloned_volume(volume, src)
+        dest = self._path(volume.name)
+        mock_base.assert_not_called()
+        mock_resize.assert_not_called()
+        self.assertEqual(['cp', 'fallocate', 'chmod'],
+                         [c.args[0] for c in self._execute.call_args_list])
+        self._execute.assert_any_call('fallocate', '-l', '1G', dest,
+                                      run_as_root=True)
+
+    @ddt.data('snapshots', 'attached', 'source_key', 'clone_key', 'qcow2',
+              'qcow2_source')
+    def test_create_cloned_volume_general_path(self, reason):
+        src, volume, mock_base, _resize = self._raw_clone_setup()
+        mock_base.return_value = {'provider_location': SHARE}
+        if reason == 'snapshots':
+            snap = '%s.%s' % (src.name, fake.SNAPSHOT_ID)
+            self._write_info(src, {'active': snap, fake.SNAPSHOT_ID: snap})
+        elif reason == 'attached':
+            src.attach_status = fields.VolumeAttachStatus.ATTACHED
+        elif reason == 'source_key':
+            src.encryption_key_id = fake.ENCRYPTION_KEY_ID
+        elif reason == 'clone_key':
+            volume.encryption_key_id = fake.ENCRYPTION_KEY_ID
+        elif reason == 'qcow2':
+            self.override_config('lustre_qcow2_volumes', True)
+        else:
+            src.admin_metadata = {'format': 'qcow2'}
+        self.driver.create_cloned_volume(volume, src)
+        mock_base.assert_called_once_with(volume, src, src.obj_context)
+        self.assertEqual([], self._commands('cp'))
+
+    def test_create_cloned_volume_raw_refuses_existing_file(self):
+        src, volume, mock_base, _resize = self._raw_clone_setup()
+        self._touch(volume.name, content='keep')
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver.create_cloned_volume, volume, src)
+        self._execute.assert_not_called()
+        with open(self._path(volume.name)) as f:
+            self.assertEqual('keep', f.read())
+
+    def test_create_cloned_volume_raw_refuses_oversized_source(self):
+        src, volume, mock_base, _resize = self._raw_clone_setup()
+        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
+        self.assertRaises(exception.InvalidVolume,
+                          self.driver.create_cloned_volume, volume, src)
+        self._execute.assert_not_called()
+        self.assertFalse(os.path.lexists(self._path(volume.name)))
+
+    def test_create_cloned_volume_raw_refuses_bad_status(self):
+        src, volume, mock_base, _resize = self._raw_clone_setup(
+            status='error')
+        self.assertRaises(exception.InvalidVolume,
+                          self.driver.create_cloned_volume, volume, src)
+        self._execute.assert_not_called()
+
+    def test_create_cloned_volume_raw_refuses_a_link(self):
+        src, volume, mock_base, _resize = self._raw_clone_setup()
+        os.unlink(self._path(src.name))
+        os.symlink('/etc/hostname', self._path(src.name))
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver.create_cloned_volume, volume, src)
+        self.assertEqual([], self._commands('cp'))
+        self.assertFalse(os.path.lexists(self._path(volume.name)))
+
+    def test_create_cloned_volume_raw_failed_copy_is_removed(self):
+        src, volume, mock_base, _resize = self._raw_clone_setup(
+            {'lustre:stripe_count': '2'})
+        dest = self._path(volume.name)
+
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'lfs':
+                open(dest, 'w').close()
+            if cmd[0] == 'cp':
+                raise putils.ProcessExecutionError(stderr='No space left')
+            return '', ''
+        self._execute.side_effect = execute
+        self.assertRaises(putils.ProcessExecutionError,
+                          self.driver.create_cloned_volume, volume, src)
+        self.assertEqual(mock.call('rm', '-f', '--', dest, run_as_root=True),
+                         self._execute.call_args_list[-1])
+        self.assertTrue(os.path.exists(self._path(src.name)))
 
     def test_revert_to_snapshot(self):
         volume = self._volume(volume_format='qcow2')
