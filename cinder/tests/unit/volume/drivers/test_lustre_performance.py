@@ -272,6 +272,39 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.assertEqual('raw', volume.admin_metadata['format'])
 
     # ------------------------------------------------------------------
+    # Clones: one sparse copy of a raw volume
+    # ------------------------------------------------------------------
+
+    def test_clone_raw_volume_is_one_sparse_copy(self):
+        self.override_config('lustre_qcow2_volumes', False)
+        self.driver = self._make_driver()
+        src = self._volume(volume_format='raw', size=1024)
+        src_path = os.path.join(self.mnt, src.name)
+        open(src_path, 'w').close()
+        info = imageutils.QemuImgInfo()
+        info.file_format = 'raw'
+        info.virtual_size = 1024 * units.Gi
+        self.mock_qemu_img_info.return_value = info
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        mock_base = self.mock_object(remotefs.RemoteFSSnapDriverBase,
+                                     '_create_cloned_volume')
+        volume = self._volume(fake.VOLUME2_ID, size=1024)
+        self.driver.create_cloned_volume(volume, src)
+        # No temporary snapshot (overlays, .info), no qemu-img convert
+        # reading every block: one qemu-img info, one cp that keeps holes.
+        mock_base.assert_not_called()
+        mock_convert.assert_not_called()
+        self.assertEqual(1, self.mock_qemu_img_info.call_count)
+        self.assertEqual(
+            [mock.call('cp', '--sparse=always', '--', src_path,
+                       os.path.join(self.mnt, volume.name),
+                       run_as_root=True)],
+            self._commands('cp'))
+        self.assertEqual(['cp', 'chmod'],
+                         [c.args[0] for c in self._execute.call_args_list])
+        self.assertEqual([src.name], os.listdir(self.mnt))
+
+    # ------------------------------------------------------------------
     # Locks: only the volumes involved
     # ------------------------------------------------------------------
 
@@ -346,37 +379,45 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.assertEqual(['lustre-%s' % volume.id, 'lustre-%s' % temp.id],
                          self._volume_locks(names))
 
-    def _run_concurrently(self, volume_a, volume_b):
-        """Run image copies to two volumes while the first one is held.
+    def _hold_first(self, target, attribute, is_first, result=None):
+        """Make target.attribute block the first call is_first accepts.
 
-        The copy to volume_a blocks inside the driver (holding whatever
-        the driver locked) until it is released; the copy to volume_b
-        does not block by itself. Returns what had finished while the
-        first copy was held, and what had finished in the end.
+        Returns (started, release): started is set once that call is
+        inside the driver, holding whatever the driver locked around it;
+        it returns result once release is set. Other calls return result
+        at once.
         """
         started, release = threading.Event(), threading.Event()
-        done = []
 
-        def fetch(ctxt, image_service, image_id, path, *args, **kwargs):
-            if path.endswith(volume_a.name) and not started.is_set():
+        def call(*args, **kwargs):
+            if is_first(*args) and not started.is_set():
                 started.set()
                 self.assertTrue(release.wait(WAIT))
+            return result
+        self.mock_object(target, attribute, side_effect=call)
+        return started, release
 
-        self._fake_image_copy().side_effect = fetch
+    def _run_concurrently(self, op_a, op_b, held, same):
+        """Run op_a, then op_b while op_a is held inside the driver.
 
-        def copy(volume, label):
-            self.driver.copy_image_to_volume(self.context, volume,
-                                             mock.Mock(), fake.IMAGE_ID)
+        op_b does not block by itself: it either finishes while op_a is
+        held, or waits for a lock op_a holds. Returns what had finished
+        while op_a was held, and what had finished in the end.
+        """
+        started, release = held
+        done = []
+
+        def run(op, label):
+            op()
             done.append(label)
 
-        thread_a = threading.Thread(target=copy, args=(volume_a, 'A'))
+        thread_a = threading.Thread(target=run, args=(op_a, 'A'))
         thread_a.start()
         self.assertTrue(started.wait(WAIT))
-        thread_b = threading.Thread(target=copy, args=(volume_b, 'B'))
+        thread_b = threading.Thread(target=run, args=(op_b, 'B'))
         thread_b.start()
-        # B either finishes on its own, or waits for A's lock; it is given
-        # the time to finish either way.
-        thread_b.join(WAIT if volume_b.id != volume_a.id else 1)
+        # B is given the time to finish unless it is expected to wait.
+        thread_b.join(1 if same else WAIT)
         while_held = list(done)
         self.assertFalse(release.is_set())
         self.assertTrue(thread_a.is_alive())
@@ -385,23 +426,87 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         thread_b.join(WAIT)
         return while_held, done
 
-    def test_operations_on_different_volumes_do_not_wait(self):
-        names = self._record_lock_names()
+    def _image_ops(self, same):
+        """Two image copies: to two volumes, or twice to one."""
         volume_a = self._volume(fake.VOLUME_ID)
-        volume_b = self._volume(fake.VOLUME2_ID)
-        while_held, done = self._run_concurrently(volume_a, volume_b)
-        # B completed while A held its lock.
+        volume_b = volume_a if same else self._volume(fake.VOLUME2_ID)
+        self._fake_image_copy()
+        held = self._hold_first(
+            image_utils, 'fetch_to_volume_format',
+            lambda ctxt, service, image, path, *args: path.endswith(
+                volume_a.name))
+
+        def copy(volume):
+            return lambda: self.driver.copy_image_to_volume(
+                self.context, volume, mock.Mock(), fake.IMAGE_ID)
+        return copy(volume_a), copy(volume_b), held, {volume_a.id,
+                                                      volume_b.id}
+
+    def _clone_ops(self, same):
+        """Two clones: of two sources, or of one source."""
+        src_a = self._volume(fake.VOLUME_ID, volume_format='qcow2')
+        src_b = src_a if same else self._volume(fake.VOLUME3_ID,
+                                                volume_format='qcow2')
+        clone_a = self._volume(fake.VOLUME2_ID)
+        clone_b = self._volume(fake.VOLUME4_ID)
+        held = self._hold_first(
+            remotefs.RemoteFSSnapDriverBase, '_create_cloned_volume',
+            lambda volume, src, ctxt: volume.id == clone_a.id,
+            result={'provider_location': SHARE})
+
+        def clone(volume, src):
+            return lambda: self.driver.create_cloned_volume(volume, src)
+        return (clone(clone_a, src_a), clone(clone_b, src_b), held,
+                {src_a.id, src_b.id, clone_a.id, clone_b.id})
+
+    def _backup_ops(self, same):
+        """Two backups' devices: of two volumes, or twice of one."""
+        volume_a = self._volume(fake.VOLUME_ID, volume_format='qcow2')
+        volume_b = volume_a if same else self._volume(
+            fake.VOLUME2_ID, volume_format='qcow2')
+        volumes = {v.id: v for v in (volume_a, volume_b)}
+        self.mock_object(objects.Volume, 'get_by_id',
+                         side_effect=lambda ctxt, vid: volumes[vid])
+        temps = []
+        real_temp = self.driver._create_temp_volume
+
+        def temp_volume(*args, **kwargs):
+            temps.append(real_temp(*args, **kwargs))
+            return temps[-1]
+        self.mock_object(self.driver, '_create_temp_volume',
+                         side_effect=temp_volume)
+        held = self._hold_first(
+            remotefs.RemoteFSSnapDriverBase, '_create_cloned_volume',
+            lambda volume, src, ctxt: src.id == volume_a.id,
+            result={'provider_location': SHARE})
+
+        def backup(volume):
+            return lambda: self.driver.get_backup_device(
+                self.context, mock.Mock(volume_id=volume.id, snapshot_id=None,
+                                        temp_volume_id=None))
+        return (backup(volume_a), backup(volume_b), held,
+                lambda: {volume_a.id, volume_b.id} | {t.id for t in temps})
+
+    @ddt.data('image', 'clone', 'backup')
+    def test_operations_on_different_volumes_do_not_wait(self, kind):
+        names = self._record_lock_names()
+        op_a, op_b, held, involved = getattr(self, '_%s_ops' % kind)(False)
+        while_held, done = self._run_concurrently(op_a, op_b, held, False)
+        # B completed while A held its locks.
         self.assertEqual(['B'], while_held)
         self.assertEqual(['B', 'A'], done)
-        self.assertEqual(
-            sorted(['lustre-%s' % volume_a.id, 'lustre-%s' % volume_b.id]),
-            sorted(names))
+        # And no lock but those of the volumes involved was taken.
+        involved = involved() if callable(involved) else involved
+        self.assertEqual(involved, set(n[len('lustre-'):]
+                                       for n in self._volume_locks(names)))
 
-    def test_operations_on_one_volume_wait(self):
-        # The control: the lock is real, a second operation on the same
-        # volume waits until the first one is done.
-        volume = self._volume(fake.VOLUME_ID)
-        while_held, done = self._run_concurrently(volume, volume)
+    @ddt.data('image', 'clone', 'backup')
+    def test_operations_on_one_volume_wait(self, kind):
+        # The control: the locks are real, a second operation on the same
+        # volume (the same source, for clones) waits until the first one
+        # is done.
+        op_a, op_b, held, _involved = getattr(self, '_%s_ops' % kind)(True)
+        while_held, done = self._run_concurrently(op_a, op_b, held, True)
         self.assertEqual([], while_held)
         self.assertEqual(['A', 'B'], done)
 
