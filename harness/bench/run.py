@@ -78,7 +78,7 @@ def params_of(args, workdir):
         copy_gib=args.copy_gib or (1 if quick else 4),
         copy_written_mib=args.copy_written_mib or (256 if quick else 1024),
         changed_percent=5,
-        aa_ops=args.aa_ops or 50,
+        aa_ops=args.aa_ops or (20 if quick else 50),
         profile=not args.no_profile,
         only=args.only.split(',') if args.only else None,
     )
@@ -130,6 +130,7 @@ def machine():
         'os-brick': package_version('os-brick'),
         'qemu-img': output('qemu-img', '--version').splitlines()[0],
         'lfs': output('lfs', '--version'),
+        'lfs_path': os.path.realpath(shutil.which('lfs') or 'lfs'),
         'coreutils': output('fallocate', '--version').splitlines()[0],
         'change': {
             'commit': output('git', '-C', HARNESS, 'rev-parse', 'HEAD'),
@@ -156,6 +157,20 @@ def run_bench(params):
         return json.load(f)
 
 
+def use_own_lfs():
+    """Run this checkout's emulated lfs, whatever /usr/local/bin holds.
+
+    setup points the global links at the checkout that ran it last; on a
+    shared machine another checkout may do so during the run and change
+    what is measured.  The drivers find lfs on PATH.
+    """
+    bindir = tempfile.mkdtemp(prefix='lustre-bench-bin-')
+    os.symlink(os.path.join(HARNESS, 'emulator', 'lfs'),
+               os.path.join(bindir, 'lfs'))
+    os.environ['PATH'] = bindir + os.pathsep + os.environ['PATH']
+    return bindir
+
+
 def main(argv):
     args = parse_args(argv)
     if os.geteuid() != 0:
@@ -166,8 +181,10 @@ def main(argv):
         BENCH, 'results', 'quick' if args.quick else 'full')
     subprocess.run([EMULATOR, 'setup'], check=True,
                    stdout=subprocess.DEVNULL)
+    bindir = use_own_lfs()
     installed = nfs_helper.install()
     workdir = tempfile.mkdtemp(prefix='lustre-bench-')
+    machine_info = machine()
     started = time.time()
     load_before = os.getloadavg()
     try:
@@ -177,8 +194,9 @@ def main(argv):
     finally:
         removed = nfs_helper.remove(installed)
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(bindir, ignore_errors=True)
     meta = {
-        'machine': machine(),
+        'machine': machine_info,
         'load_average': {'before': load_before, 'after': os.getloadavg()},
         'started': time.strftime('%Y-%m-%d %H:%M:%S %Z',
                                  time.localtime(started)),
