@@ -79,6 +79,7 @@ def params_of(args, workdir):
         copy_written_mib=args.copy_written_mib or (256 if quick else 1024),
         changed_percent=5,
         aa_ops=args.aa_ops or (20 if quick else 50),
+        compressions=['none'] if quick else ['none', 'zstd'],
         profile=not args.no_profile,
         only=args.only.split(',') if args.only else None,
     )
