@@ -91,6 +91,7 @@ class VolumeLifecycleTestCase(FunctionalTestCase):
             for snapshot, view in zip(snaps, views):
                 copy = self._from_snapshot(snapshot, volume_type)
                 self.assertEqual(view, self.digest(self.driver, copy))
+                self._assert_thick_allocated(copy, volume_type)
             clone = test_utils.create_volume(
                 self.ctxt, host=self.pool_host(), size=1,
                 volume_type_id=volume_type.id, status='creating')
@@ -98,8 +99,16 @@ class VolumeLifecycleTestCase(FunctionalTestCase):
             clone.update(self.driver.create_cloned_volume(clone, volume))
             clone.save()
             self.assertEqual(views[-1], self.digest(self.driver, clone))
+            self._assert_thick_allocated(clone, volume_type)
             # The source is unchanged, snapshots and all.
             self.assertEqual(views[-1], self.digest(self.driver, volume))
+
+    def _assert_thick_allocated(self, volume, volume_type):
+        """A thick copy has no holes, whatever the copy left."""
+        if volume_type is self.thick:
+            path = self.driver.local_path(volume)
+            self.assertGreaterEqual(os.stat(path).st_blocks * 512,
+                                    volume.size * GiB)
 
     def test_delete_snapshot_in_the_middle_keeps_data(self):
         volume, snaps, views = self._snapshot_chain(self.thin)

@@ -1136,6 +1136,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                                           data=src_info)
             image_utils.resize_image(dest_path, volume_size,
                                      run_as_root=self._execute_as_root)
+            self._preallocate(volume, dest_path, volume_format, volume_size)
         self._set_rw_permissions(dest_path)
 
     def _convert_encrypted(self, volume: Any, src_path: str, dest_path: str,
@@ -1253,8 +1254,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 image_utils.resize_image(dest_path, volume.size,
                                          run_as_root=self._execute_as_root,
                                          file_format='raw')
-            if self._provisioning_type(volume.volume_type) == 'thick':
-                self._preallocate(dest_path, volume.size)
+            self._preallocate(volume, dest_path, 'raw', volume.size)
             self._set_rw_permissions(dest_path)
         except Exception:
             with excutils.save_and_reraise_exception():

@@ -2415,12 +2415,14 @@ class LustreDriverTestCase(LustreTestBase):
         mock_resize = self.mock_object(image_utils, 'resize_image')
         self.driver._copy_volume_from_snapshot(snapshot, dest, 3)
         dest_path = self._path(dest.name)
-        # Raw to raw: a sparse copy of the base file, no qemu-img convert.
+        # Raw to raw: a sparse copy of the base file, no qemu-img convert;
+        # then the thick volume's holes are allocated.
         mock_convert.assert_not_called()
         mock_resize.assert_called_once_with(dest_path, 3, run_as_root=True)
         self.assertEqual(
             [mock.call('cp', '--sparse=always', '--', self._path(src.name),
                        dest_path, run_as_root=True),
+             mock.call('fallocate', '-l', '3G', dest_path, run_as_root=True),
              mock.call('chmod', 'ugo+rw', dest_path, run_as_root=True)],
             self._execute.call_args_list)
 
