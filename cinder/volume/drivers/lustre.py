@@ -124,6 +124,10 @@ CONF.register_opts(lustre_opts, group=configuration.SHARED_CONF_GROUP)
 # ZFS OSTs, ENOTSUPP (524) from Lustre clients before 2.14.
 _FALLOCATE_UNSUPPORTED = (os.strerror(95), os.strerror(lustre_client.ENOTSUPP))
 
+# The name the volume manager gives the temporary volumes it copies a
+# volume into for a backup: backup-vol-<source volume id>.
+_BACKUP_VIEW_PREFIX = 'backup-vol-'
+
 _UUID_RE = '(?P<id>[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})'
 
 # Project ids of volumes: derived from the volume id into a range clear of
@@ -213,8 +217,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         # Shares whose file system enforces project quotas (do_setup).
         self._quota_shares: set[str] = set()
         self._pools: dict[str, lustre_client.LustrePool] = {}
-        # Temporary volumes this service made for backups: raw copies.
-        self._raw_views: set[str] = set()
         # The overlay this thread has just committed, kept (_img_commit).
         self._committing = threading.local()
 
@@ -554,7 +556,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _copy_format(self, volume: Any) -> str:
         """The format to write a volume in from a snapshot or a clone."""
-        if volume.id in self._raw_views:
+        if self._is_backup_view(volume):
             return 'raw'
         return self._copied_format(volume.volume_type,
                                    bool(getattr(volume, 'encryption_key_id',
@@ -634,7 +636,15 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     @staticmethod
     def _save_volume_format(volume: objects.Volume, volume_format: str):
+        """Record the format of a volume that has no snapshots.
+
+        Without snapshots the base file is the active image: a base format
+        left from earlier snapshots is the same file's, and must follow, or
+        deleting a later snapshot would record the old format again.
+        """
         volume.admin_metadata['format'] = volume_format
+        if 'base_format' in volume.admin_metadata:
+            volume.admin_metadata['base_format'] = volume_format
         # Saved as admin: a non-admin may create a volume from an image.
         with volume.obj_as_admin():
             volume.save()
@@ -784,7 +794,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             LOG.debug('Deleting %s', path)
             self._delete(path)
         self._release_project_quota(volume)
-        self._raw_views.discard(volume.id)
 
     def _qemu_img_info(self, path: str, volume_name: Optional[str],
                        img_format: Optional[str] = None
@@ -1200,7 +1209,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _clone_format(self, volume: objects.Volume,
                       src_vref: objects.Volume) -> str:
         """The format a clone is written in: the source type's."""
-        if volume.id in self._raw_views:
+        if self._is_backup_view(volume):
             return 'raw'
         return self._copied_format(src_vref.volume_type,
                                    bool(volume.encryption_key_id))
@@ -1434,6 +1443,23 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return (self._get_volume_format(volume) == 'raw' and
                 not self._snapshots_exist(volume))
 
+    @staticmethod
+    def _is_backup_view(volume: Any) -> bool:
+        """Whether a volume is a temporary copy made for a backup.
+
+        Such copies are always written raw: cinder-backup reads them byte
+        for byte. The volume manager makes them (BaseVD._create_temp_volume)
+        outside the quota and names them backup-vol-<source id>. A user
+        may choose that name but cannot create a volume outside the quota,
+        and both facts are in the database: the answer holds after a
+        restart and on every host of a cluster. A clone is written through
+        a stand-in that carries neither, so its record is read.
+        """
+        if not isinstance(volume, objects.Volume):
+            volume = objects.Volume.get_by_id(volume.obj_context, volume.id)
+        return (volume.use_quota is False and
+                (volume.display_name or '').startswith(_BACKUP_VIEW_PREFIX))
+
     def get_backup_device(self, ctxt: context.RequestContext,
                           backup: objects.Backup) -> tuple:
         """Give cinder-backup a raw file that holds the guest's bytes.
@@ -1443,7 +1469,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         qcow2 overlay), those bytes are qcow2 metadata, not the guest's
         data, so such a volume is backed up from a temporary raw copy;
         the backup manager deletes it afterwards. Raw volumes without
-        snapshots are read directly.
+        snapshots are read directly. The base class already copies a
+        snapshot being backed up and an in-use volume (through a snapshot
+        that Nova takes, so the copy is of one point in time): those
+        copies are backup views, hence raw, and are handed on as they are.
         """
         device, is_snapshot = super().get_backup_device(ctxt, backup)
         if device.id != backup.volume_id or self._is_plain_raw(device):
@@ -1454,36 +1483,38 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         backup.save()
         return temp, False
 
-    def _create_temp_volume(self, ctxt: context.RequestContext,
-                            volume: objects.Volume,
-                            volume_options: Optional[dict] = None
-                            ) -> objects.Volume:
-        """A temporary volume for a backup: always written raw."""
-        temp = super()._create_temp_volume(ctxt, volume, volume_options)
-        self._raw_views.add(temp.id)
-        return temp
-
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def _prepare_restore_target(self, volume: objects.Volume) -> None:
         """Make the target of a restore a raw file, or refuse the restore.
 
         cinder-backup writes the backup's raw bytes into the attached
-        file. Into a qcow2 file they would destroy it; so a qcow2 volume
-        without snapshots is replaced by an empty raw file of its size
-        (the restore overwrites its data anyway). A volume with snapshots
-        cannot be restored correctly through its overlay: refused.
+        file. Into a qcow2 file they would destroy it; so a volume whose
+        active image is not its raw base file, and that has no snapshots,
+        gets an empty raw file of its size in place of all its images
+        (the restore overwrites its data anyway). That includes a volume
+        whose last snapshot was deleted while it was attached: Nova pulls
+        the base into the overlay, which stays active. A volume with
+        snapshots cannot be restored correctly through its overlay:
+        refused, before anything is changed.
         """
         if self._is_plain_raw(volume):
             return
-        if self._snapshots_exist(volume):
+        info = self._read_info_file(self._local_path_volume_info(volume),
+                                    empty_if_missing=True)
+        if set(info) - {'active'}:
             raise exception.InvalidVolume(reason=_(
                 'volume %s has snapshots; restore the backup to a new '
                 'volume or delete the snapshots first') % volume.id)
+        LOG.info('Volume %s is not a raw file: making it one before the '
+                 'restore.', volume.id)
+        for old in self._volume_files(volume):
+            self._delete(old)
         path = self.local_path(volume)
-        LOG.info('Volume %s is qcow2: making it raw before the restore.',
-                 volume.id)
-        self._delete(path)
-        self._create_sparsed_file(path, volume.size)
+        self._create_with_layout(path, self._layout(volume))
+        if self._provisioning_type(volume.volume_type) == 'thick':
+            self._create_regular_file(path, volume.size)
+        else:
+            self._create_sparsed_file(path, volume.size)
         self._set_rw_permissions(path)
         self._save_volume_format(volume, 'raw')
 

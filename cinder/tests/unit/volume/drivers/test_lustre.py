@@ -206,6 +206,12 @@ class LustreTestBase(test.TestCase):
         volume.attach_status = fields.VolumeAttachStatus.ATTACHED
         volume.status = 'in-use'
 
+    @staticmethod
+    def _make_backup_view(volume):
+        """Make a volume what the backup manager's temporary copies are."""
+        volume.use_quota = False
+        volume.display_name = 'backup-vol-%s' % fake.VOLUME_ID
+
     def _path(self, name, mount_point=None):
         return os.path.join(mount_point or self.mnt, name)
 
@@ -1646,13 +1652,6 @@ class LustreDriverTestCase(LustreTestBase):
         mock_mount.assert_not_called()
         self._execute.assert_not_called()
 
-    def test_delete_volume_forgets_raw_view(self):
-        volume = self._volume()
-        self.driver._raw_views.add(volume.id)
-        self.mock_object(self.driver, '_ensure_share_mounted')
-        self.driver.delete_volume(volume)
-        self.assertNotIn(volume.id, self.driver._raw_views)
-
     @ddt.data(
         '{"active": "../%(vol)s"}',
         '{"active": "%(vol)s", "%(snap)s": "sub/%(vol)s.x"}',
@@ -1909,6 +1908,44 @@ class LustreDriverTestCase(LustreTestBase):
                          self.mock_qemu_img_info.call_args.kwargs[
                              'img_format'])
 
+    @ddt.data(({'provisioning:type': 'thin'}, 'truncate', '-s'),
+              ({'provisioning:type': 'thick'}, 'fallocate', '-l'))
+    @ddt.unpack
+    def test_initialize_connection_restore_after_online_delete(
+            self, specs, command, size_arg):
+        # Nova deletes the last snapshot of an attached volume by pulling
+        # the base into the overlay, which stays active without snapshots.
+        volume = self._volume(extra_specs=specs, size=2,
+                              status=fields.VolumeStatus.RESTORING_BACKUP)
+        volume.admin_metadata = {'format': 'qcow2', 'base_format': 'qcow2'}
+        overlay = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        info_path = self._write_info(volume, {'active': overlay})
+        self._touch(overlay)
+        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
+        conn = self.driver.initialize_connection(volume, {})
+        path = self._path(volume.name)
+        self.assertEqual({'export': SHARE, 'name': volume.name,
+                          'format': 'raw'}, conn['data'])
+        self.assertEqual(
+            [mock.call('rm', '-f', '--', path, run_as_root=True),
+             mock.call('rm', '-f', '--', self._path(overlay),
+                       run_as_root=True),
+             mock.call('rm', '-f', '--', info_path, run_as_root=True),
+             mock.call(command, size_arg, '2G', path, run_as_root=True),
+             mock.call('chmod', 'ugo+rw', path, run_as_root=True)],
+            self._execute.call_args_list)
+        self.assertEqual({'format': 'raw', 'base_format': 'raw'},
+                         volume.admin_metadata)
+
+    def test_initialize_connection_restore_keeps_layout(self):
+        volume = self._volume(extra_specs={'lustre:stripe_count': '4'},
+                              volume_format='qcow2',
+                              status=fields.VolumeStatus.RESTORING_BACKUP)
+        self.mock_qemu_img_info.return_value = _img_info('raw', 1)
+        self.driver.initialize_connection(volume, {})
+        self.assertEqual(1, len(self._commands('lfs')))
+        self.assertIn('-c', self._commands('lfs')[0].args)
+
     def test_initialize_connection_restore_raw_untouched(self):
         volume = self._volume(volume_format='raw',
                               status=fields.VolumeStatus.RESTORING_BACKUP)
@@ -1994,20 +2031,40 @@ class LustreDriverTestCase(LustreTestBase):
         self.override_config('backup_use_temp_snapshot', configured)
         self.assertFalse(self.driver.backup_use_temp_snapshot())
 
-    def test_create_temp_volume_is_raw(self):
+    def test_backup_manager_temp_volume_is_raw(self):
+        # The volume manager's own temporary volume, as it makes it.
         volume = self._volume(extra_specs={'provisioning:type': 'thin'})
-        temp = self._volume(id=fake.VOLUME2_ID,
-                            extra_specs={'provisioning:type': 'thin'})
-        mock_base = self.mock_object(base_driver.BaseVD,
-                                     '_create_temp_volume',
-                                     return_value=temp)
-        self.assertIs(temp, self.driver._create_temp_volume(
-            self.context, volume, {'status': 'backing-up'}))
-        mock_base.assert_called_once_with(self.context, volume,
-                                          {'status': 'backing-up'})
-        self.assertIn(temp.id, self.driver._raw_views)
+        volume.volume_type_id = volume.volume_type.id
+        self.mock_object(objects.Volume, 'create')
+        temp = self.driver._create_temp_volume(self.context, volume)
+        temp.volume_type = volume.volume_type
         self.assertEqual('raw', self.driver._copy_format(temp))
         self.assertEqual('qcow2', self.driver._copy_format(volume))
+
+    @ddt.data(
+        # use_quota, display name, a backup view
+        (False, 'backup-vol-%s' % fake.VOLUME_ID, True),
+        (True, 'backup-vol-%s' % fake.VOLUME_ID, False),
+        (False, 'migration-target', False),
+        (False, None, False),
+        (True, None, False),
+    )
+    @ddt.unpack
+    def test_is_backup_view(self, use_quota, name, view):
+        volume = self._volume(id=fake.VOLUME2_ID, use_quota=use_quota,
+                              display_name=name)
+        self.assertEqual(view, self.driver._is_backup_view(volume))
+
+    def test_is_backup_view_of_clone_stand_in(self):
+        # Clones are written through a stand-in: the record is read.
+        record = self._volume(id=fake.VOLUME2_ID)
+        self._make_backup_view(record)
+        mock_get = self.mock_object(objects.Volume, 'get_by_id',
+                                    return_value=record)
+        stand_in = mock.Mock(id=record.id, obj_context=self.context,
+                             spec=['id', 'obj_context'])
+        self.assertTrue(self.driver._is_backup_view(stand_in))
+        mock_get.assert_called_once_with(self.context, record.id)
 
     # ------------------------------------------------------------------
     # Extend
@@ -2471,7 +2528,7 @@ class LustreDriverTestCase(LustreTestBase):
         snapshot = self._snapshot_chain(src)
         dest = self._volume(id=fake.VOLUME2_ID, extra_specs=specs)
         if raw_view:
-            self.driver._raw_views.add(dest.id)
+            self._make_backup_view(dest)
         self._touch(src.name)
         mock_convert = self.mock_object(image_utils, 'convert_image')
         self.mock_object(image_utils, 'resize_image')
@@ -2644,7 +2701,7 @@ class LustreDriverTestCase(LustreTestBase):
         volume = self._volume(id=fake.VOLUME2_ID, encryption_key_id=key,
                               extra_specs=specs)
         if raw_view:
-            self.driver._raw_views.add(volume.id)
+            self._make_backup_view(volume)
         mock_base = self.mock_object(
             remotefs.RemoteFSSnapDriverBase, '_create_cloned_volume',
             return_value={'provider_location': SHARE})
