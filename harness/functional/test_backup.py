@@ -16,22 +16,79 @@ The path is cinder-backup's: the volume driver's backup device, its
 connection info, os-brick's connector for 'lustre' (the companion change)
 to get a file, the Lustre backup driver (chunked) to store it; restore the
 other way round. Data is compared as a guest sees it, for raw and qcow2
-volumes, with and without snapshots, full and incremental.
+volumes (thin volumes both ways, lustre_qcow2_volumes), with and without
+snapshots, available and in use, full and incremental.
 """
 
 import os
 
 from base import FunctionalTestCase
+from base import guest_write
 from base import MGS
 from base import MiB
+from base import run
 import ddt
 
 from cinder.backup.drivers import lustre as lustre_backup
 from cinder import exception
 from cinder import objects
 from cinder.objects import fields
+from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import utils as test_utils
 from cinder.volume import volume_utils
+
+
+class FakeNova(object):
+    """Nova's assisted snapshots of an attached volume, done to the files.
+
+    For an attached volume the remotefs driver creates the overlay and
+    asks Nova to make the guest write into it, and asks Nova to merge an
+    overlay away when a snapshot goes; then it waits for Nova to report
+    progress 90%. Here the "guest" is qemu-io and Nova's libvirt work is
+    done with qemu-img: blockRebase (pull) as qemu-img rebase, which
+    copies the data of the files it drops into the active one.
+    """
+
+    def __init__(self, driver, after_snapshot=None):
+        self.driver = driver
+        # What the guest does once it writes into the new overlay.
+        self.after_snapshot = after_snapshot
+        self.created = []
+        self.deleted = []
+
+    def _report(self, ctxt, snapshot_id):
+        snapshot = objects.Snapshot.get_by_id(ctxt, snapshot_id)
+        snapshot.progress = '90%'
+        snapshot.save()
+
+    def create_volume_snapshot(self, ctxt, volume_id, create_info):
+        volume = objects.Volume.get_by_id(ctxt, volume_id)
+        new_file = os.path.join(self.driver._local_volume_dir(volume),
+                                create_info['new_file'])
+        self.created.append(create_info['new_file'])
+        self._report(ctxt, create_info['snapshot_id'])
+        if self.after_snapshot:
+            self.after_snapshot(new_file)
+
+    def delete_volume_snapshot(self, ctxt, snapshot_id, delete_info):
+        # Only the case of a backup's temporary snapshot: it is the active
+        # image, so the file under it is pulled into it (blockRebase).
+        if delete_info['merge_target_file'] is not None:
+            raise AssertionError('blockCommit is not emulated: %s'
+                                 % delete_info)
+        volume = objects.Volume.get_by_id(ctxt, delete_info['volume_id'])
+        active = self.driver._local_path_active_image(volume)
+        new_base = delete_info['file_to_merge']
+        cmd = ['qemu-img', 'rebase', '-f', 'qcow2']
+        if new_base:
+            base_path = os.path.join(os.path.dirname(active), new_base)
+            cmd += ['-F', self.driver._qemu_img_info(
+                base_path, volume.name).file_format, '-b', new_base]
+        else:
+            cmd += ['-b', '']
+        run(*cmd + [active])
+        self.deleted.append(os.path.basename(active))
+        self._report(ctxt, snapshot_id)
 
 
 @ddt.ddt
@@ -64,8 +121,9 @@ class BackupRestoreTestCase(FunctionalTestCase):
 
     def _backup(self, volume, parent=None):
         """Back a volume up the way the backup manager does."""
+        previous_status = volume.status
         volume.status = 'backing-up'
-        volume.previous_status = 'available'
+        volume.previous_status = previous_status
         volume.save()
         backup = test_utils.create_backup(
             self.ctxt, volume_id=volume.id, container='c-%s' % volume.id,
@@ -87,7 +145,8 @@ class BackupRestoreTestCase(FunctionalTestCase):
         backup = objects.Backup.get_by_id(self.ctxt, backup.id)
         backup.status = fields.BackupStatus.AVAILABLE
         backup.save()
-        volume.status = 'available'
+        volume = objects.Volume.get_by_id(self.ctxt, volume.id)
+        volume.status = previous_status
         volume.save()
         return backup
 
@@ -111,10 +170,26 @@ class BackupRestoreTestCase(FunctionalTestCase):
     def _new_volume(self, type_name):
         return self.make_volume(self.driver, self.types[type_name])
 
-    @ddt.data(('thin', 0), ('thin', 2), ('thick', 0), ('thick', 1))
+    @ddt.data(
+        # type, snapshots, lustre_qcow2_volumes, format of the volume,
+        # types of the volumes restored onto (each restore of 1 GiB costs
+        # seconds: with sparse raw thin volumes only the setting differs)
+        ('thin', 0, True, 'qcow2', ('thin', 'thick')),
+        ('thin', 2, True, 'qcow2', ('thin', 'thick')),
+        ('thick', 0, True, 'raw', ('thin', 'thick')),
+        ('thick', 1, True, 'raw', ('thin', 'thick')),
+        ('thin', 0, False, 'raw', ('thin',)),
+        ('thin', 1, False, 'raw', ('thin',)),
+    )
     @ddt.unpack
-    def test_full_and_incremental_round_trip(self, type_name, snapshots):
+    def test_full_and_incremental_round_trip(self, type_name, snapshots,
+                                             qcow2, volume_format, targets):
+        if not qcow2:
+            self.driver = self.make_driver(lustre_qcow2_volumes=False)
         volume = self._new_volume(type_name)
+        # The setting made the volume what the case is about.
+        self.assertEqual(volume_format, self.driver._qemu_img_info(
+            self.driver.local_path(volume), volume.name).file_format)
         for offset in (0, 300 * MiB, 1023 * MiB):
             self.write(self.driver, volume, offset, 0x11)
         for i in range(snapshots):
@@ -130,7 +205,7 @@ class BackupRestoreTestCase(FunctionalTestCase):
         incremental = self._backup(volume, parent=full)
 
         for backup, view in ((full, full_view), (incremental, incr_view)):
-            for target_type in ('thin', 'thick'):
+            for target_type in targets:
                 target = self._new_volume(target_type)
                 self._restore(backup, target)
                 target = objects.Volume.get_by_id(self.ctxt, target.id)
@@ -172,3 +247,71 @@ class BackupRestoreTestCase(FunctionalTestCase):
         self.assertEqual({'active': volume.name},
                          self.driver._read_info_file(
                              self.driver._local_path_volume_info(volume)))
+
+    def _attach(self, volume):
+        """Attach a volume to an instance, as Nova would record it."""
+        conn = self.driver.initialize_connection(volume, {})
+        volume = test_utils.attach_volume(self.ctxt, volume,
+                                          fake.INSTANCE_ID, 'node1',
+                                          '/dev/vdb')
+        attachment = volume.volume_attachment[0]
+        attachment.connection_info = conn['data']
+        attachment.save()
+        volume.status = 'in-use'
+        volume.save()
+        return objects.Volume.get_by_id(self.ctxt, volume.id)
+
+    def _detach(self, volume):
+        volume.finish_detach(volume.volume_attachment[0].id)
+        return objects.Volume.get_by_id(self.ctxt, volume.id)
+
+    @ddt.data(('thin', 0), ('thick', 1))
+    @ddt.unpack
+    def test_in_use_round_trip(self, type_name, snapshots):
+        # An attached volume is copied through a snapshot that Nova takes
+        # while the guest runs: the backup holds the data of that moment,
+        # not what the guest writes afterwards, and nothing it writes is
+        # lost when the snapshot is merged away.
+        volume = self._new_volume(type_name)
+        for offset in (0, 300 * MiB, 1023 * MiB):
+            self.write(self.driver, volume, offset, 0x11)
+        for i in range(snapshots):
+            self.make_snapshot(self.driver, volume)
+            self.write(self.driver, volume, (5 + i) * MiB, 0x20 + i)
+        volume = self._attach(volume)
+        views = []
+
+        def guest_writes_on(active):
+            views.append(self.digest(self.driver, volume))
+            guest_write(active, 'qcow2', 700 * MiB, 0x40 + len(views))
+
+        self.driver._nova = FakeNova(self.driver, guest_writes_on)
+        full = self._backup(volume)
+        self.write(self.driver, volume, 600 * MiB, 0x33)
+        volume = objects.Volume.get_by_id(self.ctxt, volume.id)
+        incremental = self._backup(volume, parent=full)
+        self.assertEqual(2, len(self.driver._nova.created))
+        self.assertEqual(2, len(self.driver._nova.deleted))
+        # The guest's writes after each snapshot are in the volume.
+        after = self.digest(self.driver, volume)
+        self.assertEqual(3, len({views[0], views[1], after}))
+        volume = objects.Volume.get_by_id(self.ctxt, volume.id)
+        self.assertEqual('in-use', volume.status)
+
+        volume = self._detach(volume)
+        for backup, view in ((full, views[0]), (incremental, views[1])):
+            target = self._new_volume(type_name)
+            self._restore(backup, target)
+            self.assertEqual(view, self.digest(self.driver, target))
+        if snapshots:
+            self.assertRaises(exception.InvalidVolume, self._restore, full,
+                              volume)
+            return
+        # Onto the original: its overlay, left active without snapshots
+        # by the merge, gives way to a raw file.
+        self._restore(full, volume)
+        volume = objects.Volume.get_by_id(self.ctxt, volume.id)
+        self.assertEqual(views[0], self.digest(self.driver, volume))
+        self.assertEqual('raw', self.volume_format(volume))
+        self.assertEqual(self.driver.local_path(volume),
+                         self.active_path(self.driver, volume))
