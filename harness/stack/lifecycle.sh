@@ -1,8 +1,10 @@
 #!/bin/bash
 # A short volume lifecycle against the running stack, with the openstack
 # CLI: volume types thin and thick, create, snapshot, volume from snapshot,
-# extend, volume from image, backup, restore, delete.  Run by stack.sh;
-# also on its own: harness/stack/lifecycle.sh.
+# extend, volume from image, backup, restore, delete; then backups checked
+# by their data: raw and qcow2 volumes, with and without a snapshot, full
+# and incremental, each restored to a new volume that must read as the
+# source did.  Run by stack.sh; also on its own: harness/stack/lifecycle.sh.
 #
 # Every resource it makes is named lifecycle-*; a previous run's leftovers
 # are deleted first.  The volume types lustre-thin and lustre-thick stay.
@@ -84,7 +86,9 @@ for item in list(json.load(sys.stdin).values())[0]:
 cleanup() {
     local kind name
     for kind in "volume backup" "volume snapshot" volume; do
-        for name in $(names "$kind"); do
+        # Incremental backups first: their parents cannot go before them.
+        for name in $(names "$kind" | grep -- -incr || true) \
+                    $(names "$kind" | grep -v -- -incr || true); do
             # --force: an earlier run may have left it mid-operation.
             openstack $kind delete --force "$name"
             wait_gone "$kind" "$name"
@@ -156,6 +160,150 @@ restore() {
     show_files lifecycle-restored
 }
 
+# --- backups checked by their data --------------------------------------------
+# Each case is a volume lifecycle-data-CASE: raw (lustre-thick) or qcow2
+# (lustre-thin), -snap with a snapshot taken between two guest writes.
+# Nova is not part of the stack: the "guest" is qemu-io on the volume's
+# active image on the share (what a guest's disk is), and the guest's view
+# is that image converted to raw.  Sums go to $DATA/NAME.
+DATA_CASES="raw qcow2 raw-snap qcow2-snap"
+DATA=$STATE/lifecycle-data
+
+active_image() {  # VOLUME: path of its active image on the share
+    local id dir info
+    id=$(resource_id volume "$1")
+    dir=$(cat "$STATE/lustre-backing-dir")/volumes
+    info=$dir/volume-$id.info
+    if [ -f "$info" ]; then
+        echo "$dir/$(json_get active < "$info")"
+    else
+        echo "$dir/volume-$id"
+    fi
+}
+
+image_format() {  # PATH
+    qemu-img info -U --output=json "$1" | json_get format
+}
+
+guest_write() {  # VOLUME OFFSET BYTE: 1 MiB of BYTE at OFFSET, as a guest
+    local path
+    path=$(active_image "$1")
+    qemu-io -f "$(image_format "$path")" -c "write -P $3 $2 1M" "$path" \
+        > /dev/null
+}
+
+guest_sum() {  # VOLUME: SHA-256 of what a guest reads from it
+    local path tmp sum
+    path=$(active_image "$1")
+    tmp=$(mktemp -p "$DATA")
+    qemu-img convert -U -O raw "$path" "$tmp"
+    sum=$(sha256sum < "$tmp" | cut -d' ' -f1)
+    rm -f "$tmp"
+    echo "$sum"
+}
+
+data_case_type() {  # CASE -> volume type
+    case $1 in raw*) echo lustre-thick ;; *) echo lustre-thin ;; esac
+}
+
+data_volumes() {
+    local case want path
+    rm -rf "$DATA"
+    mkdir -p "$DATA"
+    for case in $DATA_CASES; do
+        openstack volume create --type "$(data_case_type "$case")" --size 1 \
+            "lifecycle-data-$case" > /dev/null
+    done
+    for case in $DATA_CASES; do
+        wait_status volume "lifecycle-data-$case" available
+        want=${case%-snap}
+        path=$(active_image "lifecycle-data-$case")
+        echo "lifecycle-data-$case: $(image_format "$path")"
+        [ "$(image_format "$path")" = "$want" ]
+    done
+}
+
+data_write_full() {
+    local case offset
+    for case in $DATA_CASES; do
+        for offset in 0 300M 1023M; do
+            guest_write "lifecycle-data-$case" "$offset" 0x11
+        done
+        case $case in
+            *-snap)
+                openstack volume snapshot create --volume \
+                    "lifecycle-data-$case" "lifecycle-data-$case-snap" \
+                    > /dev/null
+                wait_status "volume snapshot" "lifecycle-data-$case-snap" \
+                    available
+                guest_write "lifecycle-data-$case" 5M 0x22
+                echo "lifecycle-data-$case active image:" \
+                    "$(basename "$(active_image "lifecycle-data-$case")")"
+                ;;
+        esac
+        guest_sum "lifecycle-data-$case" > "$DATA/lifecycle-data-$case-full"
+    done
+}
+
+data_write_incr() {
+    local case
+    for case in $DATA_CASES; do
+        guest_write "lifecycle-data-$case" 600M 0x33
+        guest_sum "lifecycle-data-$case" > "$DATA/lifecycle-data-$case-incr"
+        if cmp -s "$DATA/lifecycle-data-$case-full" \
+                "$DATA/lifecycle-data-$case-incr"; then
+            echo "lifecycle-data-$case: the write changed nothing"
+            return 1
+        fi
+    done
+}
+
+data_backup() {  # full|incr
+    local case opts=()
+    [ "$1" = incr ] && opts=(--incremental)
+    for case in $DATA_CASES; do
+        openstack volume backup create "${opts[@]}" \
+            --name "lifecycle-data-$case-$1" "lifecycle-data-$case" \
+            > /dev/null
+    done
+    for case in $DATA_CASES; do
+        wait_status "volume backup" "lifecycle-data-$case-$1" available
+        wait_status volume "lifecycle-data-$case" available > /dev/null
+    done
+}
+
+data_restore() {
+    local case kind
+    for case in $DATA_CASES; do
+        for kind in full incr; do
+            openstack volume backup restore "lifecycle-data-$case-$kind" \
+                "lifecycle-data-$case-$kind-restored" > /dev/null
+        done
+    done
+    for case in $DATA_CASES; do
+        for kind in full incr; do
+            wait_status volume "lifecycle-data-$case-$kind-restored" available
+        done
+    done
+}
+
+data_compare() {
+    local case kind want got bad=0
+    printf '%-12s %-5s %-7s %s\n' case backup restore "guest view (sha256)"
+    for case in $DATA_CASES; do
+        for kind in full incr; do
+            want=$(cat "$DATA/lifecycle-data-$case-$kind")
+            got=$(guest_sum "lifecycle-data-$case-$kind-restored")
+            printf '%-12s %-5s %-7s %s\n' "$case" "$kind" \
+                "$([ "$got" = "$want" ] && echo same || echo DIFFERS)" \
+                "${got:0:16}"
+            [ "$got" = "$want" ] || bad=1
+        done
+    done
+    rm -rf "$DATA"
+    return $bad
+}
+
 main() {
     admin_env
     api_login
@@ -178,6 +326,18 @@ main() {
     step "backup lifecycle-thin (with its snapshot)" "$CINDER_LOGS" backup
     step "restore the backup to a new volume" "$CINDER_LOGS" restore
     step "delete backup, snapshot and volumes" "$CINDER_LOGS" cleanup
+    step "data: raw/qcow2 volumes, +/- snapshot (lifecycle-data-*)" \
+        "$CINDER_LOGS" data_volumes
+    step "data: guest writes, snapshots of the -snap volumes" \
+        "$CINDER_LOGS" data_write_full
+    step "data: full backups" "$CINDER_LOGS" data_backup full
+    step "data: guest writes again" "$CINDER_LOGS" data_write_incr
+    step "data: incremental backups" "$CINDER_LOGS" data_backup incr
+    step "data: restore every backup to a new volume" "$CINDER_LOGS" \
+        data_restore
+    step "data: restored volumes read as their source did" "" data_compare
+    step "delete the data backups, snapshots and volumes" "$CINDER_LOGS" \
+        cleanup
     say "lifecycle passed in $((SECONDS - t0))s"
 }
 
