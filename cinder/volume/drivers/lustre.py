@@ -1332,7 +1332,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._preallocate(volume, path, volume_format, size_gb)
 
     def _preallocate(self, volume: objects.Volume, path: str,
-                     volume_format: str, size_gb: int) -> None:
+                     volume_format: Optional[str], size_gb: int) -> None:
         """Allocate the blocks of a thick raw file; data is untouched.
 
         Resizing and writing an image leave holes, which a thick volume
