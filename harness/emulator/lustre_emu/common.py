@@ -29,7 +29,6 @@ Layout of the emulator root (``$LUSTRE_EMULATOR_ROOT``, default
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import json
@@ -228,11 +227,14 @@ _LIBC = None
 
 
 def libc() -> ctypes.CDLL:
-    """Return the C library loaded with errno support."""
+    """Return the C library loaded with errno support.
+
+    By its glibc soname: ctypes.util.find_library runs ``ldconfig -p``,
+    a process per mount for a name that never changes on Debian.
+    """
     global _LIBC
     if _LIBC is None:
-        _LIBC = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6',
-                            use_errno=True)
+        _LIBC = ctypes.CDLL('libc.so.6', use_errno=True)
     return _LIBC
 
 
