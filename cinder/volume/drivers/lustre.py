@@ -29,6 +29,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 import threading
 import typing
@@ -1118,35 +1119,70 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         .info file names for it.
         """
         self._check_snapshot_support()
-        info = self._read_info_file(
-            self._local_path_volume_info(snapshot.volume))
-        overlay = self._check_own_file(snapshot.volume, info[snapshot.id])
-        backing = self._qemu_img_info(overlay,
-                                      snapshot.volume.name).backing_file
-        src_path = self._check_own_file(snapshot.volume, backing)
-        src_info = self._qemu_img_info(src_path, snapshot.volume.name)
+        src_volume = snapshot.volume
+        info = self._read_info_file(self._local_path_volume_info(src_volume))
+        overlay = self._check_own_file(src_volume, info[snapshot.id])
+        # Overlays are qcow2 by construction: never probed for a format.
+        backing = self._qemu_img_info(overlay, src_volume.name,
+                                      img_format='qcow2').backing_file
+        src_path = self._check_own_file(src_volume, backing)
+        src_format = self._chain_file_format(src_volume, backing, src_path)
         dest_path = self._local_path_volume(volume)
         if not os.path.lexists(dest_path):
             self._create_with_layout(dest_path, self._layout(volume))
         LOG.debug('Copying snapshot %(snap)s (%(src)s) to %(dest)s',
                   {'snap': snapshot.id, 'src': src_path, 'dest': dest_path})
         if new_encryption_key_id:
+            src_info = self._qemu_img_info(src_path, src_volume.name,
+                                           img_format=src_format)
             self._convert_encrypted(volume, src_path, dest_path, src_info,
                                     src_encryption_key_id,
                                     new_encryption_key_id)
         else:
             volume_format = self._copy_format(volume)
-            if src_info.file_format == volume_format == 'raw':
-                self._sparse_copy(src_path, dest_path)
-            else:
-                image_utils.convert_image(src_path, dest_path,
-                                          volume_format,
-                                          run_as_root=self._execute_as_root,
-                                          data=src_info)
-            image_utils.resize_image(dest_path, volume_size,
-                                     run_as_root=self._execute_as_root)
+            self._copy_image(src_path, src_format, src_volume.name,
+                             dest_path, volume_format, volume_size)
             self._preallocate(volume, dest_path, volume_format, volume_size)
         self._set_rw_permissions(dest_path)
+
+    def _chain_file_format(self, volume: objects.Volume, file_name: str,
+                           path: str) -> str:
+        """The format of a file of a volume's snapshot chain.
+
+        Overlays are qcow2 by construction, and the base class records the
+        base file's format when the first snapshot is taken. Only a volume
+        snapshotted before it did (the base class's own recovery case) has
+        its base file asked, as the base class asks it.
+        """
+        if file_name != volume.name:
+            return 'qcow2'
+        with volume.obj_as_admin():
+            recorded = (volume.admin_metadata or {}).get('base_format')
+        if recorded:
+            return recorded
+        return self._qemu_img_info(path, volume.name).file_format
+
+    def _copy_image(self, src_path: str, src_format: str, src_name: str,
+                    dest_path: str, volume_format: str, size_gb: int) -> None:
+        """Copy an image of a volume's chain into a file of size_gb.
+
+        Raw into raw is a sparse copy that qemu-img never reads: no
+        qemu-img info (two processes for a raw file) and no convert,
+        which reads and zero-checks every block.
+        """
+        if src_format == volume_format == 'raw':
+            if self._sparse_copy(src_path, dest_path) < size_gb * units.Gi:
+                image_utils.resize_image(dest_path, size_gb,
+                                         run_as_root=self._execute_as_root,
+                                         file_format='raw')
+            return
+        src_info = self._qemu_img_info(src_path, src_name,
+                                       img_format=src_format)
+        image_utils.convert_image(src_path, dest_path, volume_format,
+                                  run_as_root=self._execute_as_root,
+                                  data=src_info)
+        image_utils.resize_image(dest_path, size_gb,
+                                 run_as_root=self._execute_as_root)
 
     def _convert_encrypted(self, volume: Any, src_path: str, dest_path: str,
                            src_info: 'imageutils.QemuImgInfo',
@@ -1244,9 +1280,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         if os.path.lexists(dest_path):
             raise lustre_client.LustreException(msg=_(
                 '%s already exists; refusing to overwrite it') % dest_path)
-        # Read as raw: a guest's bytes are never parsed as an image header.
-        info = self._qemu_img_info(src_path, src_vref.name, img_format='raw')
-        if info.virtual_size > src_vref.size * units.Gi:
+        # A raw file's size is its virtual size: no qemu-img info, which
+        # runs two processes and would read the guest's bytes.
+        if self._regular_file(src_path).st_size > src_vref.size * units.Gi:
             raise exception.InvalidVolume(reason=_(
                 'the file of volume %s is larger than the volume; refusing '
                 'to clone it') % src_vref.id)
@@ -1258,11 +1294,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             # The clone is written through a stand-in with the source's
             # type and no host, as in the general path.
             self._create_with_layout(dest_path, self._layout_of(specs, None))
-            self._sparse_copy(src_path, dest_path)
-            if volume.size > src_vref.size:
-                image_utils.resize_image(dest_path, volume.size,
-                                         run_as_root=self._execute_as_root,
-                                         file_format='raw')
+            self._copy_image(src_path, 'raw', src_vref.name, dest_path,
+                             'raw', volume.size)
             self._preallocate(volume, dest_path, 'raw', volume.size)
             self._set_rw_permissions(dest_path)
         except Exception:
@@ -1271,19 +1304,33 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                     self._delete(dest_path)
         return {'provider_location': src_vref.provider_location}
 
-    def _sparse_copy(self, src_path: str, dest_path: str) -> None:
+    def _sparse_copy(self, src_path: str, dest_path: str) -> int:
         """Copy a raw image, keeping holes and the target's layout.
+
+        cp writes into an existing target (created with its Lustre layout)
+        rather than replacing it. Returns the size copied.
+        """
+        size = self._regular_file(src_path).st_size
+        self._execute('cp', '--sparse=always', '--', src_path, dest_path,
+                      run_as_root=self._execute_as_root)
+        return size
+
+    @staticmethod
+    def _regular_file(path: str) -> os.stat_result:
+        """lstat a file to be copied: anything but a regular file is refused.
 
         cp(1) follows a symbolic link it is given as source: only a
         regular file is copied, so a link planted in the share cannot
-        make a volume of a file outside it. cp writes into the existing
-        target (created with its Lustre layout) rather than replacing it.
+        make a volume of a file outside it.
         """
-        if os.path.islink(src_path) or not os.path.isfile(src_path):
+        try:
+            file_stat = os.lstat(path)
+        except FileNotFoundError:
+            file_stat = None
+        if file_stat is None or not stat.S_ISREG(file_stat.st_mode):
             raise lustre_client.LustreException(msg=_(
-                '%s is not a regular file; refusing to copy it') % src_path)
-        self._execute('cp', '--sparse=always', '--', src_path, dest_path,
-                      run_as_root=self._execute_as_root)
+                '%s is not a regular file; refusing to copy it') % path)
+        return file_stat
 
     def _create_volume_from_snapshot(self, volume: objects.Volume,
                                      snapshot: objects.Snapshot) -> dict:

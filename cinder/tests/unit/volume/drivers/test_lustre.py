@@ -221,6 +221,12 @@ class LustreTestBase(test.TestCase):
             f.write(content)
         return path
 
+    def _sparse_file(self, name, size):
+        path = self._path(name)
+        with open(path, 'w') as f:
+            f.truncate(size)
+        return path
+
     def _write_info(self, volume, info):
         path = self._path(volume.name + '.info')
         with open(path, 'w') as f:
@@ -2475,13 +2481,78 @@ class LustreDriverTestCase(LustreTestBase):
         # Raw to raw: a sparse copy of the base file, no qemu-img convert;
         # then the thick volume's holes are allocated.
         mock_convert.assert_not_called()
-        mock_resize.assert_called_once_with(dest_path, 3, run_as_root=True)
+        mock_resize.assert_called_once_with(dest_path, 3, run_as_root=True,
+                                            file_format='raw')
         self.assertEqual(
             [mock.call('cp', '--sparse=always', '--', self._path(src.name),
                        dest_path, run_as_root=True),
              mock.call('fallocate', '-l', '3G', dest_path, run_as_root=True),
              mock.call('chmod', 'ugo+rw', dest_path, run_as_root=True)],
             self._execute.call_args_list)
+
+    @ddt.data(('raw', 1, False), ('raw', 3, True), ('qcow2', 1, True))
+    @ddt.unpack
+    def test_copy_volume_from_snapshot_recorded_base_format(
+            self, base_format, size, converted_or_grown):
+        src = self._volume(volume_format='qcow2', size=1)
+        src.admin_metadata['base_format'] = base_format
+        snapshot = self._snapshot_chain(src)
+        self._sparse_file(src.name, units.Gi)
+        dest = self._volume(id=fake.VOLUME2_ID, size=size,
+                            extra_specs={'provisioning:type': 'thin'})
+        self.override_config('lustre_qcow2_volumes', False)
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        self.driver._copy_volume_from_snapshot(snapshot, dest, size)
+        # The overlay is read as qcow2 and the base file as recorded:
+        # qemu-img never probes a file whose bytes a guest wrote.
+        formats = [c.kwargs['img_format']
+                   for c in self.mock_qemu_img_info.call_args_list]
+        if base_format == 'raw':
+            self.assertEqual(['qcow2'], formats)
+            mock_convert.assert_not_called()
+            self.assertEqual(1, len(self._commands('cp')))
+        else:
+            self.assertEqual(['qcow2', 'qcow2'], formats)
+            mock_convert.assert_called_once()
+            self.assertEqual([], self._commands('cp'))
+        self.assertEqual(converted_or_grown, mock_resize.called)
+
+    def test_copy_volume_from_snapshot_of_an_older_snapshot(self):
+        src = self._volume(volume_format='qcow2')
+        src.admin_metadata['base_format'] = 'raw'
+        older, newer = (self._snapshot(src),
+                        self._snapshot(src, id=fake.SNAPSHOT2_ID))
+        older_file = '%s.%s' % (src.name, older.id)
+        newer_file = '%s.%s' % (src.name, newer.id)
+        self._write_info(src, {'active': newer_file, older.id: older_file,
+                               newer.id: newer_file})
+        self.mock_qemu_img_info.return_value = _img_info(
+            'qcow2', backing_file=older_file)
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        self.mock_object(image_utils, 'resize_image')
+        self.driver._copy_volume_from_snapshot(
+            newer, self._volume(id=fake.VOLUME2_ID), 1)
+        # The snapshot's data is an overlay: qcow2, whatever the base is.
+        self.assertEqual(
+            mock.call(self._path(older_file), force_share=True,
+                      run_as_root=True, allow_qcow2_backing_file=True,
+                      img_format='qcow2'),
+            self.mock_qemu_img_info.call_args)
+        self.assertEqual(self._path(older_file),
+                         mock_convert.call_args.args[0])
+
+    def test_copy_volume_from_snapshot_missing_base_file(self):
+        src = self._volume(volume_format='qcow2')
+        src.admin_metadata['base_format'] = 'raw'
+        snapshot = self._snapshot_chain(src)
+        dest = self._volume(id=fake.VOLUME2_ID,
+                            extra_specs={'provisioning:type': 'thick'})
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.driver._copy_volume_from_snapshot,
+                                snapshot, dest, 1)
+        self.assertIn('not a regular file', str(exc))
+        self.assertEqual([], self._commands('cp'))
 
     def test_copy_volume_from_snapshot_to_qcow2_converts(self):
         src = self._volume(volume_format='raw')
@@ -2651,7 +2722,8 @@ class LustreDriverTestCase(LustreTestBase):
                                       self._path(src.name), dest_path,
                                       run_as_root=True)
         mock_convert.assert_not_called()
-        mock_resize.assert_called_once_with(dest_path, 2, run_as_root=True)
+        mock_resize.assert_called_once_with(dest_path, 2, run_as_root=True,
+                                            file_format='raw')
         self._execute.assert_any_call('fallocate', '-l', '2G', dest_path,
                                       run_as_root=True)
         self.assertEqual('raw', volume.admin_metadata['format'])
@@ -2716,10 +2788,9 @@ class LustreDriverTestCase(LustreTestBase):
         self.override_config('lustre_qcow2_volumes', False)
         src = self._volume(extra_specs=src_specs, volume_format='raw',
                            **src_kwargs)
-        self._touch(src.name)
+        self._sparse_file(src.name, units.Gi)
         volume = self._volume(id=fake.VOLUME2_ID, size=size,
                               extra_specs=src_specs)
-        self.mock_qemu_img_info.return_value = _img_info('raw', 1)
         mock_base = self.mock_object(remotefs.RemoteFSSnapDriverBase,
                                      '_create_cloned_volume')
         mock_resize = self.mock_object(image_utils, 'resize_image')
@@ -2731,12 +2802,10 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual({'provider_location': SHARE},
                          self.driver.create_cloned_volume(volume, src))
         dest = self._path(volume.name)
-        # No temporary snapshot, no qemu-img convert: the source's file
-        # is read as raw and copied into the clone's striped file.
+        # No temporary snapshot, no qemu-img at all: the source's file
+        # is copied as it is into the clone's striped file.
         mock_base.assert_not_called()
-        self.mock_qemu_img_info.assert_called_once_with(
-            self._path(src.name), force_share=True, run_as_root=True,
-            allow_qcow2_backing_file=True, img_format='raw')
+        self.mock_qemu_img_info.assert_not_called()
         self.assertEqual(
             [mock.call('lfs', 'setstripe', '-c', '2', '--', dest,
                        run_as_root=True),
@@ -2797,7 +2866,7 @@ class LustreDriverTestCase(LustreTestBase):
 
     def test_create_cloned_volume_raw_refuses_oversized_source(self):
         src, volume, mock_base, _resize = self._raw_clone_setup()
-        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
+        self._sparse_file(src.name, units.Gi + 1)
         self.assertRaises(exception.InvalidVolume,
                           self.driver.create_cloned_volume, volume, src)
         self._execute.assert_not_called()
@@ -2818,6 +2887,18 @@ class LustreDriverTestCase(LustreTestBase):
                           self.driver.create_cloned_volume, volume, src)
         self.assertEqual([], self._commands('cp'))
         self.assertFalse(os.path.lexists(self._path(volume.name)))
+
+    def test_create_cloned_volume_raw_failed_layout_removes_nothing(self):
+        src, volume, mock_base, _resize = self._raw_clone_setup(
+            {'lustre:stripe_count': '2'})
+        self._execute.side_effect = putils.ProcessExecutionError(
+            stderr='lfs setstripe: Invalid argument')
+        self.assertRaises(putils.ProcessExecutionError,
+                          self.driver.create_cloned_volume, volume, src)
+        # Nothing was created, so nothing is removed.
+        self.assertEqual(['lfs'], [c.args[0]
+                                   for c in self._execute.call_args_list])
+        self.assertEqual([src.name], os.listdir(self.mnt))
 
     def test_create_cloned_volume_raw_failed_copy_is_removed(self):
         src, volume, mock_base, _resize = self._raw_clone_setup(

@@ -280,21 +280,19 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.driver = self._make_driver()
         src = self._volume(volume_format='raw', size=1024)
         src_path = os.path.join(self.mnt, src.name)
-        open(src_path, 'w').close()
-        info = imageutils.QemuImgInfo()
-        info.file_format = 'raw'
-        info.virtual_size = 1024 * units.Gi
-        self.mock_qemu_img_info.return_value = info
+        with open(src_path, 'w') as f:
+            f.truncate(1024 * units.Gi)
         mock_convert = self.mock_object(image_utils, 'convert_image')
         mock_base = self.mock_object(remotefs.RemoteFSSnapDriverBase,
                                      '_create_cloned_volume')
         volume = self._volume(fake.VOLUME2_ID, size=1024)
         self.driver.create_cloned_volume(volume, src)
         # No temporary snapshot (overlays, .info), no qemu-img convert
-        # reading every block: one qemu-img info, one cp that keeps holes.
+        # reading every block, no qemu-img info (two processes for a raw
+        # file): one cp that keeps holes.
         mock_base.assert_not_called()
         mock_convert.assert_not_called()
-        self.assertEqual(1, self.mock_qemu_img_info.call_count)
+        self.mock_qemu_img_info.assert_not_called()
         self.assertEqual(
             [mock.call('cp', '--sparse=always', '--', src_path,
                        os.path.join(self.mnt, volume.name),
@@ -303,6 +301,34 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.assertEqual(['cp', 'chmod'],
                          [c.args[0] for c in self._execute.call_args_list])
         self.assertEqual([src.name], os.listdir(self.mnt))
+
+    def test_volume_from_raw_snapshot_is_one_sparse_copy(self):
+        self.override_config('lustre_qcow2_volumes', False)
+        self.driver = self._make_driver()
+        src = self._volume(volume_format='qcow2', size=1024)
+        src.admin_metadata['base_format'] = 'raw'
+        overlay = '%s.%s' % (src.name, fake.SNAPSHOT_ID)
+        with open(os.path.join(self.mnt, src.name + '.info'), 'w') as f:
+            f.write('{"active": "%s", "%s": "%s"}' % (
+                overlay, fake.SNAPSHOT_ID, overlay))
+        with open(os.path.join(self.mnt, src.name), 'w') as f:
+            f.truncate(1024 * units.Gi)
+        info = imageutils.QemuImgInfo()
+        info.file_format = 'qcow2'
+        info.backing_file = src.name
+        self.mock_qemu_img_info.return_value = info
+        snapshot = mock.Mock(id=fake.SNAPSHOT_ID, volume=src)
+        mock_convert = self.mock_object(image_utils, 'convert_image')
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        volume = self._volume(fake.VOLUME2_ID, size=1024)
+        self.driver._copy_volume_from_snapshot(snapshot, volume, 1024)
+        # One qemu-img info (the overlay's backing file), one cp: the raw
+        # base file is neither probed, converted nor resized.
+        self.assertEqual(1, self.mock_qemu_img_info.call_count)
+        mock_convert.assert_not_called()
+        mock_resize.assert_not_called()
+        self.assertEqual(['cp', 'chmod'],
+                         [c.args[0] for c in self._execute.call_args_list])
 
     # ------------------------------------------------------------------
     # Locks: only the volumes involved
