@@ -269,6 +269,8 @@ class Bench(FunctionalTestCase):
         self.record('thick.lustre', self.samples(
             lambda v: self.create(self.lustre, v), lustre_setup,
             lambda v: self.drop(self.lustre, v)), size_gib=size)
+        self.profile('thick.lustre', lambda v: self.create(self.lustre, v),
+                     lustre_setup, lambda v: self.drop(self.lustre, v))
         self.record('thick.nfs', self.samples(
             lambda v: self.create(nfs_thick, v), nfs_setup,
             lambda v: self.drop(nfs_thick, v)), size_gib=size)
