@@ -22,7 +22,9 @@ took (the CLI's start-up and the API call) is recorded apart.  Status is
 polled through the REST API every 0.2 s (the CLI costs seconds a call).
 Writes timings.json and timings.md under ``--results`` with p50, p95,
 min and max, the machine and its load; every resource it made
-(``timings-*``) is deleted afterwards, untimed.  Standard library only.
+(``timings-*``) is deleted afterwards, untimed.  The project's volume and
+backup quotas are raised to hold ``--count`` of each first.  Standard
+library only.
 """
 
 import argparse
@@ -111,11 +113,26 @@ class Api(object):
         return items[0]['id'] if items else None
 
 
-def cli(env, *args):
-    """Run the openstack CLI; return its output as JSON."""
-    out = subprocess.run(('openstack',) + args + ('-f', 'json'), env=env,
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out) if out.strip() else None
+def cli(env, *args, output=True):
+    """Run the openstack CLI; return its output as JSON (or None)."""
+    argv = ('openstack',) + args + (('-f', 'json') if output else ())
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError('%s: %s' % (' '.join(argv), done.stderr.strip()))
+    return json.loads(done.stdout) if output and done.stdout.strip() else None
+
+
+def raise_quotas(env, api, count, size):
+    """Make room for count volumes and backups of size GiB.
+
+    The default project quota (10 volumes, 10 backups) would stop the
+    run at the eleventh volume; the stack is a test stack, wiped after.
+    """
+    room = count + 20
+    cli(env, 'quota', 'set', '--volumes', str(room),
+        '--gigabytes', str(room * size), '--snapshots', str(room),
+        '--backups', str(room), '--backup-gigabytes', str(room * size),
+        api.project, output=False)
 
 
 def wait_for(api, collection, item_id, want, timeout):
@@ -232,6 +249,7 @@ def main(argv):
     samples = {'volume create': [], 'volume create (cli)': [],
                'backup create': [], 'backup create (cli)': []}
     cleanup(env, api, args.timeout)
+    raise_quotas(env, api, args.count, args.size)
     try:
         volumes = []
         for i in range(args.count):
