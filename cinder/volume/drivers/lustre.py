@@ -388,14 +388,17 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
         Counting sizes in the database keeps a stats refresh free of any
         walk over volume files, however many volumes the share holds. In a
-        cluster every service counts the whole cluster's volumes.
+        cluster every service counts the whole cluster's volumes, with one
+        SUM query as for a host: loading them as objects took seconds at
+        10,000 volumes, on every refresh of every service.
         """
         ctxt = context.get_admin_context()
         if self.cluster_name:
-            host = volume_utils.append_host(self.cluster_name, pool_name)
-            volumes = objects.VolumeList.get_all(
-                ctxt, filters={'cluster_name': host})
-            return float(sum(volume.size for volume in volumes))
+            cluster = volume_utils.append_host(self.cluster_name, pool_name)
+            _count, size_gb, _metadata = (
+                objects.VolumeList.get_volume_summary(
+                    ctxt, False, filters={'cluster_name': cluster}))
+            return float(size_gb)
         host = volume_utils.append_host(self.host, pool_name)
         _count, size_gb = self.db.volume_data_get_for_host(ctxt, host)
         return float(size_gb)

@@ -846,13 +846,17 @@ class LustreDriverTestCase(LustreTestBase):
 
     def test_get_provisioned_capacity_cluster(self):
         self.driver.cluster_name = 'cluster@lustre'
-        volumes = [self._volume(size=3),
-                   self._volume(id=fake.VOLUME2_ID, size=4)]
-        mock_get_all = self.mock_object(objects.VolumeList, 'get_all',
-                                        return_value=volumes)
+        mock_summary = self.mock_object(objects.VolumeList,
+                                        'get_volume_summary',
+                                        return_value=(2, 7, {}))
+        mock_get_all = self.mock_object(objects.VolumeList, 'get_all')
         self.assertEqual(7.0, self.driver._get_provisioned_capacity(POOL2))
-        mock_get_all.assert_called_once_with(
-            mock.ANY, filters={'cluster_name': 'cluster@lustre#' + POOL2})
+        mock_summary.assert_called_once_with(
+            mock.ANY, False,
+            filters={'cluster_name': 'cluster@lustre#' + POOL2})
+        self.assertTrue(mock_summary.call_args.args[0].is_admin)
+        # One SUM query: no volume is loaded as an object.
+        mock_get_all.assert_not_called()
         self.driver.db.volume_data_get_for_host.assert_not_called()
 
     def _expected_pool(self, name, total, free, provisioned, ratio,

@@ -27,6 +27,7 @@ import contextlib
 import os
 import threading
 from unittest import mock
+import uuid
 
 import ddt
 import fixtures
@@ -35,6 +36,8 @@ from oslo_utils import units
 
 from cinder import context
 from cinder import coordination
+from cinder.db import api as db_api
+from cinder.db import models
 from cinder.image import image_utils
 from cinder import objects
 from cinder.objects import fields
@@ -238,6 +241,40 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.assertEqual(expected, self._execute.call_args_list)
         # One database query per pool.
         self.assertEqual(pools, work[10000][2])
+
+    def _add_cluster_volumes(self, rows, count, cluster, type_id):
+        """Database rows of volumes of the cluster, count in total."""
+        new = [dict(id=str(uuid.uuid4()), host=HOST + '#' + POOL,
+                    cluster_name=cluster, size=1, status='available',
+                    deleted=False, project_id=fake.PROJECT_ID,
+                    user_id=fake.USER_ID, volume_type_id=type_id)
+               for _ in range(len(rows), count)]
+        with db_api.get_engine().begin() as connection:
+            connection.execute(models.Volume.__table__.insert(), new)
+        rows.extend(new)
+
+    def test_cluster_stats_refresh_loads_no_volume(self):
+        # In an A/A cluster every service sums the sizes of the whole
+        # cluster's volumes on each refresh: in the database, with one
+        # query per pool, never by loading each volume as an object.
+        type_id = db_api.volume_type_create(self.context,
+                                            {'name': 'perf-type'})['id']
+        rows = []
+        self.driver.cluster_name = 'cluster@lustre'
+        cluster = 'cluster@lustre#' + POOL
+        loads = mock.Mock(wraps=objects.Volume._from_db_object)
+        self.mock_object(objects.Volume, '_from_db_object', loads)
+        summary = mock.Mock(wraps=objects.VolumeList.get_volume_summary)
+        self.mock_object(objects.VolumeList, 'get_volume_summary', summary)
+        for volumes in (10, 1000, 10000):
+            self._add_cluster_volumes(rows, volumes, cluster, type_id)
+            summary.reset_mock()
+            stats = self.driver.get_volume_stats(refresh=True)
+            self.assertEqual([float(volumes)],
+                             [pool['provisioned_capacity_gb']
+                              for pool in stats['pools']])
+            self.assertEqual(1, summary.call_count)
+            loads.assert_not_called()
 
     # ------------------------------------------------------------------
     # Thick volumes: preallocated, no data written
