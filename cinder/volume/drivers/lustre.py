@@ -62,6 +62,14 @@ from cinder.volume import volume_utils
 
 LOG = logging.getLogger(__name__)
 
+# Project ids of volumes: derived from the volume id into a range clear of
+# the small ids operators hand out themselves and of Manila's default
+# range (10000-60000), then probed for collisions. 2^32 - 1 is invalid.
+_PROJECT_ID_MIN = 1 << 24
+_PROJECT_ID_MAX = (1 << 24) + (1 << 30) - 1
+_PROJECT_ID_LIMIT = (1 << 32) - 2
+_MANILA_PROJECT_IDS = (10000, 60000)
+
 lustre_opts = [
     cfg.StrOpt('lustre_shares_config',
                default='/etc/cinder/lustre_shares',
@@ -112,10 +120,29 @@ lustre_opts = [
                      'project quota (block hard limit) of its size, plus '
                      'its size again for each snapshot, so that a thin '
                      'volume cannot grow past what it was given. Needs '
-                     'project quota enabled on the file system (Lustre '
-                     '2.11 or later) and root for lfs project and lfs '
-                     'setquota; shares without it are used without '
-                     'quotas, with a warning at start-up.'),
+                     'project quotas enforced by the servers (their '
+                     'quota_slave.enabled containing p) and the right to '
+                     'set quotas from this host (root not squashed by its '
+                     'nodemap, and from Lustre 2.16 the quota_ops role); '
+                     'shares where setting a limit fails are used '
+                     'without quotas, with a warning at start-up.'),
+    cfg.IntOpt('lustre_project_id_min',
+               default=_PROJECT_ID_MIN,
+               min=1,
+               max=_PROJECT_ID_LIMIT,
+               help='The lowest Lustre project id that lustre_project_quotas '
+                    'gives a volume. Keep the range clear of the ids '
+                    'others use on the same file systems: Manila\'s Lustre '
+                    'driver takes ids from 10000 to 60000 by default. An '
+                    'id that lfs quota shows in use anywhere on the file '
+                    'system is never taken.'),
+    cfg.IntOpt('lustre_project_id_max',
+               default=_PROJECT_ID_MAX,
+               min=1,
+               max=_PROJECT_ID_LIMIT,
+               help='The highest Lustre project id that '
+                    'lustre_project_quotas gives a volume; see '
+                    'lustre_project_id_min.'),
 ]
 
 CONF = cfg.CONF
@@ -131,12 +158,10 @@ _BACKUP_VIEW_PREFIX = 'backup-vol-'
 
 _UUID_RE = '(?P<id>[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})'
 
-# Project ids of volumes: derived from the volume id into a range clear of
-# the small ids operators hand out themselves, then probed for collisions.
 _PROJECT_ID_KEY = 'lustre_project_id'
-_PROJECT_ID_BASE = 1 << 24
-_PROJECT_ID_SPAN = 1 << 30
 _PROJECT_ID_PROBES = 32
+# The block limit the start-up probe sets on a scratch project id, in KiB.
+_PROBE_LIMIT_KIB = 1024
 # Room a quota leaves above an image's size for qcow2 metadata (L1/L2 and
 # refcount tables: well under 1/256 of the size) and small files (.info).
 _QUOTA_HEADROOM_RATIO = 256
@@ -225,6 +250,15 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def get_driver_options() -> list:
         return lustre_opts + remotefs.nas_opts
 
+    def _init_vendor_properties(self) -> tuple[dict, str]:
+        """The ``lustre:`` extra specs, for ``cinder get-capabilities``."""
+        properties: dict = {}
+        for key, title, description, kind, bounds in (
+                lustre_client.SPEC_PROPERTIES):
+            self._set_property(properties, key, title, description, kind,
+                               **bounds)
+        return properties, self.driver_prefix
+
     # ------------------------------------------------------------------
     # Set-up, shares and mounts
     # ------------------------------------------------------------------
@@ -236,9 +270,28 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         if not config or not os.path.isfile(config):
             raise exception.InvalidConfigurationValue(
                 option='lustre_shares_config', value=config)
+        self._check_lfs_version()
         self.set_nas_security_options(self._is_voldb_empty_at_startup)
         self._warn_unused_ost_pools()
         self._probe_project_quotas()
+
+    def _check_lfs_version(self) -> None:
+        """Refuse a Lustre client older than the oldest the driver reads."""
+        try:
+            version = self._lfs.version()
+        except (OSError, putils.ProcessExecutionError) as exc:
+            LOG.warning('Could not run lfs --version (%s); the driver '
+                        'needs the lfs command of Lustre %s or later.',
+                        exc, lustre_client.format_version(
+                            lustre_client.MIN_VERSION))
+            return
+        if version is not None and version < lustre_client.MIN_VERSION:
+            raise exception.VolumeDriverException(message=_(
+                'the Lustre client on this host is %(version)s; the Lustre '
+                'driver needs %(min)s or later') % {
+                'version': lustre_client.format_version(version),
+                'min': lustre_client.format_version(
+                    lustre_client.MIN_VERSION)})
 
     def _warn_unused_ost_pools(self) -> None:
         """Name the OST pools no share offers, once, at start-up.
@@ -252,27 +305,54 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             LOG.warning('lustre_ost_pools names OST pools of file systems '
                         'that no share is on: %s', ', '.join(unused))
 
-    def _probe_project_quotas(self) -> None:
-        """Find the mounted shares that can enforce project quotas.
+    def _project_id_range(self) -> tuple[int, int]:
+        """The configured project ids: (lowest, highest)."""
+        low = self.configuration.lustre_project_id_min
+        high = self.configuration.lustre_project_id_max
+        if low > high:
+            raise exception.InvalidConfigurationValue(
+                option='lustre_project_id_min', value=low)
+        return low, high
 
-        Probed once, at start-up, by reading the quota of project 0: a
-        file system without project quota (or a host without lfs) fails
-        it. Such shares are used without quotas rather than refused, with
-        one warning naming them, so that enabling the option never stops
-        a backend; a share mounted later is treated the same way.
+    def _probe_project_quotas(self) -> None:
+        """Find the mounted shares where the driver can set project quotas.
+
+        Probed once, at start-up, by setting and clearing a limit on an
+        unused project id: reading quotas proves neither that this host
+        may set them (root, nodemap rights) nor that the file system has
+        project quotas. Whether the servers enforce the limits is their
+        own setting, which no client can read. Shares that fail are used
+        without quotas rather than refused, with one warning naming them,
+        so that enabling the option never stops a backend; a share
+        mounted later is treated the same way.
         """
         self._quota_shares = set()
         if not self.configuration.lustre_project_quotas:
             return
+        low, high = self._project_id_range()
+        if low <= _MANILA_PROJECT_IDS[1] and high >= _MANILA_PROJECT_IDS[0]:
+            LOG.warning('Project ids %(low)d to %(high)d overlap the ids '
+                        'Manila\'s Lustre driver uses by default (%(m0)d '
+                        'to %(m1)d); ids in use are skipped, but an id '
+                        'Manila has chosen and not yet applied is not '
+                        'seen.', {'low': low, 'high': high,
+                                  'm0': _MANILA_PROJECT_IDS[0],
+                                  'm1': _MANILA_PROJECT_IDS[1]})
         missing = []
         for share in self._mounted_shares:
             try:
-                self._lfs.quota(self._get_mount_point_for_share(share), 0)
+                project_id = self._probe_project_quota(
+                    self._get_mount_point_for_share(share),
+                    self._share_objects[share].fsname)
             except (putils.ProcessExecutionError, OSError,
                     lustre_client.LustreException) as exc:
                 missing.append('%s (%s)' % (
                     share, getattr(exc, 'stderr', None) or exc))
                 continue
+            LOG.info('Lustre share %(share)s: set and cleared a limit on '
+                     'project %(id)d; volumes get project quotas there, '
+                     'enforced if the servers\' quota_slave.enabled '
+                     'contains p.', {'share': share, 'id': project_id})
             self._quota_shares.add(share)
         if missing:
             LOG.warning('lustre_project_quotas is set, but these shares '
@@ -352,7 +432,13 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _get_available_capacity(self, share: str,
                                 ost_pool: Optional[str] = None
                                 ) -> tuple[int, int]:
-        """Return (available, total) bytes of a share or of an OST pool.
+        """Return (available, total) bytes of a share or of an OST pool."""
+        df = self._df(share, ost_pool)
+        return df.available, df.total
+
+    def _df(self, share: str,
+            ost_pool: Optional[str] = None) -> lustre_client.LfsDf:
+        """The capacity of a share or of an OST pool, in bytes.
 
         ``lfs df`` counts the OSTs only, the space volume data lives in
         (df(1) would mix in the metadata targets), and with ``--pool``
@@ -364,13 +450,15 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             fsname = self._share_objects[share].fsname
             try:
                 df = self._lfs.df(mount_point, fsname, ost_pool)
-                if not ost_pool and df.missing_osts:
+                missing = [] if ost_pool else df.missing_osts
+                if missing or df.failed:
                     LOG.warning('lfs df for %(share)s does not report '
-                                '%(osts)s (inactive or unreachable): the '
-                                'capacity reported leaves them out.',
+                                '%(osts)s (inactive, unreachable or '
+                                'failing): the capacity reported leaves '
+                                'them out.',
                                 {'share': share,
-                                 'osts': ', '.join(df.missing_osts)})
-                return df.available, df.total
+                                 'osts': ', '.join([*missing, *df.failed])})
+                return df
             except OSError:
                 LOG.warning('The lfs command is not installed: capacity of '
                             'Lustre shares comes from df, which includes '
@@ -380,7 +468,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise lustre_client.LustreException(msg=_(
                 'the capacity of OST pool %s needs the lfs command')
                 % ost_pool)
-        return super()._get_available_capacity(share)
+        available, total = super()._get_available_capacity(share)
+        return lustre_client.LfsDf(total, total - available, available)
 
     def _get_provisioned_capacity(self, pool_name: Optional[str] = None
                                   ) -> float:
@@ -456,27 +545,72 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return self._pools[chosen].share
 
     def _update_volume_stats(self) -> None:
-        """Report one pool per mounted share, or per exposed OST pool."""
+        """Report one pool per mounted share, or per exposed OST pool.
+
+        A share or OST pool whose capacity cannot be read is left out of
+        this report, with a warning, rather than failing the others (and,
+        at start-up, the service). The back end's totals count each OST
+        once, however many shares or OST pools report it.
+        """
         self._ensure_shares_mounted()
         pools = []
+        reports = []
         for share in self._mounted_shares:
             defaults = self._stripe_defaults(share)
-            pools += [self._get_pool_stats(pool, defaults)
-                      for pool in self._pools_of_share(share)]
+            for pool in self._existing_pools(share):
+                try:
+                    df = self._df(pool.share, pool.ost_pool)
+                except (putils.ProcessExecutionError, OSError,
+                        lustre_client.LustreException) as exc:
+                    LOG.warning('Leaving pool %(pool)s out of the stats: '
+                                '%(err)s', {'pool': pool.name,
+                                            'err': getattr(exc, 'stderr',
+                                                           None) or exc})
+                    continue
+                pools.append(self._get_pool_stats(pool, defaults, df))
+                reports.append((self._share_objects[share], df))
+        total, free = lustre_client.backend_capacity(reports)
         backend_name = self.configuration.safe_get('volume_backend_name')
         self._stats = {
             'volume_backend_name': backend_name or self.volume_backend_name,
             'vendor_name': self.vendor_name,
             'driver_version': self.get_version(),
             'storage_protocol': constants.LUSTRE,
-            'total_capacity_gb': sum(p['total_capacity_gb'] for p in pools),
-            'free_capacity_gb': sum(p['free_capacity_gb'] for p in pools),
+            'total_capacity_gb': round(total / units.Gi, 2),
+            'free_capacity_gb': round(free / units.Gi, 2),
             'sparse_copy_volume': True,
             'pools': pools,
         }
 
+    def _existing_pools(self, share: str) -> list[lustre_client.LustrePool]:
+        """The pools of a share, but OST pools its file system lacks.
+
+        ``lfs df --pool`` reports an OST pool that does not exist (a typo
+        in lustre_ost_pools) as empty, and lfs setstripe may put files
+        of such a pool on any OST: it is left out, with an error.
+        """
+        pools = self._pools_of_share(share)
+        if not self._lfs_available or not any(pool.ost_pool
+                                              for pool in pools):
+            return pools
+        try:
+            existing = self._lfs.pools(self._get_mount_point_for_share(share))
+        except (putils.ProcessExecutionError, OSError) as exc:
+            LOG.warning('Could not list the OST pools of %(share)s: '
+                        '%(err)s', {'share': share, 'err': exc})
+            return []
+        missing = sorted(pool.ost_pool for pool in pools
+                         if pool.ost_pool and pool.ost_pool not in existing)
+        if missing:
+            LOG.error('lustre_ost_pools names OST pools that the file '
+                      'system of %(share)s does not have (lfs pool_list): '
+                      '%(pools)s; they are not reported.',
+                      {'share': share, 'pools': ', '.join(missing)})
+        return [pool for pool in pools
+                if not pool.ost_pool or pool.ost_pool in existing]
+
     def _stripe_defaults(self, share: str
-                         ) -> Optional[lustre_client.StripeDefaults]:
+                         ) -> Optional[lustre_client.DefaultLayout]:
         """The default layout of a share's directory, or None unknown.
 
         One ``lfs getstripe -d`` per share and refresh: volume types
@@ -489,15 +623,17 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         try:
             return self._lfs.stripe_defaults(
                 self._get_mount_point_for_share(share))
-        except (putils.ProcessExecutionError, OSError) as exc:
+        except (putils.ProcessExecutionError, OSError,
+                lustre_client.LustreException) as exc:
             LOG.debug('Could not read the default layout of %(share)s: '
                       '%(err)s', {'share': share, 'err': exc})
             return None
 
     def _get_pool_stats(self, pool: lustre_client.LustrePool,
-                        defaults: Optional[lustre_client.StripeDefaults]
-                        = None) -> dict[str, Any]:
-        total, available, provisioned = self._get_capacity_info(pool.name)
+                        defaults: Optional[lustre_client.DefaultLayout],
+                        df: lustre_client.LfsDf) -> dict[str, Any]:
+        total, available = float(df.total), float(df.available)
+        provisioned = self._get_provisioned_capacity(pool.name) * units.Gi
         return {
             'pool_name': pool.name,
             'total_capacity_gb': round(total / units.Gi, 2),
@@ -516,6 +652,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             'lustre_project_quotas': pool.share in self._quota_shares,
             'lustre_stripe_count': defaults and defaults.stripe_count,
             'lustre_stripe_size': defaults and defaults.stripe_size,
+            'lustre_layout': defaults and defaults.describe(),
         }
 
     # ------------------------------------------------------------------
@@ -866,32 +1003,61 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             self._lfs.setquota(mount_point, project_id, limit)
         self._lfs.set_project(self._volume_files(volume), project_id)
 
+    def _free_project_id(self, mount_point: str, seed: int) -> int:
+        """The first id from seed on, in the range, that nobody uses.
+
+        ``lfs quota`` reports an id's usage and limits on the whole file
+        system, whatever directory its files are in: files or limits of
+        another volume, of Manila or of anyone else make it taken. An id
+        whose only limits are the default project quota is free.
+        """
+        low, high = self._project_id_range()
+        span = high - low + 1
+        defaults = self._lfs.quota_defaults(mount_point)
+        for offset in range(min(_PROJECT_ID_PROBES, span)):
+            project_id = low + (seed + offset) % span
+            if not self._lfs.quota(mount_point, project_id).taken(defaults):
+                return project_id
+            LOG.debug('Project id %d is in use; trying the next one.',
+                      project_id)
+        raise lustre_client.LustreException(msg=_(
+            'no free project id among %(count)d candidates from %(id)d') % {
+            'count': min(_PROJECT_ID_PROBES, span),
+            'id': low + seed % span})
+
+    @coordination.synchronized('{self.driver_prefix}-project-{fsname}')
+    def _probe_project_quota(self, mount_point: str, fsname: str) -> int:
+        """Set and clear a limit on a free id, from the top of the range."""
+        low, high = self._project_id_range()
+        project_id = self._free_project_id(mount_point, high - low)
+        self._lfs.setquota(mount_point, project_id, _PROBE_LIMIT_KIB)
+        try:
+            quota = self._lfs.quota(mount_point, project_id)
+        finally:
+            self._lfs.setquota(mount_point, project_id, 0)
+        if quota.block_hard != _PROBE_LIMIT_KIB:
+            raise lustre_client.LustreException(msg=_(
+                'lfs quota shows a block limit of %(found)dK for project '
+                '%(id)d after lfs setquota set %(set)dK') % {
+                'found': quota.block_hard, 'id': project_id,
+                'set': _PROBE_LIMIT_KIB})
+        return project_id
+
     @coordination.synchronized('{self.driver_prefix}-project-{fsname}')
     def _allocate_project_id(self, volume: objects.Volume, mount_point: str,
                              fsname: str, limit_kib: int) -> int:
         """Choose a free project id for a volume, set its limit, record it.
 
         The id starts from the first 32 bits of the volume's UUID, mapped
-        into [2^24, 2^24 + 2^30) to stay clear of the small ids operators
-        use, and moves on to the next id while ``lfs quota`` shows the id
-        in use (usage, files or limits): two volumes whose UUIDs map to
-        the same id, or a project of someone else, are detected rather
-        than shared. The limit is set under a lock per file system, so a
-        concurrent allocation sees the id as taken; the id is then kept in
-        the volume's admin metadata and never derived again.
+        into the configured range, and moves on to the next id while the
+        id is taken: two volumes whose UUIDs map to the same id, or a
+        project of someone else, are detected rather than shared. The
+        limit is set under a lock per file system, so a concurrent
+        allocation sees the id as taken; the id is then kept in the
+        volume's admin metadata and never derived again.
         """
-        start = int(volume.id.replace('-', '')[:8], 16) % _PROJECT_ID_SPAN
-        for offset in range(_PROJECT_ID_PROBES):
-            project_id = _PROJECT_ID_BASE + (start + offset) % _PROJECT_ID_SPAN
-            if not self._lfs.quota(mount_point, project_id).in_use:
-                break
-            LOG.debug('Project id %(id)d is in use; volume %(vol)s tries '
-                      'the next one.', {'id': project_id, 'vol': volume.id})
-        else:
-            raise lustre_client.LustreException(msg=_(
-                'no free project id for volume %(vol)s among %(count)d '
-                'candidates') % {'vol': volume.id,
-                                 'count': _PROJECT_ID_PROBES})
+        project_id = self._free_project_id(
+            mount_point, int(volume.id.replace('-', '')[:8], 16))
         self._lfs.setquota(mount_point, project_id, limit_kib)
         volume.admin_metadata[_PROJECT_ID_KEY] = str(project_id)
         with volume.obj_as_admin():
@@ -935,7 +1101,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         returns False so that Cinder migrates the volume generically.
         ``lfs migrate`` rewrites the base file and every snapshot overlay
         and blocks access to each while it copies, so an attached volume
-        is refused rather than freezing its guest.
+        is refused rather than freezing its guest. So is a copy the pool
+        has no room for; and a sparse file where lfs migrate (before 2.15)
+        would fill its holes is left to Cinder's generic migration.
         """
         if not self._retype_in_place(volume, new_type, diff, host):
             return False, None
@@ -948,17 +1116,52 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'volume %s is attached: lfs migrate would block its guest '
                 'while it rewrites the files; detach it to change its '
                 'Lustre layout') % volume.id)
-        layout = self._layout_of(new_type['extra_specs'] or {},
-                                 self._pool_name_of(volume))
+        layout: Optional[lustre_client.Layout] = self._layout_of(
+            new_type['extra_specs'] or {}, self._pool_name_of(volume))
         self._ensure_share_mounted(volume.provider_location)
         layout = layout or self._default_layout(volume.provider_location)
-        if not layout:
+        paths = self._volume_images(volume)
+        if not layout or not self._can_migrate(volume, paths, layout):
             return False, None
-        for path in self._volume_images(volume):
+        for path in paths:
             LOG.info('Migrating %(path)s to layout %(layout)s.',
                      {'path': path, 'layout': layout.setstripe_args()})
             self._lfs.migrate(path, layout, run_as_root=self._execute_as_root)
         return True, None
+
+    def _can_migrate(self, volume: objects.Volume, paths: list[str],
+                     layout: lustre_client.Layout) -> bool:
+        """Whether lfs migrate can rewrite the files, room and holes kept.
+
+        lfs migrate writes a second copy of each file before it drops the
+        first: the largest copy must fit in the space of the new layout.
+        Before 2.15 it writes every hole, so a sparse file would become
+        as large as the volume: those are left to a generic migration.
+        """
+        stats = [os.stat(path) for path in paths]
+        keeps_holes = self._lfs.migrate_keeps_holes
+        if not keeps_holes and any(st.st_blocks * 512 < st.st_size
+                                   for st in stats):
+            LOG.info('Volume %(vol)s has sparse files and lfs %(version)s '
+                     'migrate would fill their holes: leaving the retype '
+                     'to a migration.', {
+                         'vol': volume.id,
+                         'version': lustre_client.format_version(
+                             self._lfs.version())})
+            return False
+        needed = max(st.st_blocks * 512 if keeps_holes else st.st_size
+                     for st in stats)
+        pools = layout.pools()
+        available = self._df(volume.provider_location,
+                             next(iter(pools)) if len(pools) == 1
+                             else None).available
+        if needed > available:
+            raise exception.InvalidVolume(reason=_(
+                'lfs migrate needs %(needed)d bytes free for a copy of a '
+                'file of volume %(vol)s; %(available)d are') % {
+                'needed': needed, 'vol': volume.id,
+                'available': available})
+        return True
 
     def _retype_in_place(self, volume: objects.Volume, new_type: Any,
                          diff: dict, host: dict) -> bool:
@@ -982,19 +1185,18 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 return False
         return True
 
-    def _default_layout(self, share: str) -> lustre_client.Layout:
+    def _default_layout(self, share: str) -> Optional[lustre_client.Layout]:
         """The share directory's default layout, for a type without one.
 
         A volume retyped to a type without layout specs gets the layout a
-        new volume of that type would get: the directory's default.
+        new volume of that type would get: the directory's default, every
+        component of it. None where lfs migrate options cannot express it
+        (data on MDT, mirrors...): a generic migration writes a new file,
+        which gets it.
         """
         defaults = self._lfs.stripe_defaults(
             self._get_mount_point_for_share(share))
-        if defaults is None:
-            return lustre_client.Layout()
-        return lustre_client.Layout(stripe_count=defaults.stripe_count,
-                                    stripe_size=defaults.stripe_size,
-                                    pool=defaults.pool)
+        return defaults.layout() if defaults else None
 
     def _volume_images(self, volume: objects.Volume) -> list[str]:
         """The volume's image files: the base file and its overlays."""

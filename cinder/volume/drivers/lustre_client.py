@@ -335,14 +335,55 @@ class LustreMounter:
                       root_helper=self._root_helper, run_as_root=True)
 
 
+# ``lfs --version`` prints "lfs 2.17.0" (libcfs's parser, every version).
+_VERSION_RE = re.compile(r'^lfs\s+v?(\d+)\.(\d+)(?:\.(\d+))?')
+# The oldest client the parsers below are written for: 2.9 spells the df
+# summary "filesystem summary:", 2.10 has no ``lfs project``, 2.11 no
+# default quotas; 2.12 to 2.17 are the versions the unit tests parse.
+MIN_VERSION = (2, 12)
+# lfs migrate copies only the data of sparse files from 2.15 (LU-13397);
+# before, it writes every hole, and the copy is as large as the file.
+SPARSE_MIGRATE_VERSION = (2, 15)
+# Up to 2.15.62 lfs quota says "pid N is using default ... quota setting"
+# for limits that are the default project quota's; from 2.15.63 (LU-15277)
+# it prints them as if they were the id's own.
+QUOTA_DEFAULT_UNMARKED_VERSION = (2, 15, 63)
+
+
+def parse_lfs_version(output: str) -> Optional[tuple[int, ...]]:
+    """The version ``lfs --version`` prints, or None if it says none."""
+    match = _VERSION_RE.match(output.strip())
+    if not match:
+        return None
+    return tuple(int(part or 0) for part in match.groups())
+
+
+def format_version(version: Optional[tuple[int, ...]]) -> str:
+    return '.'.join(map(str, version)) if version else _('unknown')
+
+
+@dataclasses.dataclass(frozen=True)
+class OstSpace:
+    """One OST row of ``lfs df``, in bytes."""
+
+    name: str
+    total: int
+    available: int
+
+
 @dataclasses.dataclass(frozen=True)
 class LfsDf:
-    """Capacity of a Lustre file system (or OST pool), in bytes."""
+    """Capacity of a Lustre file system (or OST pool), in bytes.
+
+    ``failed`` holds the rows of targets whose statfs failed (``UUID :
+    strerror``): the summary leaves them out.
+    """
 
     total: int
     used: int
     available: int
-    osts: tuple[str, ...]
+    osts: tuple[OstSpace, ...] = ()
+    failed: tuple[str, ...] = ()
 
     @property
     def missing_osts(self) -> list[str]:
@@ -352,17 +393,22 @@ class LfsDf:
         it sums is short by that OST. Meaningful for a whole file system
         only: an OST pool's members need not be contiguous.
         """
-        indexes = {int(ost.rsplit('-OST', 1)[1], 16) for ost in self.osts}
+        names = [ost.name for ost in self.osts]
+        indexes = {int(name.rsplit('-OST', 1)[1], 16) for name in names}
         if not indexes:
             return []
-        fsname = self.osts[0].rsplit('-OST', 1)[0]
+        fsname = names[0].rsplit('-OST', 1)[0]
         return ['%s-OST%04x' % (fsname, index)
                 for index in range(max(indexes)) if index not in indexes]
 
 
+# Rows are "UUID 1K-blocks Used Available Use% Mounted-on[TYPE:N] [FLAGS]";
+# 2.9 names the summary "filesystem summary:", which is not supported.
 _DF_ROW_RE = re.compile(
     r'^(?P<uuid>\S+)\s+(?P<total>\d+)\s+(?P<used>\d+)\s+(?P<avail>\d+)'
     r'\s+\d+%\s+\S+')
+# A target whose statfs failed: printf("%-20s: %s\n", uuid, strerror).
+_DF_ERROR_RE = re.compile(r'^(?P<uuid>[^\s:]+)\s*:\s+(?P<error>\S.*)$')
 
 
 def parse_lfs_df(output: str) -> LfsDf:
@@ -372,31 +418,62 @@ def parse_lfs_df(output: str) -> LfsDf:
     rows are ignored. Rows are split on white space, never by columns,
     because the spacing differs between Lustre versions.
     """
+    kib = 1024
     osts = []
+    failed = []
     summary = None
     for line in output.splitlines():
         match = _DF_ROW_RE.match(line.strip())
         if not match:
+            error = _DF_ERROR_RE.match(line.strip())
+            if error:
+                failed.append('%s: %s' % (error.group('uuid'),
+                                          error.group('error')))
             continue
         uuid = match.group('uuid')
         if uuid == 'filesystem_summary:':
             summary = match
         elif '-OST' in uuid:
-            osts.append(uuid[:-len('_UUID')]
-                        if uuid.endswith('_UUID') else uuid)
+            name = uuid[:-len('_UUID')] if uuid.endswith('_UUID') else uuid
+            osts.append(OstSpace(name, int(match.group('total')) * kib,
+                                 int(match.group('avail')) * kib))
     if summary is None:
         raise LustreException(msg=_('lfs df printed no filesystem_summary '
                                     'line: %r') % output[:200])
-    kib = 1024
     return LfsDf(total=int(summary.group('total')) * kib,
                  used=int(summary.group('used')) * kib,
                  available=int(summary.group('avail')) * kib,
-                 osts=tuple(osts))
+                 osts=tuple(osts), failed=tuple(failed))
+
+
+def parse_pool_list(output: str) -> frozenset[str]:
+    """The pool names of ``lfs pool_list PATH``: "Pools from FS:", FS.POOL."""
+    pools = set()
+    for line in output.splitlines():
+        name = line.strip()
+        if name and not name.startswith('Pools from '):
+            pools.add(name.partition('.')[2])
+    return frozenset(pools)
+
+
+@dataclasses.dataclass(frozen=True)
+class QuotaLimits:
+    """Block (KiB) and inode limits of a project id."""
+
+    block_soft: int = 0
+    block_hard: int = 0
+    inode_soft: int = 0
+    inode_hard: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
 class ProjectQuota:
-    """Usage and limits of one project id: blocks in KiB, then inodes."""
+    """Usage and limits of one project id: blocks in KiB, then inodes.
+
+    ``default_block`` and ``default_file`` are lfs saying (up to 2.15) that
+    the limits are the default project quota's, not the id's own;
+    ``inaccurate`` that some target did not answer (values in brackets).
+    """
 
     project_id: int
     kbytes: int
@@ -406,84 +483,250 @@ class ProjectQuota:
     inode_soft: int
     inode_hard: int
     exceeded: bool
+    default_block: bool = False
+    default_file: bool = False
+    inaccurate: bool = False
 
-    @property
-    def in_use(self) -> bool:
-        """Whether anything has this project id: files, usage or limits."""
-        return any((self.kbytes, self.block_soft, self.block_hard,
-                    self.files, self.inode_soft, self.inode_hard))
+    def taken(self, defaults: Optional[QuotaLimits] = None) -> bool:
+        """Whether the id is anybody's: it has files, usage or own limits.
+
+        Limits are its own unless lfs says they are the default project
+        quota's, or (lfs from 2.15.63, which no longer says so) they are
+        equal to ``defaults``, the default project quota. Figures lfs
+        could not read from every target are never taken as free.
+        """
+        if self.inaccurate or self.kbytes or self.files:
+            return True
+        block = (self.block_soft, self.block_hard)
+        inode = (self.inode_soft, self.inode_hard)
+        if defaults:
+            default_block = block == (defaults.block_soft,
+                                      defaults.block_hard)
+            default_inode = inode == (defaults.inode_soft,
+                                      defaults.inode_hard)
+        else:
+            default_block = default_inode = False
+        return ((any(block) and not (self.default_block or default_block))
+                or (any(inode) and not (self.default_file or
+                                        default_inode)))
 
 
-_QUOTA_TITLE_RE = re.compile(r'^Disk quotas for prj (?P<id>\d+)\b')
+# 2.12 to 2.16.1 title a project by the id given on the command line,
+# 2.17 by its /etc/projid name or "<unknown>": the id is in "(pid N)".
+_QUOTA_TITLE_RE = re.compile(r'^Disk quotas for prj .* \(pid (?P<id>\d+)\):$')
+_QUOTA_DEFAULT_RE = re.compile(
+    r'^pid (?P<id>\d+) is using default (?P<kind>block|file) quota setting$')
+_QUOTA_DEFAULTS_TITLE = 'Disk default prj quota:'
 
 
-def _quota_number(token: str) -> tuple[int, bool]:
-    """A value of the quota table: '1024', '1024*' (exceeded) or '[0]'."""
-    exceeded = token.endswith('*')
-    return int(token.rstrip('*').strip('[]')), exceeded
+def _quota_number(token: str) -> tuple[int, bool, bool]:
+    """A value of a quota table: '1024', '1024*' (exceeded) or '[0]'.
 
-
-def parse_lfs_quota(output: str, project_id: int) -> ProjectQuota:
-    """Parse ``lfs quota -p ID MNT``: the ``Disk quotas for prj ID`` table.
-
-    The row is read as white space separated tokens after the
-    ``Filesystem`` heading, so a long mount point printed on its own line
-    (and the spacing, which differs between versions) does not matter:
-    mount point, kbytes, quota, limit, grace, files, quota, limit, grace.
+    Returns the value, whether it is exceeded and whether it is inaccurate
+    (in brackets: not every target answered).
     """
-    tokens: list[str] = []
+    exceeded = token.endswith('*')
+    token = token.rstrip('*')
+    return int(token.strip('[]')), exceeded, token.startswith('[')
+
+
+def _quota_row(lines: list[str], mount_point: str, count: int) -> list[str]:
+    """The values of the row of a mount point in an lfs quota table.
+
+    The row starts with the mount point; up to 2.15 a mount point longer
+    than 15 characters is printed on a line of its own, the values on the
+    next one. Spacing differs between versions: values are split on white
+    space.
+    """
+    for index, line in enumerate(lines):
+        text = line.strip()
+        if text == mount_point:
+            return ' '.join(lines[index + 1:index + 2]).split()[:count]
+        if text.startswith(mount_point) and text[len(mount_point)].isspace():
+            return text[len(mount_point):].split()[:count]
+    return []
+
+
+def parse_lfs_quota(output: str, project_id: int,
+                    mount_point: str) -> ProjectQuota:
+    """Parse ``lfs quota -p ID MNT``: the row of MNT in the table of ID.
+
+    The values are kbytes, quota, limit, grace, files, quota, limit, grace.
+    """
     lines = output.splitlines()
+    tokens: list[str] = []
     for index, line in enumerate(lines):
         match = _QUOTA_TITLE_RE.match(line.strip())
         if match and int(match.group('id')) == project_id:
-            # The heading has nine words; the mount point and the values
-            # follow it, wherever the lines break.
-            body = ' '.join(lines[index + 1:]).split()
-            if body[:1] == ['Filesystem']:
-                tokens = body[9:18]
+            tokens = _quota_row(lines[index + 1:], mount_point, 8)
             break
     try:
         values = [_quota_number(tokens[index])
-                  for index in (1, 2, 3, 5, 6, 7)]
+                  for index in (0, 1, 2, 4, 5, 6)]
     except (IndexError, ValueError):
-        raise LustreException(msg=_('lfs quota printed no quota table of '
-                                    'project %(id)d: %(out)r') % {
-            'id': project_id, 'out': output[:300]})
-    numbers = [value for value, _over in values]
-    return ProjectQuota(project_id, kbytes=numbers[0],
-                        block_soft=numbers[1], block_hard=numbers[2],
-                        files=numbers[3], inode_soft=numbers[4],
-                        inode_hard=numbers[5],
-                        exceeded=any(over for _value, over in values))
+        raise LustreException(msg=_('lfs quota printed no quota of project '
+                                    '%(id)d on %(mnt)s: %(out)r') % {
+            'id': project_id, 'mnt': mount_point, 'out': output[:300]})
+    defaults = {match.group('kind') for match in map(
+        _QUOTA_DEFAULT_RE.match, (line.strip() for line in lines))
+        if match and int(match.group('id')) == project_id}
+    numbers = [value for value, _over, _inaccurate in values]
+    return ProjectQuota(
+        project_id, kbytes=numbers[0], block_soft=numbers[1],
+        block_hard=numbers[2], files=numbers[3], inode_soft=numbers[4],
+        inode_hard=numbers[5],
+        exceeded=any(over for _value, over, _inaccurate in values),
+        default_block='block' in defaults, default_file='file' in defaults,
+        inaccurate=any(inaccurate for _value, _over, inaccurate in values))
+
+
+def parse_lfs_quota_defaults(output: str, mount_point: str) -> QuotaLimits:
+    """Parse ``lfs quota -P MNT``: the default project quota of MNT.
+
+    The values are bquota, blimit, bgrace, iquota, ilimit, igrace.
+    """
+    lines = output.splitlines()
+    tokens: list[str] = []
+    for index, line in enumerate(lines):
+        if line.strip() == _QUOTA_DEFAULTS_TITLE:
+            tokens = _quota_row(lines[index + 1:], mount_point, 6)
+            break
+    try:
+        values = [_quota_number(tokens[index])[0] for index in (0, 1, 3, 4)]
+    except (IndexError, ValueError):
+        raise LustreException(msg=_('lfs quota printed no default project '
+                                    'quota of %(mnt)s: %(out)r') % {
+            'mnt': mount_point, 'out': output[:300]})
+    return QuotaLimits(*values)
 
 
 @dataclasses.dataclass(frozen=True)
-class StripeDefaults:
-    """The default layout of a directory (``lfs getstripe -d``)."""
+class DefaultComponent:
+    """One component of a directory's default layout.
+
+    ``end`` is None for the end of file; ``pattern`` is what lfs prints:
+    ``raid0``, ``mdt`` (data on the MDT), ``raid0,overstriped``..., or
+    ``0`` for a directory without a default layout anywhere (lfs then
+    prints the file system's default count and size).
+    """
 
     stripe_count: int
     stripe_size: int
+    pattern: str
     pool: Optional[str] = None
+    end: Optional[int] = None
+    extension: bool = False
+
+    @property
+    def is_plain(self) -> bool:
+        """Whether ``lfs setstripe -c -S -p`` can express the component."""
+        return self.pattern in ('raid0', '0') and not self.extension
 
 
-_STRIPE_DEFAULTS_RE = re.compile(
-    r'stripe_count:\s*(?P<count>-?\d+)\s+stripe_size:\s*(?P<size>\d+)'
-    r'(?:\s+pattern:\s*\S+)?(?:\s+stripe_offset:\s*-?\d+)?'
-    r'(?:\s+pool:\s*(?P<pool>\S+))?')
+@dataclasses.dataclass(frozen=True)
+class DefaultLayout:
+    """The default layout of a directory (``lfs getstripe -d``).
 
-
-def parse_stripe_defaults(output: str) -> Optional[StripeDefaults]:
-    """Parse ``lfs getstripe -d DIR``; None for a composite (PFL) default.
-
-    The one-line format is split on white space, not on columns: 2.15
-    pads the values (``stripe_count:  1 stripe_size:   1048576``), newer
-    clients may not.
+    One component for a plain layout, one per component for a progressive
+    (PFL) or data-on-MDT (DoM) layout.
     """
-    match = _STRIPE_DEFAULTS_RE.search(output)
-    if not match:
+
+    components: tuple[DefaultComponent, ...]
+    composite: bool = False
+    mirrors: int = 1
+
+    @property
+    def stripe_count(self) -> Optional[int]:
+        """The stripe count of a plain layout; None for a composite one."""
+        return None if self.composite else self.components[0].stripe_count
+
+    @property
+    def stripe_size(self) -> Optional[int]:
+        """The stripe size of a plain layout; None for a composite one."""
+        return None if self.composite else self.components[0].stripe_size
+
+    def describe(self) -> Optional[str]:
+        """A composite layout in the ``lustre:layout`` syntax.
+
+        A data-on-MDT component reads END:mdt, a self-extending one
+        END:extension:SIZE.
+        """
+        if not self.composite:
+            return None
+        return ','.join(
+            '%s:%s' % ('-1' if c.end is None else format_size(c.end),
+                       'mdt' if c.pattern == 'mdt' else '%s:%s' % (
+                           'extension' if c.extension else c.stripe_count,
+                           format_size(c.stripe_size)))
+            for c in self.components)
+
+    def layout(self) -> Optional['Layout']:
+        """The layout ``lfs setstripe``/``migrate`` gives new files here.
+
+        None where the options the driver passes cannot express it: data
+        on the MDT, self-extending components, mirrors, overstriping.
+        """
+        if self.mirrors != 1 or not all(c.is_plain
+                                        for c in self.components):
+            return None
+        if not self.composite:
+            first = self.components[0]
+            return Layout(stripe_count=first.stripe_count,
+                          stripe_size=first.stripe_size, pool=first.pool)
+        pools = {c.pool for c in self.components}
+        shared = pools.pop() if len(pools) == 1 else None
+        return Layout(pool=shared, components=tuple(
+            LayoutComponent(c.end, c.stripe_count, c.stripe_size,
+                            None if shared else c.pool)
+            for c in self.components))
+
+
+# The one-line layout of a directory (every version): "stripe_count: N
+# stripe_size: N pattern: P stripe_offset: N [pool: P]"; a DoM component
+# says mdt_index (2.17) instead of stripe_offset, a self-extending one
+# extension_size instead of stripe_size. Indented once per component.
+_DIR_LAYOUT_RE = re.compile(
+    r'stripe_count:\s*(?P<count>-?\d+)\s+'
+    r'(?:stripe|extension)_size:\s*(?P<size>\d+)\s+'
+    r'pattern:\s*(?P<pattern>\S+)'
+    r'(?:\s+(?:stripe_offset|mdt_index):\s*-?\w+)?'
+    r'(?:\s+pool:\s*(?P<pool>\S+))?')
+_COMPOSITE_RE = re.compile(r'^(?P<key>lcm_mirror_count|lcme_flags|'
+                           r'lcme_extent\.e_end):\s*(?P<value>\S+)$')
+
+
+def parse_stripe_defaults(output: str) -> Optional[DefaultLayout]:
+    """Parse ``lfs getstripe -d DIR``: every component, or None if none.
+
+    Values are split on white space, not on columns: 2.15 pads them
+    (``stripe_count:  1 stripe_size:   1048576``), other versions need not.
+    """
+    components = []
+    mirrors = 1
+    flags = end = None
+    for line in output.splitlines():
+        text = line.strip()
+        composite = _COMPOSITE_RE.match(text)
+        if composite:
+            key, value = composite.group('key', 'value')
+            if key == 'lcm_mirror_count':
+                mirrors = int(value)
+            elif key == 'lcme_flags':
+                flags = value
+            else:
+                end = None if value == 'EOF' else int(value)
+            continue
+        match = _DIR_LAYOUT_RE.match(text)
+        if match:
+            components.append(DefaultComponent(
+                stripe_count=int(match.group('count')),
+                stripe_size=int(match.group('size')),
+                pattern=match.group('pattern'), pool=match.group('pool'),
+                end=end, extension='extension' in (flags or '')))
+    if not components:
         return None
-    return StripeDefaults(int(match.group('count')), int(match.group('size')),
-                          match.group('pool'))
+    return DefaultLayout(tuple(components), composite=flags is not None,
+                         mirrors=mirrors)
 
 
 class Lfs:
@@ -491,18 +734,64 @@ class Lfs:
 
     def __init__(self, execute: Callable) -> None:
         self._execute = execute
+        self._version: Optional[tuple[int, ...]] = None
+        self._version_read = False
+
+    def version(self) -> Optional[tuple[int, ...]]:
+        """The client's version, from ``lfs --version`` (read once)."""
+        if not self._version_read:
+            out, _err = self._execute('lfs', '--version')
+            self._version = parse_lfs_version(out)
+            self._version_read = True
+        return self._version
+
+    def _older_than(self, version: tuple[int, ...]) -> bool:
+        """Whether the client is older; an unknown version counts as old."""
+        mine = self.version()
+        return mine is None or mine < version
 
     def df(self, path: str, fsname: Optional[str] = None,
            pool: Optional[str] = None) -> LfsDf:
         """Capacity of the file system holding path (its OSTs only).
 
         With a pool, the capacity of that OST pool of file system fsname.
+        ``--lazy`` leaves out targets that are not connected instead of
+        waiting for them.
         """
-        args = ['lfs', 'df']
+        args = ['lfs', 'df', '--lazy']
         if pool:
             args += ['--pool', '%s.%s' % (fsname, pool)]
-        out, _err = self._execute(*args, path)
+        try:
+            out, _err = self._execute(*args, path)
+        except putils.ProcessExecutionError as exc:
+            # lfs exits with the errno of a target whose statfs failed,
+            # after the other rows and a summary without that target.
+            if 'filesystem_summary:' not in (exc.stdout or ''):
+                raise
+            out = exc.stdout
         return parse_lfs_df(out)
+
+    def pools(self, path: str) -> frozenset[str]:
+        """The OST pools of the file system holding path."""
+        out, _err = self._execute('lfs', 'pool_list', path)
+        return parse_pool_list(out)
+
+    def _check_pools(self, path: str, layout: 'Layout') -> None:
+        """Refuse a layout naming an OST pool the file system lacks.
+
+        lfs setstripe 2.15 accepts any pool name for a plain layout, and
+        versions before 2.16 any for a PFL layout: the file's objects then
+        go to any OST.
+        """
+        wanted = layout.pools()
+        if not wanted:
+            return
+        missing = sorted(wanted - self.pools(os.path.dirname(path)))
+        if missing:
+            raise LustreException(msg=_(
+                'OST pool %(pools)s does not exist on the file system of '
+                '%(path)s (lfs pool_list)') % {
+                'pools': ', '.join(missing), 'path': path})
 
     def setstripe(self, path: str, stripe_count: Optional[int] = None,
                   stripe_size: Optional[str] = None,
@@ -512,12 +801,13 @@ class Lfs:
 
         On a path that does not exist lfs creates an empty file with the
         layout; files later created in a directory inherit its default.
+        ``stripe_size`` is a size as the drivers' options take it (4M).
         """
         args = ['lfs', 'setstripe']
         if stripe_count is not None:
             args += ['-c', str(stripe_count)]
         if stripe_size:
-            args += ['-S', stripe_size]
+            args += ['-S', stripe_size_arg(stripe_size)]
         if pool:
             args += ['-p', pool]
         self._execute(*args, '--', path, run_as_root=run_as_root)
@@ -529,13 +819,19 @@ class Lfs:
         A file's layout is fixed once it has data, so it is set on the
         empty file; qemu-img, truncate and fallocate keep it.
         """
+        self._check_pools(path, layout)
         self._execute('lfs', 'setstripe', *layout.setstripe_args(), '--',
                       path, run_as_root=run_as_root)
 
-    def stripe_defaults(self, path: str) -> Optional[StripeDefaults]:
+    def stripe_defaults(self, path: str) -> Optional[DefaultLayout]:
         """The default layout of a directory: what new files inherit."""
         out, _err = self._execute('lfs', 'getstripe', '-d', path)
         return parse_stripe_defaults(out)
+
+    @property
+    def migrate_keeps_holes(self) -> bool:
+        """Whether lfs migrate copies only the data of a sparse file."""
+        return not self._older_than(SPARSE_MIGRATE_VERSION)
 
     def migrate(self, path: str, layout: 'Layout',
                 run_as_root: bool = False) -> None:
@@ -544,6 +840,7 @@ class Lfs:
         lfs migrate blocks other access to the file while it copies: only
         files nobody has open may be migrated.
         """
+        self._check_pools(path, layout)
         self._execute('lfs', 'migrate', *layout.setstripe_args(), '--',
                       path, run_as_root=run_as_root)
 
@@ -559,10 +856,29 @@ class Lfs:
                       '%dK' % block_hard_kib, mount_point, run_as_root=True)
 
     def quota(self, mount_point: str, project_id: int) -> ProjectQuota:
-        """Usage and limits of a project on the file system."""
-        out, _err = self._execute('lfs', 'quota', '-p', str(project_id),
-                                  mount_point, run_as_root=True)
-        return parse_lfs_quota(out, project_id)
+        """Usage and limits of a project on the whole file system."""
+        try:
+            out, _err = self._execute('lfs', 'quota', '-p', str(project_id),
+                                      mount_point, run_as_root=True)
+        except putils.ProcessExecutionError as exc:
+            # From 2.14 lfs exits with EIO after printing figures that
+            # not every target answered for (in brackets).
+            if '(pid %d)' % project_id not in (exc.stdout or ''):
+                raise
+            out = exc.stdout
+        return parse_lfs_quota(out, project_id, mount_point)
+
+    def quota_defaults(self, mount_point: str) -> Optional[QuotaLimits]:
+        """The default project quota, where lfs does not mark its use.
+
+        None for a client that says itself which limits are the default
+        project quota's (up to 2.15.62).
+        """
+        if not self._older_than(QUOTA_DEFAULT_UNMARKED_VERSION):
+            out, _err = self._execute('lfs', 'quota', '-P', mount_point,
+                                      run_as_root=True)
+            return parse_lfs_quota_defaults(out, mount_point)
+        return None
 
 
 # Extra specs of volume types that set the Lustre layout of volume files.
@@ -575,6 +891,12 @@ _LAYOUT_SPECS = (SPEC_STRIPE_COUNT, SPEC_STRIPE_SIZE, SPEC_OST_POOL,
                  SPEC_LAYOUT)
 
 STRIPE_SIZE_UNIT = 64 * 1024
+# The most OSTs a file can be striped over (LOV_MAX_STRIPE_COUNT).
+MAX_STRIPE_COUNT = 2000
+# The default stripe size that servers before 2.14 check the end of a PFL
+# component without a stripe size against (lod_verify_striping): the file
+# system default, 1 MiB unless an administrator changed it.
+DEFAULT_STRIPE_SIZE = 1024 * 1024
 _SIZE_RE = re.compile(r'^(?P<num>[0-9]+)(?P<unit>[KMGT]?)$', re.IGNORECASE)
 _SIZE_UNITS = {'': 1, 'K': 1024, 'M': 1024 ** 2, 'G': 1024 ** 3,
                'T': 1024 ** 4}
@@ -591,15 +913,34 @@ def parse_size(text: str) -> int:
     return int(match.group('num')) * _SIZE_UNITS[match.group('unit').upper()]
 
 
+def format_size(size: int) -> str:
+    """A size in bytes with the largest suffix that divides it: 64M."""
+    for unit in 'TGMK':
+        if size and not size % _SIZE_UNITS[unit]:
+            return '%d%s' % (size // _SIZE_UNITS[unit], unit)
+    return str(size)
+
+
+def stripe_size_arg(text: str) -> str:
+    """A stripe size for ``lfs -S``, in decimal with a unit: 4M.
+
+    lfs reads sizes with strtoull base 0 (``010M`` is 8 MiB, ``08M`` an
+    error) and takes a value under 4096 as KiB; Cinder's options are
+    decimal bytes or K, M, G.
+    """
+    return format_size(parse_stripe_size(text))
+
+
 def parse_stripe_count(text: str) -> int:
-    """A stripe count: a positive number of OSTs, or -1 for all of them."""
+    """A stripe count: 1 to 2000 OSTs, or -1 for all of them."""
     try:
         count = int(text)
     except ValueError:
         count = 0
-    if count < 1 and count != -1:
-        raise ValueError(_("'%s' is not a stripe count (a positive number "
-                           "of OSTs, or -1 for all)") % text)
+    if (count < 1 and count != -1) or count > MAX_STRIPE_COUNT:
+        raise ValueError(_("'%(count)s' is not a stripe count (1 to "
+                           "%(max)d OSTs, or -1 for all)") % {
+            'count': text, 'max': MAX_STRIPE_COUNT})
     return count
 
 
@@ -626,11 +967,14 @@ class LayoutComponent:
     """One component of a progressive file layout (PFL).
 
     ``end`` is where the component ends, in bytes; None is end of file.
+    ``pool`` is the component's own OST pool (a directory default may
+    give each component another); the layout's pool applies otherwise.
     """
 
     end: Optional[int]
     stripe_count: int
     stripe_size: Optional[int] = None
+    pool: Optional[str] = None
 
 
 def parse_pfl(text: str) -> tuple[LayoutComponent, ...]:
@@ -639,6 +983,9 @@ def parse_pfl(text: str) -> tuple[LayoutComponent, ...]:
     For example ``64M:1,1G:4,-1:-1``: the first 64 MiB on one OST, up to
     1 GiB on four, the rest on all OSTs. Ends grow strictly and the last
     component ends at -1 (end of file), as ``lfs setstripe -E`` demands.
+    An end must be a multiple of its component's stripe size (lfs refuses
+    it otherwise), or of 1 MiB without one, which servers before 2.14
+    check it against.
     """
     components: list[LayoutComponent] = []
     previous_end = 0
@@ -655,6 +1002,12 @@ def parse_pfl(text: str) -> tuple[LayoutComponent, ...]:
             raise ValueError(_("layout component end '%s' must grow and be "
                                "a multiple of 64K") % fields[0])
         size = parse_stripe_size(fields[2]) if len(fields) == 3 else None
+        if end is not None and end % (size or DEFAULT_STRIPE_SIZE):
+            raise ValueError(_("layout component end '%(end)s' is not a "
+                               "multiple of its stripe size %(size)s") % {
+                'end': fields[0],
+                'size': fields[2] if size else format_size(
+                    DEFAULT_STRIPE_SIZE)})
         components.append(LayoutComponent(end, parse_stripe_count(fields[1]),
                                           size))
         previous_end = end or previous_end
@@ -676,6 +1029,11 @@ class Layout:
     def __bool__(self) -> bool:
         return any((self.stripe_count, self.stripe_size, self.pool,
                     self.components))
+
+    def pools(self) -> frozenset[str]:
+        """The OST pools the layout names."""
+        return frozenset(pool for pool in (
+            self.pool, *(c.pool for c in self.components)) if pool)
 
     @classmethod
     def from_extra_specs(cls, specs: dict[str, str]) -> 'Layout':
@@ -718,8 +1076,9 @@ class Layout:
                 args += ['-E', end, '-c', str(component.stripe_count)]
                 if component.stripe_size:
                     args += ['-S', '%dK' % (component.stripe_size // 1024)]
-                if self.pool:
-                    args += ['-p', self.pool]
+                pool = component.pool or self.pool
+                if pool:
+                    args += ['-p', pool]
             return args
         if self.stripe_count is not None:
             args += ['-c', str(self.stripe_count)]
@@ -736,6 +1095,28 @@ _SPEC_PARSERS: dict[str, Callable[[str], Any]] = {
     SPEC_OST_POOL: parse_pool_name,
     SPEC_LAYOUT: parse_pfl,
 }
+
+# What ``cinder get-capabilities`` shows of the extra specs: key, title,
+# description, JSON schema type and its bounds (BaseVD._set_property).
+SPEC_PROPERTIES: tuple[tuple[str, str, str, str, dict[str, int]], ...] = (
+    (SPEC_STRIPE_COUNT, 'Stripe count',
+     _('Number of OSTs each volume file is striped over: 1 to 2000, or -1 '
+       'for all OSTs (of the OST pool).'),
+     'integer', {'minimum': -1, 'maximum': MAX_STRIPE_COUNT}),
+    (SPEC_STRIPE_SIZE, 'Stripe size',
+     _('Bytes written to one OST before the next: bytes or a number with '
+       'K, M or G (powers of 1024), a multiple of 64K below 4G.'),
+     'string', {}),
+    (SPEC_OST_POOL, 'OST pool',
+     _('OST pool the volume files are allocated from: 1 to 15 letters, '
+       "digits, '_' or '-'; it must exist on the file system."),
+     'string', {}),
+    (SPEC_LAYOUT, 'Progressive file layout',
+     _('Progressive file layout END:COUNT[:SIZE],... ending at -1, for '
+       'example 64M:1,1G:4:4M,-1:-1; each END a multiple of its SIZE (of '
+       '1M without one). Not with stripe_count or stripe_size.'),
+     'string', {}),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -786,3 +1167,57 @@ def unused_ost_pools(shares: typing.Iterable[LustreShare],
     fsnames = {share.fsname for share in shares}
     return sorted(entry for entry in ost_pools
                   if entry.partition('.')[0] not in fsnames)
+
+
+def _nids(share: LustreShare) -> set[str]:
+    """The MGS NIDs of a share, with net 0 written out (tcp is tcp0)."""
+    nids = set()
+    for node in share.mgs_nodes:
+        for nid in node:
+            host, _at, net = nid.partition('@')
+            net = net or 'tcp'
+            nids.add('%s@%s' % (host, net if net[-1].isdigit() else
+                                net + '0'))
+    return nids
+
+
+def same_file_system(one: LustreShare, other: LustreShare) -> bool:
+    """Whether two shares are on one file system: same name and MGS.
+
+    Two file systems may have the same name (``lustre`` is common), so
+    the shares must also name an MGS NID in common.
+    """
+    return one.fsname == other.fsname and bool(_nids(one) & _nids(other))
+
+
+def backend_capacity(reports: typing.Iterable[tuple[LustreShare, LfsDf]]
+                     ) -> tuple[int, int]:
+    """(total, available) bytes behind a back end's pools, counted once.
+
+    Subdirectory shares of one file system, and OST pools sharing OSTs,
+    each report the capacity of the same OSTs: each OST of a file system
+    counts once. A report without OST rows (df(1) where lfs is missing)
+    stands for its whole file system.
+    """
+    groups: list[tuple[list[LustreShare], dict[str, OstSpace],
+                       list[LfsDf]]] = []
+    for share, df in reports:
+        group = next((g for g in groups
+                      if any(same_file_system(share, s) for s in g[0])),
+                     None)
+        if group is None:
+            group = ([], {}, [])
+            groups.append(group)
+        group[0].append(share)
+        group[1].update((ost.name, ost) for ost in df.osts)
+        group[2].append(df)
+    total = available = 0
+    for _shares, osts, dfs in groups:
+        if osts:
+            total += sum(ost.total for ost in osts.values())
+            available += sum(ost.available for ost in osts.values())
+        else:
+            largest = max(dfs, key=lambda df: df.total)
+            total += largest.total
+            available += largest.available
+    return total, available

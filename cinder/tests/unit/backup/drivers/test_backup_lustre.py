@@ -182,15 +182,19 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
         self.assertEqual('backup_lustre_stripe_size', exc.kwargs['option'])
         self.assertEqual(size, exc.kwargs['value'])
 
-    @ddt.data('64K', '64k', '4M', '1048576', '4032M', '1g')
-    def test_stripe_size_valid(self, size):
+    @ddt.data(('64K', '64K'), ('64k', '64K'), ('4M', '4M'),
+              ('1048576', '1M'), ('4032M', '4032M'), ('1g', '1G'),
+              ('010M', '10M'))
+    @ddt.unpack
+    def test_stripe_size_valid(self, size, passed):
+        # lfs reads 010M as octal: sizes reach it in decimal, with a unit.
         self.override_config('backup_lustre_stripe_size', size)
 
         driver = lustre.LustreBackupDriver(self.ctxt)
 
         driver.check_for_setup_error()
         self.mock_execute.assert_called_once_with(
-            'lfs', 'setstripe', '-S', size, '--', self.mount_point,
+            'lfs', 'setstripe', '-S', passed, '--', self.mount_point,
             run_as_root=True)
 
     def test_stripe_count_zero_invalid(self):

@@ -43,6 +43,7 @@ from cinder.tests.unit import fake_snapshot
 from cinder.tests.unit import fake_volume
 from cinder.tests.unit import test
 from cinder.tests.unit import utils as test_utils
+from cinder.tests.unit.volume.drivers import test_lustre_client as lfs_out
 from cinder.volume import configuration as conf
 from cinder.volume import driver as base_driver
 from cinder.volume.drivers import lustre
@@ -57,34 +58,23 @@ POOL = 'testfs'
 POOL2 = 'lfs2/cinder'
 HOST = 'host@lustre'
 
-# lfs df (1K blocks): 100 GiB of OSTs, 30 GiB used, 70 GiB available.
-LFS_DF = """\
-UUID                   1K-blocks        Used   Available Use% Mounted on
-testfs-MDT0000_UUID      1048576        4096     1044480   1% /mnt[MDT:0]
-testfs-OST0000_UUID     52428800    15728640    36700160  30% /mnt[OST:0]
-testfs-OST0001_UUID     52428800    15728640    36700160  30% /mnt[OST:1]
-
-filesystem_summary:    104857600    31457280    73400320  30% /mnt
-"""
-# lfs getstripe -d of a directory without a default of its own (2.15).
-GETSTRIPE_D = ('stripe_count:  1 stripe_size:   1048576 pattern:       '
-               'raid0 stripe_offset: -1\n')
+# lfs df (1K blocks): 100 GiB of OSTs, 30 GiB used, 70 GiB available, in
+# the rows of v2_12_9 to v2_16_1 lustre/utils/lfs.c showdf().
+LFS_DF = lfs_out.lfs_df(100, 70, mount_point='/mnt')
+# lfs getstripe -d of a directory without a default layout (2.12).
+GETSTRIPE_D = lfs_out.GETSTRIPE_2_12_NONE
 DF = ('Filesystem 1-blocks Used Available Capacity Mounted on\n'
       '192.168.1.10@tcp:/testfs 107374182400 32212254720 75161927680 '
       '30% /mnt\n')
+# The OST pools of the test file systems (lfs pool_list).
+FS_POOLS = ('ssd', 'hdd', 'all', 'flash', 'fast', 'a')
+# The quota of a 1G volume without snapshots, in KiB.
+LIMIT_1G = 1048576 + 4096 + 1024
 
 
-def _lfs_df(total_gb, available_gb):
+def _lfs_df(total_gb, available_gb, osts=(0, 1)):
     """The lfs df report of an OST pool of two OSTs (1K blocks)."""
-    total, avail = total_gb * units.Mi, available_gb * units.Mi
-    used = total - avail
-    return ('UUID 1K-blocks Used Available Use%% Mounted on\n'
-            'testfs-MDT0000_UUID 1048576 4096 1044480 1%% /mnt[MDT:0]\n'
-            'testfs-OST0000_UUID %(t)d %(u)d %(a)d 1%% /mnt[OST:0]\n'
-            'testfs-OST0001_UUID %(t)d %(u)d %(a)d 1%% /mnt[OST:1]\n\n'
-            'filesystem_summary: %(T)d %(U)d %(A)d 1%% /mnt\n' % {
-                't': total // 2, 'u': used // 2, 'a': avail // 2,
-                'T': total, 'U': used, 'A': avail})
+    return lfs_out.lfs_df(total_gb, available_gb, osts, mount_point='/mnt')
 
 
 class KeyObject(object):
@@ -157,8 +147,14 @@ class LustreTestBase(test.TestCase):
             f.write(text)
 
     def _execute_side_effect(self, *cmd, **kwargs):
+        """rm for real; lfs answers as a Lustre 2.15.4 client would."""
         if cmd[0] == 'rm' and os.path.lexists(cmd[-1]):
             os.remove(cmd[-1])
+        if cmd[:2] == ('lfs', '--version'):
+            return 'lfs 2.15.4\n', ''
+        if cmd[:2] == ('lfs', 'pool_list'):
+            return 'Pools from testfs:\n%s' % ''.join(
+                'testfs.%s\n' % pool for pool in FS_POOLS), ''
         return '', ''
 
     def _make_driver(self, **kwargs):
@@ -749,6 +745,41 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertFalse(os.path.exists(
             self._path('.cinderSecureEnvIndicator')))
 
+    def _lfs_version(self, version):
+        """Make lfs --version print this (an exception: raise it)."""
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('lfs', '--version'):
+                if isinstance(version, Exception):
+                    raise version
+                return 'lfs %s\n' % version, ''
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        self.mock_object(self.driver._mounter, 'ensure_mounted')
+
+    @ddt.data('2.9.0', '2.10.8', '2.11.0')
+    def test_do_setup_refuses_old_lustre_client(self, version):
+        # 2.9 prints "filesystem summary:", 2.10 has no lfs project, 2.11
+        # no default quotas: the parsers read 2.12 to 2.17.
+        self._lfs_version(version)
+        exc = self.assertRaises(exception.VolumeDriverException,
+                                self.driver.do_setup, self.context)
+        self.assertIn(version, str(exc))
+        self.assertIn('2.12', str(exc))
+
+    @ddt.data('2.12.9', '2.17.0', 'unknown')
+    def test_do_setup_supported_lustre_client(self, version):
+        self._lfs_version(version)
+        self.driver.do_setup(self.context)
+        self._execute.assert_any_call('lfs', '--version')
+
+    @ddt.data(OSError(errno.ENOENT, 'No such file or directory'),
+              putils.ProcessExecutionError(exit_code=1))
+    def test_do_setup_lfs_version_unreadable_warns(self, error):
+        self._lfs_version(error)
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        self.driver.do_setup(self.context)
+        self.assertIn('lfs --version', mock_warn.call_args_list[0].args[0])
+
     def test_check_for_setup_error(self):
         self.assertIsNone(self.driver.check_for_setup_error())
         self.driver._mounted_shares = []
@@ -764,7 +795,8 @@ class LustreDriverTestCase(LustreTestBase):
         available, total = self.driver._get_available_capacity(SHARE)
         self.assertEqual(70 * units.Gi, available)
         self.assertEqual(100 * units.Gi, total)
-        self._execute.assert_called_once_with('lfs', 'df', self.mnt)
+        self._execute.assert_called_once_with('lfs', 'df', '--lazy',
+                                              self.mnt)
 
     def test_get_available_capacity_missing_ost_warned(self):
         report = LFS_DF.replace('testfs-OST0001_UUID', 'testfs-OST0002_UUID')
@@ -876,7 +908,8 @@ class LustreDriverTestCase(LustreTestBase):
                 'lustre_ost_pool': None,
                 'lustre_project_quotas': False,
                 'lustre_stripe_count': 1,
-                'lustre_stripe_size': 1048576}
+                'lustre_stripe_size': 1048576,
+                'lustre_layout': None}
 
     def _check_stats(self, ratio, reserved, provisioned, backend_name):
         self.mock_object(self.driver._mounter, 'ensure_mounted')
@@ -900,9 +933,9 @@ class LustreDriverTestCase(LustreTestBase):
         }, stats)
         self.assertEqual('lustre', stats['storage_protocol'])
         self.assertEqual([mock.call('lfs', 'getstripe', '-d', self.mnt),
-                          mock.call('lfs', 'df', self.mnt),
+                          mock.call('lfs', 'df', '--lazy', self.mnt),
                           mock.call('lfs', 'getstripe', '-d', self.mnt2),
-                          mock.call('lfs', 'df', self.mnt2)],
+                          mock.call('lfs', 'df', '--lazy', self.mnt2)],
                          self._execute.call_args_list)
 
     def test_update_volume_stats_thin(self):
@@ -946,6 +979,147 @@ class LustreDriverTestCase(LustreTestBase):
         stats = self.driver.get_volume_stats(refresh=True)
         self.assertEqual([], stats['pools'])
         self.assertEqual(0, stats['total_capacity_gb'])
+
+    def _stats_with(self, execute):
+        self.mock_object(self.driver._mounter, 'ensure_mounted')
+
+        def answer(*cmd, **kwargs):
+            result = execute(*cmd, **kwargs)
+            if result is not None:
+                return result
+            if cmd[:2] == ('lfs', 'df'):
+                return LFS_DF, ''
+            if cmd[:2] == ('lfs', 'getstripe'):
+                return GETSTRIPE_D, ''
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = answer
+        return self.driver.get_volume_stats(refresh=True)
+
+    @ddt.data(putils.ProcessExecutionError(exit_code=110, stderr='lfs df: '
+                                           'Connection timed out'),
+              putils.ProcessExecutionError(exit_code=5, stdout='UUID\n'),
+              lustre_client.LustreException(msg='no summary'))
+    def test_update_volume_stats_one_share_failing(self, error):
+        # One share whose lfs df fails leaves its pool out; the others,
+        # the totals and the service start-up (init_capabilities) go on.
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('lfs', 'df') and cmd[-1] == self.mnt2:
+                raise error
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        stats = self._stats_with(execute)
+        self.assertEqual([POOL], [p['pool_name'] for p in stats['pools']])
+        self.assertEqual((100.0, 70.0), (stats['total_capacity_gb'],
+                                         stats['free_capacity_gb']))
+        self.assertIn(POOL2, str(mock_warn.call_args_list[-1]))
+        self.driver.init_capabilities()
+        self.assertEqual([POOL], [p['pool_name'] for p in
+                                  self.driver.capabilities['pools']])
+
+    def test_update_volume_stats_failed_ost_takes_summary(self):
+        # lfs df exits with an OST's errno after a valid summary without
+        # it (v2_12_9 lfs.c mntdf): the summary counts.
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('lfs', 'df'):
+                raise putils.ProcessExecutionError(
+                    exit_code=5, stdout=lfs_out.DF_2_12_FAILED)
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        stats = self._stats_with(execute)
+        self.assertEqual([50.0, 50.0], [p['total_capacity_gb']
+                                        for p in stats['pools']])
+        self.assertIn('testfs-OST0001_UUID: Input/output error',
+                      mock_warn.call_args.args[1]['osts'])
+
+    def test_update_volume_stats_subdirectory_shares(self):
+        # Two shares of one file system report its capacity each; the
+        # back end has it once.
+        self._write_shares('10.0.0.1@tcp:/testfs/a\n'
+                           '10.0.0.1@tcp:/testfs/b\n')
+        self.driver = self._make_driver()
+        self.driver._mounted_shares = list(self.driver.shares)
+        stats = self._stats_with(lambda *cmd, **kwargs: None)
+        self.assertEqual([(100.0, 70.0)] * 2,
+                         [(p['total_capacity_gb'], p['free_capacity_gb'])
+                          for p in stats['pools']])
+        self.assertEqual((100.0, 70.0), (stats['total_capacity_gb'],
+                                         stats['free_capacity_gb']))
+
+    def test_update_volume_stats_overlapping_ost_pools(self):
+        self._ost_pool_driver(['testfs.ssd', 'testfs.all'])
+        outputs = {'testfs.ssd': _lfs_df(20, 10, (0,)),
+                   'testfs.all': _lfs_df(60, 30, (0, 1, 2))}
+
+        def execute(*cmd, **kwargs):
+            if '--pool' in cmd:
+                return outputs[cmd[cmd.index('--pool') + 1]], ''
+        stats = self._stats_with(execute)
+        self.assertEqual([20.0, 60.0, 100.0], [p['total_capacity_gb']
+                                               for p in stats['pools']])
+        # OST0 is in both OST pools: 60G of testfs, 100G of lfs2.
+        self.assertEqual(160.0, stats['total_capacity_gb'])
+
+    @ddt.data((lfs_out.GETSTRIPE_2_15_PFL, None, None,
+               '1G:1:1M,10G:8:1M,100G:16:1M,-1:32:1M'),
+              (lfs_out.GETSTRIPE_2_17_PFL, None, None, '64M:1:1M,-1:2:4M'),
+              (lfs_out.GETSTRIPE_2_17_DOM, None, None, '1M:mdt,-1:1:1M'),
+              (lfs_out.GETSTRIPE_2_17_PLAIN, 2, 1048576, None))
+    @ddt.unpack
+    def test_update_volume_stats_default_layout(self, getstripe, count,
+                                                size, layout):
+        # A PFL default (an FSx 2.15 root) is not its first component:
+        # files there grow to 32 stripes, not 1.
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('lfs', 'getstripe'):
+                return getstripe, ''
+        stats = self._stats_with(execute)
+        self.assertEqual([(count, size)] * 2,
+                         [(p['lustre_stripe_count'], p['lustre_stripe_size'])
+                          for p in stats['pools']])
+        self.assertEqual([layout] * 2, [p.get('lustre_layout')
+                                        for p in stats['pools']])
+
+    def test_update_volume_stats_missing_ost_pool(self):
+        # lfs df --pool of a pool that does not exist prints zeros and
+        # exits 0 (real 2.17.0): a typo is an error, not an empty pool.
+        self._ost_pool_driver(['testfs.ssd', 'testfs.sdd'])
+        mock_error = self.mock_object(lustre.LOG, 'error')
+
+        def execute(*cmd, **kwargs):
+            if '--pool' in cmd:
+                return lfs_out.DF_2_17_NO_POOL, ''
+        stats = self._stats_with(execute)
+        self.assertEqual([POOL + '.ssd', POOL2],
+                         [p['pool_name'] for p in stats['pools']])
+        self.assertIn('sdd', mock_error.call_args.args[1]['pools'])
+        self.assertNotIn(mock.call('lfs', 'df', '--lazy', '--pool',
+                                   'testfs.sdd', self.mnt),
+                         self._execute.call_args_list)
+
+    def test_update_volume_stats_pool_list_failing(self):
+        self._ost_pool_driver()
+
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('lfs', 'pool_list'):
+                raise putils.ProcessExecutionError(exit_code=2)
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        stats = self._stats_with(execute)
+        self.assertEqual([POOL2], [p['pool_name'] for p in stats['pools']])
+        self.assertIn(SHARE, str(mock_warn.call_args))
+
+    def test_init_vendor_properties(self):
+        properties, prefix = self.driver._init_vendor_properties()
+        self.assertEqual('lustre', prefix)
+        self.assertEqual(['lustre:stripe_count', 'lustre:stripe_size',
+                          'lustre:ost_pool', 'lustre:layout'],
+                         list(properties))
+        self.assertEqual({'title': 'Stripe count', 'type': 'integer',
+                          'minimum': -1, 'maximum': 2000,
+                          'description': mock.ANY},
+                         properties['lustre:stripe_count'])
+        self.mock_object(self.driver, 'get_volume_stats', return_value={})
+        self.driver.init_capabilities()
+        self.assertEqual('lustre', self.driver.capabilities['vendor_prefix'])
+        self.assertEqual('string', self.driver.capabilities['properties'][
+            'lustre:layout']['type'])
 
     def test_find_share(self):
         # SHARE is nearly full (beyond the reserved space), SHARE2 has
@@ -1113,7 +1287,7 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual((25 * units.Gi, 40 * units.Gi),
                          self.driver._get_available_capacity(SHARE, 'ssd'))
         self._execute.assert_called_once_with(
-            'lfs', 'df', '--pool', 'testfs.ssd', self.mnt)
+            'lfs', 'df', '--lazy', '--pool', 'testfs.ssd', self.mnt)
 
     def test_get_available_capacity_ost_pool_without_lfs(self):
         self._ost_pool_driver()
@@ -1143,13 +1317,15 @@ class LustreDriverTestCase(LustreTestBase):
     def test_update_volume_stats_ost_pools(self):
         self._ost_pool_driver()
         self.mock_object(self.driver._mounter, 'ensure_mounted')
-        outputs = {'testfs.ssd': _lfs_df(10, 4),
-                   'testfs.hdd': _lfs_df(90, 66)}
+        outputs = {'testfs.ssd': _lfs_df(10, 4, (0, 1)),
+                   'testfs.hdd': _lfs_df(90, 66, (2, 3))}
 
         def execute(*cmd, **kwargs):
             if '--pool' in cmd:
                 return outputs[cmd[cmd.index('--pool') + 1]], ''
-            return LFS_DF, ''
+            if cmd[1] == 'df':
+                return LFS_DF, ''
+            return self._execute_side_effect(*cmd, **kwargs)
         self._execute.side_effect = execute
         provisioned = {HOST + '#' + POOL + '.ssd': 3,
                        HOST + '#' + POOL + '.hdd': 20,
@@ -1157,14 +1333,18 @@ class LustreDriverTestCase(LustreTestBase):
         self.driver.db.volume_data_get_for_host.side_effect = (
             lambda ctxt, host: (1, provisioned[host]))
         stats = self.driver.get_volume_stats(refresh=True)
-        # One lfs df per Cinder pool, --pool for the OST pools.
-        # and one lfs getstripe -d per share.
+        # One lfs df per Cinder pool, --pool for the OST pools, and one
+        # lfs getstripe -d per share; the pools of a share with OST pools
+        # are checked with one lfs pool_list.
         self.assertEqual(
             [mock.call('lfs', 'getstripe', '-d', self.mnt),
-             mock.call('lfs', 'df', '--pool', 'testfs.ssd', self.mnt),
-             mock.call('lfs', 'df', '--pool', 'testfs.hdd', self.mnt),
+             mock.call('lfs', 'pool_list', self.mnt),
+             mock.call('lfs', 'df', '--lazy', '--pool', 'testfs.ssd',
+                       self.mnt),
+             mock.call('lfs', 'df', '--lazy', '--pool', 'testfs.hdd',
+                       self.mnt),
              mock.call('lfs', 'getstripe', '-d', self.mnt2),
-             mock.call('lfs', 'df', self.mnt2)],
+             mock.call('lfs', 'df', '--lazy', self.mnt2)],
             self._execute.call_args_list)
         pools = {pool['pool_name']: pool for pool in stats['pools']}
         self.assertEqual([POOL + '.ssd', POOL + '.hdd', POOL2],
@@ -1188,7 +1368,7 @@ class LustreDriverTestCase(LustreTestBase):
         stats = self.driver.get_volume_stats(refresh=True)
         self.assertEqual([POOL2], [p['pool_name'] for p in stats['pools']])
         self.assertEqual([mock.call('lfs', 'getstripe', '-d', self.mnt2),
-                          mock.call('lfs', 'df', self.mnt2)],
+                          mock.call('lfs', 'df', '--lazy', self.mnt2)],
                          self._execute.call_args_list)
 
     @ddt.data(('ssd', POOL + '.ssd'), ('hdd', POOL + '.hdd'))
@@ -1266,10 +1446,13 @@ class LustreDriverTestCase(LustreTestBase):
         self.driver.create_volume(volume)
         path = self._path(volume.name,
                           self.mnt2 if pool == POOL2 else self.mnt)
-        self.assertEqual(mock.call('lfs', 'setstripe', *args, '--', path,
-                                   run_as_root=True),
-                         self._execute.call_args_list[0])
-        self.assertEqual('qemu-img', self._execute.call_args_list[1].args[0])
+        # The pool is checked before lfs setstripe, which may not.
+        self.assertEqual(
+            [mock.call('lfs', 'pool_list', os.path.dirname(path)),
+             mock.call('lfs', 'setstripe', *args, '--', path,
+                       run_as_root=True)],
+            self._execute.call_args_list[:2])
+        self.assertEqual('qemu-img', self._execute.call_args_list[2].args[0])
 
     def test_layout_of_ost_pool_from_host(self):
         self._ost_pool_driver()
@@ -1309,7 +1492,7 @@ class LustreDriverTestCase(LustreTestBase):
         new = self._path('%s.%s' % (volume.name, snapshot.id))
         self.assertEqual(mock.call('lfs', 'setstripe', '-p', 'ssd', '--',
                                    new, run_as_root=True),
-                         self._execute.call_args_list[0])
+                         self._execute.call_args_list[1])
 
     @ddt.data(('ssd', (5, 5), False), ('ssd', (50, 100), True),
               ('hdd', (5, 5), False), ('hdd', (50, 100), True))
@@ -1585,16 +1768,21 @@ class LustreDriverTestCase(LustreTestBase):
     def test_create_volume_with_layout(self, specs, args):
         volume = self._volume(extra_specs=specs, provider_location=None)
         path = self._create(volume)
-        self.assertEqual(
-            mock.call('lfs', 'setstripe', *args, '--', path,
-                      run_as_root=True),
-            self._execute.call_args_list[0])
-        self.assertEqual('qemu-img', self._execute.call_args_list[1].args[0])
+        calls = self._execute.call_args_list
+        setstripe = mock.call('lfs', 'setstripe', *args, '--', path,
+                              run_as_root=True)
+        self.assertEqual([setstripe], self._commands('lfs')[-1:])
+        # The file is created with its layout before anything writes it.
+        self.assertEqual('qemu-img',
+                         calls[calls.index(setstripe) + 1].args[0])
 
     @ddt.data({'lustre:stripe_count': '0'},
+              {'lustre:stripe_count': '2001'},
               {'lustre:stripe_size': '100K'},
               {'lustre:ost_pool': 'bad pool'},
               {'lustre:layout': '1G:1'},
+              {'lustre:layout': '1M:1:4M,-1:1'},
+              {'lustre:layout': '512K:1,-1:1'},
               {'lustre:stripes': '2'},
               {'lustre:layout': '-1:1', 'lustre:stripe_count': '2'})
     def test_create_volume_with_bad_layout(self, specs):
@@ -1604,6 +1792,21 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertRaises(exception.InvalidVolumeType,
                           self.driver.create_volume, volume)
         self._execute.assert_not_called()
+
+    @ddt.data({'lustre:ost_pool': 'nosuch'},
+              {'lustre:layout': '64M:1,-1:4', 'lustre:ost_pool': 'nosuch'})
+    def test_create_volume_unknown_ost_pool_refused(self, specs):
+        # lfs setstripe 2.15 (plain) and before 2.16 (PFL) accept an
+        # unknown pool and put the file's objects on any OST.
+        volume = self._volume(extra_specs=specs, provider_location=None)
+        self.mock_object(self.driver, '_ensure_shares_mounted')
+        self.mock_object(self.driver, '_find_share', return_value=SHARE)
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.driver.create_volume, volume)
+        self.assertIn('nosuch', str(exc))
+        self.assertEqual([mock.call('lfs', 'pool_list', self.mnt)],
+                         self._execute.call_args_list)
+        self.assertFalse(os.path.lexists(self._path(volume.name)))
 
     # ------------------------------------------------------------------
     # Delete and the .info file
@@ -2628,7 +2831,7 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual(
             mock.call('lfs', 'setstripe', '-p', 'fast', '--',
                       self._path(dest.name), run_as_root=True),
-            self._execute.call_args_list[0])
+            self._execute.call_args_list[1])
         # An existing destination file keeps its layout.
         self._touch(dest.name)
         self._execute.reset_mock()
@@ -3219,26 +3422,6 @@ class LustreDriverTestCase(LustreTestBase):
             self._volume(), {'source-name': SHARE + '/image.img'}))
 
 
-# lfs quota -p (the emulator's and 2.15's layout): a free project id.
-QUOTA_FREE = """\
-Disk quotas for prj %(id)d (pid %(id)d):
-     Filesystem  kbytes   quota   limit   grace   files   quota   limit   grace
-           /mnt       0       0       0       -       0       0       0       -
-"""
-# A long mount point goes on its own line; '*' marks an exceeded value.
-QUOTA_LONG_OVER = """\
-Disk quotas for prj 16777300 (pid 16777300):
-     Filesystem  kbytes   quota   limit   grace   files   quota   limit   grace
-/var/lib/cinder/mnt/6cd8a3a8d2f4ae5e7c0c4d5a9e4b1e5f
-                1100000*      0 1053696       -       2       0       0       -
-"""
-# 2.16+ spacing, limits in brackets (values not yet from every target).
-QUOTA_216 = ("Disk quotas for prj 7 (pid 7):\n"
-             "Filesystem kbytes quota limit grace files quota limit grace\n"
-             "/mnt 12 0 [2048] - 1 0 [0] -\n")
-LIMIT_1G = 1048576 + 4096 + 1024
-
-
 @ddt.ddt
 class LustreProjectQuotaTestCase(LustreTestBase):
     """Per-volume project quotas."""
@@ -3248,19 +3431,44 @@ class LustreProjectQuotaTestCase(LustreTestBase):
         self.mock_object(lustre_client.LustreMounter, 'ensure_mounted')
         self.override_config('lustre_project_quotas', True)
         self.driver = self._make_driver()
-        # Project ids already in use on the file system.
+        # The file system: project ids in use, block limits set (KiB), the
+        # default project quota's block limit, the client's version.
         self.used_ids = set()
+        self.limits = {}
+        self.default_limit = 0
+        self.version = '2.15.4'
         self.quota_error = None
 
     def _execute_side_effect(self, *cmd, **kwargs):
+        if cmd[:2] == ('lfs', '--version'):
+            return 'lfs %s\n' % self.version, ''
+        if cmd[:2] == ('lfs', 'setquota'):
+            self.limits[int(cmd[3])] = int(cmd[5][:-1])
         if cmd[:2] == ('lfs', 'quota'):
             if self.quota_error:
                 raise self.quota_error
-            prj = int(cmd[3])
-            if prj in getattr(self, 'used_ids', ()):
-                return QUOTA_LONG_OVER.replace('16777300', str(prj)), ''
-            return QUOTA_FREE % {'id': prj}, ''
+            if cmd[2] == '-P':
+                return lfs_out.QUOTA_DEFAULTS_2_17.replace(
+                    lfs_out.MNT, cmd[-1]).replace(
+                    '10485760', str(self.default_limit)), ''
+            return self._quota(int(cmd[3]), cmd[-1]), ''
         return super()._execute_side_effect(*cmd, **kwargs)
+
+    def _quota(self, project_id, mount_point):
+        """What lfs quota -p prints of an id, in self.version's format."""
+        if project_id in self.used_ids:
+            figures = dict(kbytes=1100000, block_hard=1053696, files=2,
+                           exceeded=True)
+        else:
+            figures = dict(block_hard=self.limits.get(project_id,
+                                                      self.default_limit))
+        if self.version.startswith('2.17'):
+            return lfs_out.quota_2_17('<unknown>', project_id, mount_point,
+                                      **figures)
+        return lfs_out.quota_2_15(
+            project_id, mount_point,
+            default_block=project_id not in self.limits and
+            project_id not in self.used_ids, **figures)
 
     def _setup(self):
         self.mock_object(remotefs.RemoteFSDriver, 'do_setup')
@@ -3280,7 +3488,8 @@ class LustreProjectQuotaTestCase(LustreTestBase):
         return volume
 
     def _first_id(self, volume):
-        return lustre._PROJECT_ID_BASE + int(volume.id[:8], 16)
+        # The default range starts at 2^24.
+        return (1 << 24) + int(volume.id[:8], 16)
 
     def test_probe_disabled(self):
         self.override_config('lustre_project_quotas', False)
@@ -3295,7 +3504,8 @@ class LustreProjectQuotaTestCase(LustreTestBase):
         self._setup()
         self.assertEqual({SHARE, SHARE2}, self.driver._quota_shares)
         self._capacity(50, 100)
-        stats = self.driver._get_pool_stats(self.driver._pools[POOL])
+        stats = self.driver._get_pool_stats(
+            self.driver._pools[POOL], None, lustre_client.LfsDf(1, 0, 1))
         self.assertTrue(stats['lustre_project_quotas'])
 
     @ddt.data(putils.ProcessExecutionError(stderr='Operation not supported'),
@@ -3323,6 +3533,127 @@ class LustreProjectQuotaTestCase(LustreTestBase):
         self._execute.side_effect = execute
         self.driver.do_setup(self.context)
         self.assertEqual({SHARE}, self.driver._quota_shares)
+
+    def _do_setup(self):
+        self.mock_object(remotefs.RemoteFSDriver, 'do_setup')
+        self.mock_object(self.driver, 'set_nas_security_options')
+        self.driver.do_setup(self.context)
+
+    def test_probe_sets_and_clears_a_limit(self):
+        # Reading a quota proves neither the right to set one (root, the
+        # nodemap's admin and quota_ops) nor that the file system has
+        # project quotas: the probe sets one on a free id, and clears it.
+        self._do_setup()
+        top = str((1 << 24) + (1 << 30) - 1)    # the default range's top
+        expected = []
+        for mnt in (self.mnt, self.mnt2):
+            expected += [
+                mock.call('lfs', 'quota', '-p', top, mnt, run_as_root=True),
+                mock.call('lfs', 'setquota', '-p', top, '-B', '1024K', mnt,
+                          run_as_root=True),
+                mock.call('lfs', 'quota', '-p', top, mnt, run_as_root=True),
+                mock.call('lfs', 'setquota', '-p', top, '-B', '0K', mnt,
+                          run_as_root=True)]
+        self.assertEqual(expected, self._quota_commands())
+        self.assertEqual({SHARE, SHARE2}, self.driver._quota_shares)
+
+    def test_probe_skips_taken_ids(self):
+        # The probe starts from the top of the range and wraps around.
+        self.used_ids = {lustre._PROJECT_ID_MAX}
+        self._do_setup()
+        self.assertEqual({lustre._PROJECT_ID_MIN: 0}, self.limits)
+
+    @ddt.data(putils.ProcessExecutionError(stderr='Permission denied.',
+                                           exit_code=1),
+              putils.ProcessExecutionError(
+                  stderr='prj quotas are not enabled.', exit_code=3))
+    def test_probe_setting_refused(self, error):
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('lfs', 'setquota'):
+                raise error
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        self._do_setup()
+        self.assertEqual(set(), self.driver._quota_shares)
+        self.assertIn(error.stderr, mock_warn.call_args.args[1])
+
+    def test_probe_limit_not_kept(self):
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('lfs', 'setquota'):
+                return '', ''
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        self._do_setup()
+        self.assertEqual(set(), self.driver._quota_shares)
+        self.assertIn('a block limit of 0K', mock_warn.call_args.args[1])
+
+    def test_probe_lustre_2_17(self):
+        # 2.17 titles a project "<unknown>" (or its /etc/projid name).
+        self.version = '2.17.0'
+        self._do_setup()
+        self.assertEqual({SHARE, SHARE2}, self.driver._quota_shares)
+
+    @ddt.data('2.12.9', '2.15.4', '2.16.1', '2.17.0')
+    def test_create_volume_with_default_project_quota(self, version):
+        # Every id without limits of its own shows the default project
+        # quota's: marked by lfs up to 2.15, compared with lfs quota -P
+        # after. Only ids with usage or limits of their own are taken.
+        self.version = version
+        self.default_limit = 10485760
+        self._setup()
+        volume = self._volume()
+        self.used_ids = {self._first_id(volume)}
+        self.driver._apply_project_quota(volume)
+        self.assertEqual(str(self._first_id(volume) + 1),
+                         volume.admin_metadata['lustre_project_id'])
+        defaults = [c for c in self._quota_commands() if c.args[2] == '-P']
+        self.assertEqual(int(version >= '2.16'), len(defaults))
+
+    def test_project_id_range(self):
+        self.override_config('lustre_project_id_min', 70000)
+        self.override_config('lustre_project_id_max', 70009)
+        self.driver = self._make_driver()
+        self._setup()
+        volume = self._volume()
+        self.driver._apply_project_quota(volume)
+        seed = int(volume.id.replace('-', '')[:8], 16)
+        self.assertEqual(str(70000 + seed % 10),
+                         volume.admin_metadata['lustre_project_id'])
+
+    def test_project_id_range_all_taken(self):
+        self.override_config('lustre_project_id_min', 70000)
+        self.override_config('lustre_project_id_max', 70002)
+        self.driver = self._make_driver()
+        self._setup()
+        self.used_ids = {70000, 70001, 70002}
+        self.assertRaises(lustre_client.LustreException,
+                          self.driver._apply_project_quota, self._volume())
+        self.assertEqual(3, len(self._commands('lfs')))
+
+    def test_project_id_range_inverted_refused(self):
+        self.override_config('lustre_project_id_min', 70000)
+        self.override_config('lustre_project_id_max', 69999)
+        self.driver = self._make_driver()
+        exc = self.assertRaises(exception.InvalidConfigurationValue,
+                                self._do_setup)
+        self.assertIn('lustre_project_id_min', str(exc))
+
+    def test_project_id_range_overlapping_manila_warned(self):
+        self.override_config('lustre_project_id_min', 50000)
+        self.override_config('lustre_project_id_max', 99999)
+        self.driver = self._make_driver()
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        self._do_setup()
+        self.assertIn('Manila', mock_warn.call_args.args[0])
+
+    def test_project_id_range_default_clear_of_manila(self):
+        self.assertGreater(lustre._PROJECT_ID_MIN, 60000)
+        self.assertEqual(
+            (lustre._PROJECT_ID_MIN, lustre._PROJECT_ID_MAX),
+            (self.driver.configuration.lustre_project_id_min,
+             self.driver.configuration.lustre_project_id_max))
 
     def test_create_volume_sets_project_and_limit(self):
         self._setup()
@@ -3488,6 +3819,18 @@ class LustreRetypeTestCase(LustreTestBase):
     def setUp(self):
         super().setUp()
         self.mock_object(lustre_client.LustreMounter, 'ensure_mounted')
+        # What the share's directory has as default layout, the version
+        # of lfs, and the lfs df of the share.
+        self.getstripe = GETSTRIPE_D
+        self.version = '2.15.4'
+        self.df = LFS_DF
+
+    def _execute_side_effect(self, *cmd, **kwargs):
+        answers = {'getstripe': self.getstripe, 'df': self.df,
+                   '--version': 'lfs %s\n' % self.version}
+        if cmd[0] == 'lfs' and cmd[1] in answers:
+            return answers[cmd[1]], ''
+        return super()._execute_side_effect(*cmd, **kwargs)
 
     def _retype(self, volume, new_specs, diff_specs, host=None, **diff):
         new_type = {'extra_specs': new_specs}
@@ -3497,36 +3840,109 @@ class LustreRetypeTestCase(LustreTestBase):
         return self.driver.retype(self.context, volume, new_type, full_diff,
                                   {'host': host or volume.host})
 
+    def _migrations(self):
+        return [c for c in self._execute.call_args_list
+                if c.args[:2] == ('lfs', 'migrate')]
+
     def test_retype_migrates_base_and_overlays(self):
         volume = self._volume(extra_specs={'lustre:stripe_count': '1'},
                               volume_format='qcow2')
         snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
         self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        self._touch(volume.name)
+        self._touch(snap)
         result = self._retype(volume, {'lustre:stripe_count': '4'},
                               {'lustre:stripe_count': ('1', '4')})
         self.assertEqual((True, None), result)
         self.assertEqual(
             [mock.call('lfs', 'migrate', '-c', '4', '--', self._path(name),
                        run_as_root=True) for name in (volume.name, snap)],
-            self._commands('lfs'))
+            self._migrations())
 
     def test_retype_to_type_without_layout_uses_default(self):
         volume = self._volume(extra_specs={'lustre:stripe_count': '4'})
-        self._execute.side_effect = lambda *cmd, **kw: (
-            (GETSTRIPE_D, '') if 'getstripe' in cmd else ('', ''))
+        self._touch(volume.name)
         result = self._retype(volume, {}, {'lustre:stripe_count': ('4',
                                                                    None)})
         self.assertEqual((True, None), result)
         self.assertEqual(
-            mock.call('lfs', 'migrate', '-c', '1', '-S', '1024K', '--',
-                      self._path(volume.name), run_as_root=True),
-            self._execute.call_args_list[-1])
+            [mock.call('lfs', 'migrate', '-c', '1', '-S', '1024K', '--',
+                       self._path(volume.name), run_as_root=True)],
+            self._migrations())
 
-    def test_retype_composite_default_falls_back(self):
+    def test_retype_to_type_without_layout_keeps_pfl_default(self):
+        # Real 2.17.0 PFL default: every component, not the first one
+        # flattened over the whole file (-c 1 -S 1024K).
+        self.getstripe = lfs_out.GETSTRIPE_2_17_PFL
         volume = self._volume(extra_specs={'lustre:stripe_count': '4'})
+        self._touch(volume.name)
+        self.assertEqual((True, None), self._retype(
+            volume, {}, {'lustre:stripe_count': ('4', None)}))
+        self.assertEqual(
+            [mock.call('lfs', 'migrate', '-E', '65536K', '-c', '1', '-S',
+                       '1024K', '-p', 'fast', '-E', '-1', '-c', '2', '-S',
+                       '4096K', '-p', 'fast', '--', self._path(volume.name),
+                       run_as_root=True)],
+            self._migrations())
+
+    @ddt.data(lfs_out.GETSTRIPE_2_15_DOM, lfs_out.GETSTRIPE_2_17_DOM,
+              lfs_out.GETSTRIPE_2_15_SEL, '')
+    def test_retype_default_lfs_migrate_cannot_express(self, getstripe):
+        # Data on the MDT (which DoM would flatten into -c 0), a
+        # self-extending layout, or none read: a generic migration
+        # writes a new file, which gets the directory's default.
+        self.getstripe = getstripe
+        volume = self._volume(extra_specs={'lustre:stripe_count': '4'})
+        self._touch(volume.name)
         self.assertEqual((False, None), self._retype(
             volume, {}, {'lustre:stripe_count': ('4', None)}))
-        self.assertEqual([], self._commands('lfs')[1:])
+        self.assertEqual([], self._migrations())
+
+    @ddt.data(('2.12.9', False), ('2.14.0', False), ('2.15.4', True),
+              ('2.17.0', True))
+    @ddt.unpack
+    def test_retype_sparse_file_where_migrate_fills_holes(self, version,
+                                                          in_place):
+        # lfs migrate writes every hole before 2.15 (LU-13397): a thin
+        # volume would become as large as its size, and need that room.
+        self.version = version
+        volume = self._volume(extra_specs={}, volume_format='raw')
+        self._sparse_file(volume.name, units.Gi)
+        self.assertEqual((in_place, None), self._retype(
+            volume, {'lustre:stripe_count': '2'},
+            {'lustre:stripe_count': (None, '2')}))
+        self.assertEqual(int(in_place), len(self._migrations()))
+
+    @ddt.data('2.14.0', '2.17.0')
+    def test_retype_file_without_holes_before_2_15(self, version):
+        self.version = version
+        volume = self._volume(extra_specs={}, volume_format='qcow2')
+        self._touch(volume.name)
+        self.assertEqual((True, None), self._retype(
+            volume, {'lustre:stripe_count': '2'},
+            {'lustre:stripe_count': (None, '2')}))
+        self.assertEqual(1, len(self._migrations()))
+
+    @ddt.data(('2.14.0', {}, []),
+              ('2.17.0', {'lustre:ost_pool': 'ssd'}, ['--pool', 'testfs.ssd']))
+    @ddt.unpack
+    def test_retype_without_room_for_a_copy_refused(self, version, specs,
+                                                    pool_args):
+        # lfs migrate writes the new copy before it drops the old one:
+        # the space of the new layout must hold it.
+        self.version = version
+        self.df = _lfs_df(100, 0)
+        volume = self._volume(extra_specs={}, volume_format='raw')
+        self._touch(volume.name, content='x' * 8192)
+        specs = dict(specs, **{'lustre:stripe_count': '2'})
+        exc = self.assertRaises(
+            exception.InvalidVolume, self._retype, volume, specs,
+            {key: (None, value) for key, value in specs.items()})
+        self.assertIn('lfs migrate needs', str(exc))
+        self.assertEqual([], self._migrations())
+        self.assertEqual(mock.call('lfs', 'df', '--lazy', *pool_args,
+                                   self.mnt),
+                         self._commands('lfs')[-1])
 
     def test_retype_attached_refused(self):
         volume = self._volume(extra_specs={})
@@ -3579,11 +3995,12 @@ class LustreRetypeTestCase(LustreTestBase):
     def test_retype_provisioning_default_made_explicit(self):
         # Unset and 'thin' are the same with lustre_sparsed_volumes.
         volume = self._volume(extra_specs=None)
+        self._touch(volume.name)
         self.assertEqual((True, None), self._retype(
             volume, {'provisioning:type': 'thin', 'lustre:stripe_count': '2'},
             {'provisioning:type': (None, 'thin'),
              'lustre:stripe_count': (None, '2')}))
-        self.assertEqual(1, len(self._commands('lfs')))
+        self.assertEqual(1, len(self._migrations()))
 
     def test_retype_qos_only(self):
         volume = self._volume(extra_specs={})

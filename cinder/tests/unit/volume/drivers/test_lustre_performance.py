@@ -141,6 +141,9 @@ class LustreDriverPerformanceTestCase(test.TestCase):
     def _execute_side_effect(self, *cmd, **kwargs):
         if cmd[:2] == ('lfs', 'df'):
             return self.df_output, ''
+        if cmd[:2] == ('lfs', 'pool_list'):
+            return 'Pools from testfs:\n%s' % ''.join(
+                '%s\n' % pool for pool in OST_POOLS), ''
         return '', ''
 
     def _make_driver(self):
@@ -231,13 +234,15 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.assertEqual(work[10], work[1000])
         self.assertEqual(work[10], work[10000])
         # One subprocess per pool: lfs df, with --pool for an OST pool;
-        # and one per share: lfs getstripe -d for its default layout.
+        # and one per share: lfs getstripe -d for its default layout, and
+        # lfs pool_list where OST pools are offered.
         expected = [mock.call('lfs', 'getstripe', '-d', self.mnt)]
         if ost_pools:
-            expected += [mock.call('lfs', 'df', '--pool', pool, self.mnt)
-                         for pool in ost_pools]
+            expected += [mock.call('lfs', 'pool_list', self.mnt)]
+            expected += [mock.call('lfs', 'df', '--lazy', '--pool', pool,
+                                   self.mnt) for pool in ost_pools]
         else:
-            expected += [mock.call('lfs', 'df', self.mnt)]
+            expected += [mock.call('lfs', 'df', '--lazy', self.mnt)]
         self.assertEqual(expected, self._execute.call_args_list)
         # One database query per pool.
         self.assertEqual(pools, work[10000][2])
@@ -602,5 +607,5 @@ class LustreDriverPerformanceTestCase(test.TestCase):
             self.assertEqual(osts * units.Gi, df.used)
             self.assertEqual(osts * (units.Ti - units.Gi), df.available)
             self.assertEqual(osts, len(df.osts))
-            self.assertEqual('testfs-OST0000', df.osts[0])
-            self.assertEqual('testfs-OST%04x' % (osts - 1), df.osts[-1])
+            self.assertEqual('testfs-OST0000', df.osts[0].name)
+            self.assertEqual('testfs-OST%04x' % (osts - 1), df.osts[-1].name)
