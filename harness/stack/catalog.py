@@ -15,7 +15,8 @@
 
 Idempotent, standard library only, one process: with the openstack CLI
 the same ~40 calls cost minutes on a loaded 2-core machine.  Credentials
-come from the OS_* variables (admin) and STACK_SERVICE_PASSWORD.
+come from the OS_* variables (admin) and STACK_SERVICE_PASSWORD;
+STACK_NOVA adds nova, neutron and placement.
 
     catalog.py HOST
 """
@@ -80,7 +81,21 @@ def main(host):
     roles = {}
     for name in ('admin', 'member', 'reader', 'service'):
         roles[name], _ = ks.ensure('roles', {'name': name}, name=name)
-    for name in ('cinder', 'glance'):
+    users = ['cinder', 'glance']
+    endpoints = [
+        ('image', 'glance', 'http://%s:9292' % host),
+        ('volumev3', 'cinderv3', 'http://%s:8776/v3/%%(project_id)s' % host),
+        ('block-storage', 'cinder',
+         'http://%s:8776/v3/%%(project_id)s' % host),
+    ]
+    if os.environ.get('STACK_NOVA'):
+        users += ['nova', 'neutron', 'placement']
+        endpoints += [
+            ('compute', 'nova', 'http://%s:8774/v2.1' % host),
+            ('placement', 'placement', 'http://%s:8778' % host),
+            ('network', 'neutron', 'http://%s:9696' % host),
+        ]
+    for name in users:
         user, made = ks.ensure('users', {'name': name, 'password': password,
                                          'domain_id': 'default'},
                                name=name, domain_id='default')
@@ -92,12 +107,6 @@ def main(host):
                     % (project['id'], user['id'], roles[role]['id']))
         print('user %s: admin, service in project service' % name)
 
-    endpoints = [
-        ('image', 'glance', 'http://%s:9292' % host),
-        ('volumev3', 'cinderv3', 'http://%s:8776/v3/%%(project_id)s' % host),
-        ('block-storage', 'cinder',
-         'http://%s:8776/v3/%%(project_id)s' % host),
-    ]
     for stype, name, url in endpoints:
         service, _ = ks.ensure('services', {'type': stype, 'name': name,
                                             'enabled': True}, type=stype)

@@ -17,6 +17,14 @@ APT_PACKAGES=(mariadb-server rabbitmq-server memcached etcd-server qemu-utils
               patch curl)
 OS_SERVICES=(cinder-backup cinder-volume cinder-scheduler cinder-api
              glance-api keystone)
+DATABASES=(keystone glance cinder)
+STACK_NOVA=${STACK_NOVA:-}
+if [ -n "$STACK_NOVA" ]; then
+    source "$HERE/nova.sh"
+    APT_PACKAGES+=("${NOVA_APT_PACKAGES[@]}")
+    OS_SERVICES=("${NOVA_OS_SERVICES[@]}" "${OS_SERVICES[@]}")
+    DATABASES+=(placement neutron nova_api nova_cell0 nova_cell1)
+fi
 
 # --- Debian packages ---------------------------------------------------------
 
@@ -66,13 +74,11 @@ start_mariadb() {
         --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci
     wait_for 60 "MariaDB" mariadb --no-defaults -S "$dir/mysqld.sock" -e 'SELECT 1'
     local db sql=''
-    for db in keystone glance cinder; do
-        sql+="CREATE DATABASE IF NOT EXISTS $db CHARACTER SET utf8mb4;"
-    done
     sql+="CREATE USER IF NOT EXISTS '$DB_USER'@'$HOST' IDENTIFIED BY '$DB_PASSWORD';"
-    sql+="GRANT ALL ON keystone.* TO '$DB_USER'@'$HOST';"
-    sql+="GRANT ALL ON glance.* TO '$DB_USER'@'$HOST';"
-    sql+="GRANT ALL ON cinder.* TO '$DB_USER'@'$HOST';"
+    for db in "${DATABASES[@]}"; do
+        sql+="CREATE DATABASE IF NOT EXISTS $db CHARACTER SET utf8mb4;"
+        sql+="GRANT ALL ON $db.* TO '$DB_USER'@'$HOST';"
+    done
     mariadb --no-defaults -S "$dir/mysqld.sock" -e "$sql"
 }
 
@@ -301,6 +307,7 @@ helper_command = $helper
 helper_command = $helper
 [cinder_sys_admin]
 helper_command = $helper
+$([ -z "$STACK_NOVA" ] || cinder_nova_section)
 [service_user]
 send_service_user_token = true
 auth_url = http://$HOST:5000/v3
@@ -321,6 +328,11 @@ write_configs() {
     write_keystone_conf
     write_glance_conf
     write_cinder_conf
+    if [ -n "$STACK_NOVA" ]; then
+        write_placement_conf
+        write_neutron_conf
+        write_nova_conf
+    fi
 }
 
 # --- OpenStack services: always restarted --------------------------------------
@@ -353,7 +365,8 @@ start_keystone() {
 
 register_catalog() {
     admin_env
-    STACK_SERVICE_PASSWORD=$SERVICE_PASSWORD python3 "$HERE/catalog.py" $HOST
+    STACK_SERVICE_PASSWORD=$SERVICE_PASSWORD STACK_NOVA=$STACK_NOVA \
+        python3 "$HERE/catalog.py" $HOST
 }
 
 start_glance() {
@@ -478,6 +491,16 @@ main() {
     step "RabbitMQ on $HOST:5672" "rabbitmq epmd" start_rabbitmq
     step "memcached on $HOST:11211" "memcached" start_memcached
     step "etcd on $HOST:2379 (tooz coordination)" "etcd" start_etcd
+    if [ -n "$STACK_NOVA" ]; then
+        step "libvirt-python (needs libvirt-dev)" "" install_libvirt_python
+        step "Open vSwitch (userspace datapath), ovsdb on $HOST:6640" \
+            "ovsdb-server ovs-vswitchd" start_ovs
+        step "OVN: NB $HOST:6641, SB $HOST:6642, northd, controller" \
+            "ovn-nb ovn-sb ovn-northd ovn-controller" start_ovn
+        step "libvirt (virtlogd, libvirtd; qemu TCG)" "virtlogd libvirtd" \
+            start_libvirt
+        step "guest image from Debian packages" "" build_guest
+    fi
     step "Lustre emulator: file system $LUSTRE_FS" "" setup_lustre
     step "overlay check (change laid over cinder/os-brick)" "" \
         "$VENV/bin/python" "$REPO/harness/overlay.py" check
@@ -487,12 +510,26 @@ main() {
     step "catalog: service users, volumev3, block-storage, image" "keystone" \
         register_catalog
     step "glance-api on $HOST:9292" "glance-api" start_glance
+    if [ -n "$STACK_NOVA" ]; then
+        step "placement-api on $HOST:8778" "placement-api" start_placement
+        step "neutron-api (ML2/OVN) on $HOST:9696, workers" \
+            "neutron-api neutron-ovn-maintenance-worker neutron-periodic-workers" \
+            start_neutron
+    fi
     mark_logs cinder-volume cinder-scheduler
     step "cinder db sync, api on $HOST:8776, scheduler, volume, backup" \
         "cinder-api cinder-scheduler cinder-volume cinder-backup" start_cinder
     step "cinder services up (Lustre driver set up)" \
         "cinder-volume cinder-backup cinder-scheduler" wait_cinder_up
     step "image stack-tiny in glance" "glance-api" upload_image
+    if [ -n "$STACK_NOVA" ]; then
+        step "nova: cells, api on $HOST:8774, conductor, scheduler, compute" \
+            "nova-api nova-conductor nova-scheduler nova-compute" start_nova
+        step "nova-compute up, in cell1 and placement" \
+            "nova-compute nova-conductor placement-api" wait_compute_up
+        step "guest images and flavors in glance and nova" "glance-api" \
+            upload_guest
+    fi
     print_credentials
     say "stack up in $((SECONDS - t0))s"
     if [ -n "$lifecycle" ]; then

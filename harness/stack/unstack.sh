@@ -12,12 +12,31 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 # Reverse order of start: services first, then what they depend on.
-ORDER=(cinder-backup cinder-volume cinder-scheduler cinder-api glance-api
-       keystone etcd memcached rabbitmq epmd mariadb)
+# With Nova (stack-nova): compute before libvirt, whose guests go first.
+ORDER=(nova-compute nova-scheduler nova-conductor nova-api
+       neutron-periodic-workers neutron-ovn-maintenance-worker neutron-api
+       placement-api
+       cinder-backup cinder-volume cinder-scheduler cinder-api glance-api
+       keystone etcd memcached rabbitmq epmd mariadb
+       ovn-controller ovn-northd ovn-sb ovn-nb ovs-vswitchd ovsdb-server)
+
+# The guests nova-compute left running: qemu processes that libvirtd
+# started outside its own session.  Only libvirtd's domains, and only
+# while it is ours.
+stop_guests() {
+    service_running libvirtd || return 0
+    local dom
+    for dom in $(virsh -c qemu:///system list --name 2>/dev/null); do
+        virsh -c qemu:///system destroy "$dom" > /dev/null && say "  destroyed guest $dom"
+    done
+    stop_service libvirtd 60
+    stop_service virtlogd 60
+}
 
 stop_all() {
     local name
     for name in "${ORDER[@]}"; do
+        [ "$name" != ovn-controller ] || stop_guests
         stop_service "$name" 60
     done
     # Anything else with a PID file (a service added later).
