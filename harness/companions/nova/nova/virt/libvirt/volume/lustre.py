@@ -14,6 +14,7 @@
 
 import nova.conf
 from nova.virt.libvirt.volume import fs
+from nova.virt.libvirt.volume import mount
 
 CONF = nova.conf.CONF
 
@@ -58,6 +59,38 @@ class LibvirtLustreVolumeDriver(fs.LibvirtMountedFileSystemVolumeDriver):
             options.extend(conn_options.split())
 
         return options
+
+    def disconnect_volume(self, connection_info, instance, force=False):
+        """Disconnect the volume under the name it was counted with.
+
+        Cinder renames a volume's active file when a snapshot is taken or
+        deleted online (``volume-<id>`` becomes ``volume-<id>.<snapshot
+        id>``) and nova refreshes the connection info, but the mount
+        manager counts each attachment under the file name it had when it
+        was connected (or when nova-compute started). Released under the
+        new name, the count never reaches zero: the share stayed mounted
+        after its last volume was detached.
+        """
+        mountpoint = self._get_mount_path(connection_info)
+        name = self._counted_name(connection_info['data']['name'],
+                                  mountpoint, instance)
+        return mount.umount(name, mountpoint, instance)
+
+    @staticmethod
+    def _counted_name(name, mountpoint, instance):
+        """The name this instance's attachment of the volume is counted
+        under on mountpoint: ``volume-<id>`` or one of its overlays.
+        """
+        volume = name.split('.', 1)[0]
+        with mount.get_manager().get_state() as state:
+            point = state.mountpoints.get(mountpoint)
+            if point is None:
+                return name
+            with point.lock:
+                counted = [vol for vol, uuid in point.attachments
+                           if uuid == instance.uuid and
+                           (vol == volume or vol.startswith(volume + '.'))]
+        return counted[0] if len(counted) == 1 else name
 
     def extend_volume(self, connection_info, instance, requested_size):
         # As for NFS, there is nothing to do here: Cinder grows the file on

@@ -116,6 +116,64 @@ class LibvirtLustreVolumeDriverTestCase(
         libvirt_driver.disconnect_volume(infos[1], instance)
         self.mock_umount.assert_called_once_with(self.export_mnt_base)
 
+    def _instance(self):
+        instance = mock.sentinel.instance
+        instance.uuid = self.instance_uuid
+        return instance
+
+    def test_disconnect_after_online_snapshot(self):
+        # Attached as volume-1; an online snapshot makes nova refresh the
+        # connection info to the overlay's name; the detach must still
+        # release the mount.
+        libvirt_driver = lustre.LibvirtLustreVolumeDriver(self.fake_host)
+        instance = self._instance()
+        info = {'data': {'export': self.export_string, 'name': 'volume-1'}}
+        libvirt_driver.connect_volume(info, instance)
+
+        info['data']['name'] = 'volume-1.e7aa265c'
+        libvirt_driver.disconnect_volume(info, instance)
+
+        self.mock_umount.assert_called_once_with(self.export_mnt_base)
+
+    def test_disconnect_keeps_other_volumes_mounted(self):
+        # volume-10 is not an overlay of volume-1: releasing volume-1's
+        # renamed attachment leaves the share mounted for volume-10.
+        libvirt_driver = lustre.LibvirtLustreVolumeDriver(self.fake_host)
+        instance = self._instance()
+        infos = [{'data': {'export': self.export_string, 'name': name}}
+                 for name in ('volume-1', 'volume-10')]
+        for info in infos:
+            libvirt_driver.connect_volume(info, instance)
+
+        infos[0]['data']['name'] = 'volume-1.e7aa265c'
+        libvirt_driver.disconnect_volume(infos[0], instance)
+        self.mock_umount.assert_not_called()
+        infos[1]['data']['name'] = 'volume-10.0f0e1d2c'
+        libvirt_driver.disconnect_volume(infos[1], instance)
+        self.mock_umount.assert_called_once_with(self.export_mnt_base)
+
+    def test_disconnect_after_restart_and_snapshot(self):
+        # nova-compute restarted while the guest ran on an overlay: the
+        # mount manager counts the overlay's name; one more snapshot
+        # renames the file again before the detach.
+        self.mounts.add(self.export_mnt_base)
+        disk = mock.Mock(source_type='file', source_path=os.path.join(
+            self.export_mnt_base, 'volume-1.e7aa265c'))
+        guest = mock.Mock(uuid=self.instance_uuid)
+        guest.get_all_disks.return_value = [disk]
+        host = mock.Mock()
+        host.list_guests.return_value = [guest]
+        m = mount.get_manager()
+        m.host_down()
+        m.host_up(host)
+        libvirt_driver = lustre.LibvirtLustreVolumeDriver(host)
+        info = {'data': {'export': self.export_string,
+                         'name': 'volume-1.5d3c2b1a'}}
+
+        libvirt_driver.disconnect_volume(info, self._instance())
+
+        self.mock_umount.assert_called_once_with(self.export_mnt_base)
+
     def _test_libvirt_lustre_driver_get_config(self, fmt):
         libvirt_driver = lustre.LibvirtLustreVolumeDriver(self.fake_host)
         file_path = os.path.join(self.export_mnt_base, self.name)
