@@ -9,7 +9,9 @@
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 STATE=${STACK_STATE:-$REPO/harness/state/stack}
-VENV=${STACK_VENV:-$REPO/.tox/stack}
+# The venv: the one tox gives (stack or stack-nova), else the one the
+# running stack was started from (tempest and unstack install nothing).
+VENV=${STACK_VENV:-$(cat "$STATE/venv" 2>/dev/null || echo "$REPO/.tox/stack")}
 LOGS=$STATE/logs
 PIDS=$STATE/pids
 ETC=$STATE/etc

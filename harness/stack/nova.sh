@@ -24,13 +24,16 @@ NOVA_INFRA=(libvirtd virtlogd ovn-controller ovn-northd ovn-sb ovn-nb
 OVS_RUN=/var/run/openvswitch
 OVN_RUN=/var/run/ovn
 NOVA_HOST=stack
+# Per-share mount options of the volume share (lustre_shares_config): the
+# driver hands them to nova-compute in the connection info.
+VOLUME_SHARE_OPTIONS=${VOLUME_SHARE_OPTIONS-flock,user_xattr,noatime}
 GUEST_DIR=$REPO/harness/state/guest
 
 # libvirt-python builds against libvirt-dev, which the venv's deps cannot
 # wait for: it is installed here, after the Debian packages.
 install_libvirt_python() {
     "$VENV/bin/python" -c 'import libvirt' 2>/dev/null && return 0
-    "$VENV/bin/python" -m pip install -q \
+    PIP_CONFIG_FILE=/dev/null "$VENV/bin/python" -m pip install -q \
         -c "$HERE/constraints-nova.txt" libvirt-python
 }
 
@@ -97,8 +100,15 @@ chassis_registered() {
 # libvirtd reads qemu.conf from /etc/libvirt only and keeps the domains it
 # defines there: it runs in a mount namespace of its own where our copy
 # of /etc/libvirt ($ETC/libvirt) is bound over it, so nothing in the
-# machine's /etc changes.  Mounts propagate into it from the host (slave):
-# qemu sees the Lustre shares nova-compute mounts.
+# machine's /etc changes.  qemu must see the Lustre shares nova-compute
+# mounts later under $STATE/mnt, but this machine's mounts are private
+# (nothing propagates): $STATE/mnt becomes a shared tmpfs first, and the
+# namespace's copy of it a slave of it.  A tmpfs, not a bind of the state
+# folder: nova's mount manager asks os.path.ismount(), which compares
+# st_dev with the parent's, and the emulator's mounts are binds of
+# directories of the same file system as the state folder: they would
+# never look mounted (mount.lustre then fails with "already mounted").
+# On real Lustre they are a file system of their own.  unstack unmounts it.
 write_libvirt_conf() {
     local dir=$ETC/libvirt
     if [ ! -f "$dir/libvirtd.conf" ]; then
@@ -127,8 +137,27 @@ log_outputs = "3:stderr"
 EOF
 }
 
+share_mnt() {
+    local mp
+    if ! awk -v mp="$STATE/mnt" '$5 == mp {
+                for (i = 7; i < NF; i++) if ($i == "-") fstype = $(i + 1)
+                if (fstype == "tmpfs") found = 1 }
+            END {exit !found}' /proc/self/mountinfo; then
+        # The shares mounted by an earlier stack would be hidden under it.
+        for mp in $(awk -v base="$STATE/mnt/" 'index($5, base) == 1 {print $5}' \
+                    /proc/self/mountinfo | sort -r); do
+            "$EMULATOR" umount "$mp" --lazy || umount -l "$mp"
+        done
+        mkdir -p "$STATE/mnt"
+        mount -t tmpfs -o size=16m,mode=0755 stack-mnt "$STATE/mnt"
+    fi
+    mount --make-rshared "$STATE/mnt"
+    awk -v mp="$STATE/mnt" '$5 == mp {print $5, $7, $9}' /proc/self/mountinfo
+}
+
 start_libvirt() {
     write_libvirt_conf
+    service_running libvirtd || share_mnt
     mkdir -p /var/run/libvirt /var/lib/libvirt/qemu
     service_running virtlogd || start_service virtlogd /usr/sbin/virtlogd
     service_running libvirtd || start_service libvirtd \
@@ -393,7 +422,6 @@ upload_guest() {
                 --public --property lga_build=$version \
                 --property kernel_id=$kernel --property ramdisk_id=$ramdisk \
                 --property os_command_line="console=ttyS0 quiet panic=-1 lga=$mode" \
-                --property hw_rng_model=none \
                 --file "$GUEST_DIR/root.qcow2" $name > /dev/null
         done
     fi
@@ -406,4 +434,14 @@ upload_guest() {
         openstack flavor create --ram 192 --vcpus 1 --disk 2 --public \
             --id 84 stack.small > /dev/null
     openstack flavor list -f value -c ID -c Name
+}
+
+# --- the data scenario ------------------------------------------------------------
+
+nova_lifecycle() {
+    admin_env
+    say ""
+    say "nova lifecycle: a guest writes, snapshots, backs up and reads back"
+    STACK_STATE_DIR=$STATE STACK_BACKEND=$BACKEND \
+        "$VENV/bin/python" "$HERE/nova_lifecycle.py"
 }

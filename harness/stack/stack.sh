@@ -258,7 +258,8 @@ fixed_key() {  # a stable key for cinder's ConfKeyManager (encrypted volumes)
 write_cinder_conf() {
     local conf=$ETC/cinder/cinder.conf
     mkdir -p "$ETC/cinder" "$STATE/cinder" "$STATE/mnt"
-    echo "$VOLUME_SHARE" > "$ETC/cinder/lustre_shares"
+    echo "$VOLUME_SHARE${VOLUME_SHARE_OPTIONS:+ -o $VOLUME_SHARE_OPTIONS}" \
+        > "$ETC/cinder/lustre_shares"
     cat > "$ETC/cinder/rootwrap.conf" <<EOF
 [DEFAULT]
 filters_path = $VENV/etc/cinder/rootwrap.d,$VENV/etc/os-brick/rootwrap.d
@@ -484,6 +485,7 @@ main() {
     [ "$(id -u)" = 0 ] || die "run as root (mounts, MariaDB, RabbitMQ)"
     [ -x "$VENV/bin/cinder-volume" ] || die "no stack venv at $VENV (run tox -e stack)"
     mkdir -p "$STATE" "$LOGS" "$PIDS" "$ETC"
+    echo "$VENV" > "$STATE/venv"
     say "stack: state in ${STATE#"$REPO"/}, venv $VENV"
     step "Debian packages" "" install_packages
     step "byte-compile the venv (once)" "" compile_venv
@@ -534,6 +536,7 @@ main() {
     say "stack up in $((SECONDS - t0))s"
     if [ -n "$lifecycle" ]; then
         bash "$HERE/lifecycle.sh"
+        [ -z "$STACK_NOVA" ] || nova_lifecycle
     fi
     say ""
     say "Credentials:  . ${STATE#"$PWD"/}/admin-openrc   (then: openstack volume list)"

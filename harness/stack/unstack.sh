@@ -37,7 +37,11 @@ stop_all() {
     local name
     for name in "${ORDER[@]}"; do
         [ "$name" != ovn-controller ] || stop_guests
-        stop_service "$name" 60
+        # nova-compute ignores TERM while it waits on libvirt events.
+        case $name in
+            nova-compute) stop_service "$name" 10 ;;
+            *) stop_service "$name" 60 ;;
+        esac
     done
     # Anything else with a PID file (a service added later).
     local file
@@ -50,13 +54,23 @@ stop_all() {
 
 unmount_shares() {
     # Mounts of the stack's services: under $STATE/mnt (volume and backup
-    # shares).  Deepest first.
-    local mp mounts
-    mounts=$(awk -v base="$STATE/mnt/" 'index($5, base) == 1 {print $5}' \
-             /proc/self/mountinfo | sort -r)
-    for mp in $mounts; do
-        "$EMULATOR" umount "$mp" --lazy 2>/dev/null || umount -l "$mp"
-        say "  unmounted $mp"
+    # shares; nova's with stack-nova, which also binds $STATE/mnt over
+    # itself as a shared mount for libvirt: mounts made before that bind
+    # are hidden under it, hence two passes).  Deepest first.
+    local mp mounts pass
+    for pass in 1 2; do
+        mounts=$(awk -v base="$STATE/mnt/" 'index($5, base) == 1 {print $5}' \
+                 /proc/self/mountinfo | sort -r)
+        for mp in $mounts; do
+            if "$EMULATOR" umount "$mp" --lazy 2>/dev/null || umount -l "$mp" 2>/dev/null; then
+                say "  unmounted $mp"
+            fi
+        done
+        while awk -v mp="$STATE/mnt" '$5 == mp {found = 1} END {exit !found}' \
+                /proc/self/mountinfo; do
+            umount -l "$STATE/mnt"
+            say "  unmounted $STATE/mnt"
+        done
     done
 }
 
