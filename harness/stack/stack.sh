@@ -185,6 +185,9 @@ enable-threads = true
 die-on-term = true
 buffer-size = 65535
 add-header = Connection: close
+# uwsgi's default of 4 s ends an upload (cinder's upload-to-image, glance
+# reading a chunked body) that stalls that long on a loaded machine.
+socket-timeout = 120
 hook-master-start = unix_signal:15 gracefully_kill_them_all
 thunder-lock = true
 ${4:-}
