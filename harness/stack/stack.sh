@@ -249,7 +249,10 @@ EOF
     uwsgi_ini glance-api 9292 "$SITE/glance/wsgi/api.py" \
         "env = OS_GLANCE_CONFIG_DIR=$ETC/glance
 http-auto-chunked = true
-http-raw-body = true"
+http-raw-body = true
+# cinder's upload to image (glanceclient) sends chunks uwsgi's default
+# limit of 1 MiB refuses (\"unable to receive chunked part\").
+chunked-input-limit = 16777216"
 }
 
 fixed_key() {  # a stable key for cinder's ConfKeyManager (encrypted volumes)
