@@ -23,6 +23,7 @@ from base import run
 from cinder import exception
 from cinder import objects
 from cinder.tests.unit import utils as test_utils
+from cinder.volume.drivers import lustre_client
 from cinder.volume import volume_types
 
 
@@ -111,6 +112,39 @@ class OstPoolTestCase(FunctionalTestCase):
         path = self.driver.local_path(volume)
         self.assertEqual('hdd', getstripe('-p', path))
         self.assertTrue(os.path.exists(path))
+
+
+class CapacityTestCase(FunctionalTestCase):
+    """The driver's own capacity check, on lfs df and the database."""
+
+    def setUp(self):
+        super().setUp()
+        # 4 OSTs of 2G: an 8G pool, not over-subscribed.
+        self.driver = self.make_driver(max_over_subscription_ratio='1.0')
+        self.thin = self.make_volume_type('thin',
+                                          **{'provisioning:type': 'thin'})
+
+    def test_volume_fills_an_empty_pool(self):
+        # The volume is in the database before the driver creates it: it
+        # is not counted twice (6G + 6G would not fit in 8G).
+        volume = self.make_volume(self.driver, self.thin, size=6)
+        self.assertEqual([volume.name], self.share_files(self.driver))
+
+    def test_snapshots_count_as_provisioned(self):
+        # A 2G volume and three snapshots provision 8G: no room for 1G.
+        volume = self.make_volume(self.driver, self.thin, size=2)
+        for _index in range(3):
+            self.make_snapshot(self.driver, volume)
+        self.driver._update_volume_stats()
+        [pool] = self.driver.get_volume_stats()['pools']
+        self.assertEqual(8.0, pool['provisioned_capacity_gb'])
+        before = self.share_files(self.driver)
+        refused = test_utils.create_volume(
+            self.ctxt, host=self.pool_host(), size=1,
+            volume_type_id=self.thin.id, status='creating')
+        self.assertRaises(lustre_client.LustreNoSuitableShareFound,
+                          self.driver.create_volume, refused)
+        self.assertEqual(before, self.share_files(self.driver))
 
 
 def quota_check(fsname):

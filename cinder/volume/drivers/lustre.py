@@ -471,54 +471,89 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         available, total = super()._get_available_capacity(share)
         return lustre_client.LfsDf(total, total - available, available)
 
-    def _get_provisioned_capacity(self, pool_name: Optional[str] = None
-                                  ) -> float:
-        """GiB provisioned to the volumes of a pool, from the database.
+    def _provisioned_hosts(self) -> set[str]:
+        """The hosts whose volumes count in the pools' provisioned capacity.
 
-        Counting sizes in the database keeps a stats refresh free of any
-        walk over volume files, however many volumes the share holds. In a
-        cluster every service counts the whole cluster's volumes, with one
-        SUM query as for a host: loading them as objects took seconds at
-        10,000 volumes, on every refresh of every service.
+        A service counts its own volumes. In a cluster, every service
+        counts those of every host that is or was in the cluster (a host
+        taken out leaves its volumes on the shares), so that the pools
+        report the same figures whichever service sends them. The sums
+        are made host by host: the database's sum for a host uses an
+        index, while its only sum for a cluster (get_volume_summary) also
+        reads the metadata of every volume of the deployment.
+        """
+        hosts = {self.host}
+        if self.cluster_name:
+            services = objects.ServiceList.get_all(
+                context.get_admin_context(),
+                filters={'cluster_name': self.cluster_name,
+                         'binary': constants.VOLUME_BINARY,
+                         'read_deleted': 'yes'})
+            hosts.update(service.host for service in services)
+        return hosts
+
+    def _get_provisioned_capacity(self, pool_name: Optional[str] = None,
+                                  hosts: Optional[set[str]] = None) -> float:
+        """GiB provisioned in a pool: its volumes and their snapshots.
+
+        Sizes are summed by the database, which keeps a stats refresh free
+        of any walk over volume files, however many volumes the share
+        holds. A snapshot counts its volume's size, as Cinder's quotas
+        count it and as LVM counts its snapshot volumes: its overlay can
+        grow to that size, and the volume's project quota lets it.
         """
         ctxt = context.get_admin_context()
-        if self.cluster_name:
-            cluster = volume_utils.append_host(self.cluster_name, pool_name)
-            _count, size_gb, _metadata = (
-                objects.VolumeList.get_volume_summary(
-                    ctxt, False, filters={'cluster_name': cluster}))
-            return float(size_gb)
-        host = volume_utils.append_host(self.host, pool_name)
-        _count, size_gb = self.db.volume_data_get_for_host(ctxt, host)
+        size_gb = 0
+        for host in sorted(hosts or self._provisioned_hosts()):
+            pool_host = volume_utils.append_host(host, pool_name)
+            size_gb += self.db.volume_data_get_for_host(ctxt, pool_host)[1]
+            size_gb += self.db.get_snapshot_summary(
+                ctxt, False, filters={'host': pool_host})[1]
         return float(size_gb)
 
-    def _get_capacity_info(self, pool_name: str
+    def _get_capacity_info(self, pool_name: str,
+                           hosts: Optional[set[str]] = None
                            ) -> tuple[float, float, float]:
         """Return (total, available, provisioned) bytes of a pool."""
         pool = self._pools[pool_name]
         available, total = self._get_available_capacity(pool.share,
                                                         pool.ost_pool)
-        provisioned = self._get_provisioned_capacity(pool_name) * units.Gi
+        provisioned = self._get_provisioned_capacity(pool_name,
+                                                     hosts) * units.Gi
         return float(total), float(available), provisioned
 
-    def _is_pool_eligible(self, pool_name: str, size_gb: int) -> bool:
-        """Whether the pool can take size_gb more without over-filling.
+    def _is_pool_eligible(self, pool_name: str, size_gb: int,
+                          thick: bool = False) -> bool:
+        """Whether the pool can take size_gb more without over-filling."""
+        return self._fits(pool_name, self._get_capacity_info(pool_name),
+                          size_gb, thick)
 
-        The same checks the scheduler makes, for the driver's own choices
-        (no pool in the volume's host, extend).
+    def _fits(self, pool_name: str, capacity: tuple[float, float, float],
+              size_gb: int, thick: bool) -> bool:
+        """Whether size_gb more fit in a pool of this capacity.
+
+        The checks the scheduler makes, for the driver's own choices (no
+        pool in the volume's host, extend) and as a last check of its
+        choice. A thin volume needs room in the over-subscribed capacity
+        beyond what is provisioned; a thick one is preallocated, so it
+        needs real free space, beyond the reserved part.
         """
-        total, available, provisioned = self._get_capacity_info(pool_name)
+        total, available, provisioned = capacity
         if not total:
             return False
-        used_ratio = (total - available) / total
-        if used_ratio > (100 - self.reserved_percentage) / 100.0:
+        reserved = total * self.reserved_percentage / 100.0
+        if total - available > total - reserved:
             LOG.debug('%s is not eligible: used ratio exceeded.', pool_name)
             return False
-        apparent_free = (total * self.max_over_subscription_ratio -
-                         provisioned)
-        if apparent_free < size_gb * units.Gi:
-            LOG.debug('%s is not eligible: not enough room for %sG.',
-                      pool_name, size_gb)
+        if thick:
+            room = available - reserved
+        else:
+            room = total * self.max_over_subscription_ratio - provisioned
+        if room < size_gb * units.Gi:
+            LOG.debug('%(pool)s is not eligible: not enough room for a '
+                      '%(prov)s %(size)sG.', {
+                          'pool': pool_name, 'size': size_gb,
+                          'prov': 'thick' if thick else 'thin'})
             return False
         return True
 
@@ -526,7 +561,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """Return the share of the pool the scheduler chose, if it fits.
 
         Without a pool in the volume's host (legacy volumes), choose the
-        eligible pool with the least space provisioned.
+        eligible pool with the least space provisioned. The capacity of
+        each pool is read once.
         """
         if not self._mounted_shares:
             raise lustre_client.LustreNoSharesMounted()
@@ -534,12 +570,24 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         mounted = [pool.name for pool in self._pools.values()
                    if pool.share in self._mounted_shares]
         candidates = [name] if name in mounted else mounted
+        thick = self._provisioning_type(volume.volume_type) == 'thick'
+        hosts = self._provisioned_hosts()
+        capacity = {}
+        for pool in candidates:
+            total, available, provisioned = self._get_capacity_info(pool,
+                                                                    hosts)
+            # The scheduler records the volume, with its pool in its host,
+            # before the driver creates it: the sums count it already.
+            if volume.host in {volume_utils.append_host(host, pool)
+                               for host in hosts}:
+                provisioned -= volume.size * units.Gi
+            capacity[pool] = (total, available, provisioned)
         eligible = [pool for pool in candidates
-                    if self._is_pool_eligible(pool, volume.size)]
+                    if self._fits(pool, capacity[pool], volume.size, thick)]
         if not eligible:
             raise lustre_client.LustreNoSuitableShareFound(
                 volume_size=volume.size)
-        chosen = min(eligible, key=self._get_provisioned_capacity)
+        chosen = min(eligible, key=lambda pool: capacity[pool][2])
         LOG.debug('Selected Lustre pool %(pool)s for volume %(vol)s.',
                   {'pool': chosen, 'vol': volume.id})
         return self._pools[chosen].share
@@ -553,6 +601,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         once, however many shares or OST pools report it.
         """
         self._ensure_shares_mounted()
+        hosts = self._provisioned_hosts()
         pools = []
         reports = []
         for share in self._mounted_shares:
@@ -567,7 +616,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                                             'err': getattr(exc, 'stderr',
                                                            None) or exc})
                     continue
-                pools.append(self._get_pool_stats(pool, defaults, df))
+                pools.append(
+                    self._get_pool_stats(pool, defaults, df, hosts))
                 reports.append((self._share_objects[share], df))
         total, free = lustre_client.backend_capacity(reports)
         backend_name = self.configuration.safe_get('volume_backend_name')
@@ -631,9 +681,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _get_pool_stats(self, pool: lustre_client.LustrePool,
                         defaults: Optional[lustre_client.DefaultLayout],
-                        df: lustre_client.LfsDf) -> dict[str, Any]:
+                        df: lustre_client.LfsDf,
+                        hosts: Optional[set[str]] = None) -> dict[str, Any]:
         total, available = float(df.total), float(df.available)
-        provisioned = self._get_provisioned_capacity(pool.name) * units.Gi
+        provisioned = self._get_provisioned_capacity(pool.name,
+                                                     hosts) * units.Gi
         return {
             'pool_name': pool.name,
             'total_capacity_gb': round(total / units.Gi, 2),
@@ -1561,8 +1613,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'would shrink it') % {'vol': volume.id, 'cur': volume.size,
                                       'size': size_gb})
         pool = self._pool_of_volume(volume)
-        if not pool or not self._is_pool_eligible(pool.name,
-                                                  size_gb - volume.size):
+        thick = self._provisioning_type(volume.volume_type) == 'thick'
+        if not pool or not self._is_pool_eligible(
+                pool.name, size_gb - volume.size, thick):
             raise exception.ExtendVolumeError(reason=_(
                 'not enough space on %(share)s to extend volume %(vol)s to '
                 '%(size)sG') % {'share': volume.provider_location,

@@ -162,8 +162,8 @@ class LustreTestBase(test.TestCase):
         drv = lustre.LustreDriver(execute=self._execute,
                                   configuration=self.configuration,
                                   host=HOST, **kwargs)
-        drv.db = mock.Mock()
-        drv.db.volume_data_get_for_host.return_value = (0, 0)
+        # Cinder's test database: provisioned capacity is summed there.
+        drv.db = db_api
         drv._load_shares_config()
         drv._mounted_shares = [SHARE, SHARE2]
         return drv
@@ -236,17 +236,24 @@ class LustreTestBase(test.TestCase):
     def _commands(self, name):
         return [c for c in self._execute.call_args_list if c.args[0] == name]
 
+    def _provision(self, size_gb, pool=POOL, host=HOST, **kwargs):
+        """A volume of size_gb in a pool, in the database."""
+        return test_utils.create_volume(
+            self.context, size=size_gb,
+            host=volume_utils.append_host(host, pool), **kwargs)
+
     def _capacity(self, available_gb, total_gb, provisioned_gb=0,
                   share=None):
-        """Make _get_available_capacity and the database report figures."""
+        """Report capacity figures; provision each pool in the database."""
         def available(s, ost_pool=None):
             if share is None or s == share:
                 return available_gb * units.Gi, total_gb * units.Gi
             return 0, 0
         self.mock_object(self.driver, '_get_available_capacity',
                          side_effect=available)
-        self.driver.db.volume_data_get_for_host.return_value = (
-            1, provisioned_gb)
+        if provisioned_gb:
+            for pool in self.driver._pools:
+                self._provision(provisioned_gb, pool)
 
 
 @ddt.ddt
@@ -846,14 +853,12 @@ class LustreDriverTestCase(LustreTestBase):
     def test_get_provisioned_capacity(self):
         # Sizes are summed by the database, per pool: the volumes of other
         # pools, of other backends and deleted volumes do not count.
-        self.driver.db = db_api
         for size, host in ((3, HOST + '#' + POOL), (4, HOST + '#' + POOL),
                            (5, HOST + '#' + POOL2),
                            (7, HOST + '#' + POOL + '.ssd'),
                            (11, 'other@lustre#' + POOL)):
             test_utils.create_volume(self.context, size=size, host=host)
-        deleted = test_utils.create_volume(self.context, size=13,
-                                           host=HOST + '#' + POOL)
+        deleted = self._provision(13)
         deleted.destroy()
         mock_listdir = self.mock_object(os, 'listdir')
         mock_walk = self.mock_object(os, 'walk')
@@ -870,26 +875,53 @@ class LustreDriverTestCase(LustreTestBase):
         mock_listdir.assert_not_called()
         mock_walk.assert_not_called()
 
-    def test_get_provisioned_capacity_host_of_pool(self):
-        self.driver.db.volume_data_get_for_host.return_value = (3, 42)
-        self.assertEqual(42.0, self.driver._get_provisioned_capacity(POOL2))
-        self.driver.db.volume_data_get_for_host.assert_called_once_with(
-            mock.ANY, HOST + '#' + POOL2)
+    def test_get_provisioned_capacity_counts_snapshots(self):
+        # A snapshot counts its volume's size, as quotas and LVM count it:
+        # its overlay can grow to that size. Snapshots of volumes of other
+        # pools or backends, and deleted ones, do not count.
+        volume = self._provision(3)
+        other_pool = self._provision(5, POOL2)
+        other_backend = self._provision(7, host='other@lustre')
+        for snapshot_of in (volume, volume, other_pool, other_backend):
+            test_utils.create_snapshot(self.context, snapshot_of.id)
+        test_utils.create_snapshot(self.context, volume.id).destroy()
+        self.assertEqual(3.0 + 2 * 3,
+                         self.driver._get_provisioned_capacity(POOL))
+        self.assertEqual(5.0 + 5,
+                         self.driver._get_provisioned_capacity(POOL2))
 
     def test_get_provisioned_capacity_cluster(self):
+        # In a cluster every service counts the volumes and snapshots of
+        # every host that is or was in it, and no other host's.
         self.driver.cluster_name = 'cluster@lustre'
+        for host, cluster, deleted in (
+                (HOST, 'cluster@lustre', False),
+                ('node2@lustre', 'cluster@lustre', False),
+                ('node3@lustre', 'cluster@lustre', True),    # taken out
+                ('node4@lustre', 'other@lustre', False),
+                ('node5@other', 'cluster@other', False)):
+            service = objects.Service(self.context, host=host,
+                                      cluster_name=cluster,
+                                      binary='cinder-volume',
+                                      topic='cinder-volume')
+            service.create()
+            if deleted:
+                service.destroy()
+        for size, host in ((1, HOST), (2, 'node2@lustre'),
+                           (4, 'node3@lustre'), (8, 'node4@lustre'),
+                           (16, 'node5@other')):
+            volume = self._provision(size, POOL2, host=host,
+                                     cluster_name='cluster@lustre#' + POOL2)
+            test_utils.create_snapshot(self.context, volume.id)
         mock_summary = self.mock_object(objects.VolumeList,
-                                        'get_volume_summary',
-                                        return_value=(2, 7, {}))
+                                        'get_volume_summary')
         mock_get_all = self.mock_object(objects.VolumeList, 'get_all')
-        self.assertEqual(7.0, self.driver._get_provisioned_capacity(POOL2))
-        mock_summary.assert_called_once_with(
-            mock.ANY, False,
-            filters={'cluster_name': 'cluster@lustre#' + POOL2})
-        self.assertTrue(mock_summary.call_args.args[0].is_admin)
-        # One SUM query: no volume is loaded as an object.
+        self.assertEqual(2 * (1 + 2 + 4),
+                         self.driver._get_provisioned_capacity(POOL2))
+        # Sums in the database: no volume is loaded as an object, and no
+        # query reads the metadata of every volume.
         mock_get_all.assert_not_called()
-        self.driver.db.volume_data_get_for_host.assert_not_called()
+        mock_summary.assert_not_called()
 
     def _expected_pool(self, name, total, free, provisioned, ratio,
                        reserved):
@@ -915,8 +947,8 @@ class LustreDriverTestCase(LustreTestBase):
         self.mock_object(self.driver._mounter, 'ensure_mounted')
         self._execute.side_effect = lambda *cmd, **kw: (
             GETSTRIPE_D if 'getstripe' in cmd else LFS_DF, '')
-        self.driver.db.volume_data_get_for_host.return_value = (
-            5, provisioned)
+        self._provision(int(provisioned), POOL)
+        self._provision(int(provisioned), POOL2)
         stats = self.driver.get_volume_stats(refresh=True)
         self.assertEqual({
             'volume_backend_name': backend_name,
@@ -1121,6 +1153,14 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual('string', self.driver.capabilities['properties'][
             'lustre:layout']['type'])
 
+    def _creating(self, size, host=HOST + '#' + POOL, **kwargs):
+        """A volume as the scheduler hands it over: in the database."""
+        kwargs.setdefault('volume_type_id', self.vt['id'])
+        volume = test_utils.create_volume(self.context, size=size, host=host,
+                                          status='creating', **kwargs)
+        volume.provider_location = None
+        return volume
+
     def test_find_share(self):
         # SHARE is nearly full (beyond the reserved space), SHARE2 has
         # room: SHARE2 is chosen even though less is provisioned on SHARE.
@@ -1133,49 +1173,151 @@ class LustreDriverTestCase(LustreTestBase):
             return 50 * units.Gi, 100 * units.Gi
         self.mock_object(self.driver, '_get_available_capacity',
                          side_effect=available)
-
-        def provisioned(ctxt, host):
-            return (1, 10) if host.endswith(POOL) else (1, 50)
-        self.driver.db.volume_data_get_for_host.side_effect = provisioned
-        volume = self._volume(size=5, host=HOST, provider_location=None)
+        self._provision(10, POOL)
+        self._provision(50, POOL2)
+        volume = self._creating(5, host=HOST)
         self.assertEqual(SHARE2, self.driver._find_share(volume))
 
     def test_find_share_least_provisioned(self):
         self.mock_object(self.driver, '_get_available_capacity',
                          return_value=(50 * units.Gi, 100 * units.Gi))
-
-        def provisioned(ctxt, host):
-            return (1, 40) if host.endswith(POOL) else (1, 20)
-        self.driver.db.volume_data_get_for_host.side_effect = provisioned
-        volume = self._volume(size=5, host=HOST, provider_location=None)
+        self._provision(40, POOL)
+        self._provision(20, POOL2)
+        volume = self._creating(5, host=HOST)
         self.assertEqual(SHARE2, self.driver._find_share(volume))
+        # Snapshots count as provisioned too.
+        test_utils.create_snapshot(self.context, self._provision(15, POOL2).id)
+        self.assertEqual(SHARE, self.driver._find_share(volume))
+
+    def test_find_share_volume_not_counted_twice(self):
+        # The volume being created is in the database already, in the
+        # scheduler's pool: it fills an empty 8G pool with 6G, it does not
+        # need 12G.
+        self._capacity(8, 8)
+        volume = self._creating(6)
+        self.assertEqual(SHARE, self.driver._find_share(volume))
+        # Another volume's 3G do count: then 6G more do not fit.
+        self._provision(3)
+        self.assertRaises(lustre_client.LustreNoSuitableShareFound,
+                          self.driver._find_share, volume)
+
+    def test_find_share_counts_snapshots(self):
+        # 10G at ratio 1.0: a 3G volume and its two snapshots provision
+        # 9G, so a 2G volume does not fit.
+        self._capacity(10, 10)
+        source = self._provision(3)
+        for _index in range(2):
+            test_utils.create_snapshot(self.context, source.id)
+        refused = self._creating(2)
+        self.assertRaises(lustre_client.LustreNoSuitableShareFound,
+                          self.driver._find_share, refused)
+        refused.destroy()
+        self.assertEqual(SHARE, self.driver._find_share(self._creating(1)))
+
+    @ddt.data(
+        # available, provisioned (GiB) of a 100G pool at ratio 10, size,
+        # thin fits, thick fits
+        (10, 0, 20, True, False),       # thick needs real free space
+        (50, 990, 20, False, True),     # over-subscription is for thin
+        (50, 0, 50, True, True),
+        (50, 0, 51, True, False),
+    )
+    @ddt.unpack
+    def test_find_share_thick_needs_free_space(self, available, provisioned,
+                                               size, thin_fits, thick_fits):
+        self.override_config('max_over_subscription_ratio', 10.0)
+        self.driver = self._make_driver()
+        self._capacity(available, 100)
+        self._provision(provisioned)
+        for prov, fits in (('thin', thin_fits), ('thick', thick_fits)):
+            volume_type = test_utils.create_volume_type(
+                self.context, name=prov,
+                extra_specs={'provisioning:type': prov})
+            volume = self._creating(size, volume_type_id=volume_type.id)
+            if fits:
+                self.assertEqual(SHARE, self.driver._find_share(volume))
+            else:
+                self.assertRaises(lustre_client.LustreNoSuitableShareFound,
+                                  self.driver._find_share, volume)
+
+    def test_find_share_thick_keeps_reserved_space(self):
+        self.override_config('reserved_percentage', 10)
+        self.driver = self._make_driver()
+        self._capacity(30, 100)
+        thick = test_utils.create_volume_type(
+            self.context, name='thick',
+            extra_specs={'provisioning:type': 'thick'})
+        self.assertEqual(SHARE, self.driver._find_share(
+            self._creating(20, volume_type_id=thick.id)))
+        self.assertRaises(lustre_client.LustreNoSuitableShareFound,
+                          self.driver._find_share,
+                          self._creating(21, volume_type_id=thick.id))
+
+    def _count_queries(self):
+        """Wrap the database sums the driver may call; return the mocks."""
+        return {name: self.mock_object(db_api, name,
+                                       wraps=getattr(db_api, name))
+                for name in ('volume_data_get_for_host',
+                             'get_snapshot_summary', 'get_volume_summary',
+                             'service_get_all', 'volume_get_all')}
+
+    def test_find_share_queries(self):
+        # Per create: one sum of the pool's volumes and one of its
+        # snapshots, whatever the number of volumes.
+        self._capacity(50, 100)
+        for _index in range(3):
+            self._provision(1)
+        queries = self._count_queries()
+        self.assertEqual(SHARE, self.driver._find_share(self._creating(1)))
+        self.assertEqual({'volume_data_get_for_host': 1,
+                          'get_snapshot_summary': 1, 'get_volume_summary': 0,
+                          'service_get_all': 0, 'volume_get_all': 0},
+                         {name: query.call_count
+                          for name, query in queries.items()})
+
+    def test_find_share_queries_cluster(self):
+        # In a cluster of two hosts: the hosts, then one sum of volumes and
+        # one of snapshots per host. Never the summary query, which also
+        # reads the metadata of every volume of the deployment.
+        self.driver.cluster_name = 'cluster@lustre'
+        for host in (HOST, 'node2@lustre'):
+            objects.Service(self.context, host=host,
+                            cluster_name='cluster@lustre',
+                            binary='cinder-volume',
+                            topic='cinder-volume').create()
+            self._provision(1, host=host, metadata={'key': host})
+        self._capacity(50, 100)
+        queries = self._count_queries()
+        self.assertEqual(SHARE, self.driver._find_share(self._creating(1)))
+        self.assertEqual({'volume_data_get_for_host': 2,
+                          'get_snapshot_summary': 2, 'get_volume_summary': 0,
+                          'service_get_all': 1, 'volume_get_all': 0},
+                         {name: query.call_count
+                          for name, query in queries.items()})
 
     @ddt.data((POOL, SHARE), (POOL2, SHARE2))
     @ddt.unpack
     def test_find_share_pool_from_host(self, pool, share):
         self._capacity(50, 100)
-        volume = self._volume(size=5, host=HOST + '#' + pool,
-                              provider_location=None)
+        volume = self._creating(5, host=HOST + '#' + pool)
         self.assertEqual(share, self.driver._find_share(volume))
 
     def test_find_share_pool_not_mounted(self):
         # A pool whose share is not mounted (any more): the driver chooses.
         self._capacity(50, 100, share=SHARE2)
-        volume = self._volume(size=5, host=HOST + '#unknown',
-                              provider_location=None)
+        volume = self._creating(5, host=HOST + '#unknown')
         self.assertEqual(SHARE2, self.driver._find_share(volume))
 
     def test_find_share_pool_not_eligible(self):
         # The scheduler's pool is full: no silent move to another pool.
         self._capacity(50, 100, share=SHARE2)
-        volume = self._volume(size=5, host=HOST + '#' + POOL,
-                              provider_location=None)
+        volume = self._creating(5, host=HOST + '#' + POOL)
         self.assertRaises(lustre_client.LustreNoSuitableShareFound,
                           self.driver._find_share, volume)
 
     def test_find_share_should_throw_error_if_there_is_no_enough_place(self):
         self._capacity(2, 100, provisioned_gb=99)
-        volume = self._volume(size=5, host=HOST, provider_location=None)
+        volume = self._creating(5, host=HOST)
         exc = self.assertRaises(lustre_client.LustreNoSuitableShareFound,
                                 self.driver._find_share, volume)
         self.assertIn('5G', str(exc))
@@ -1327,11 +1469,9 @@ class LustreDriverTestCase(LustreTestBase):
                 return LFS_DF, ''
             return self._execute_side_effect(*cmd, **kwargs)
         self._execute.side_effect = execute
-        provisioned = {HOST + '#' + POOL + '.ssd': 3,
-                       HOST + '#' + POOL + '.hdd': 20,
-                       HOST + '#' + POOL2: 7}
-        self.driver.db.volume_data_get_for_host.side_effect = (
-            lambda ctxt, host: (1, provisioned[host]))
+        for size, pool in ((3, POOL + '.ssd'), (20, POOL + '.hdd'),
+                           (7, POOL2)):
+            self._provision(size, pool)
         stats = self.driver.get_volume_stats(refresh=True)
         # One lfs df per Cinder pool, --pool for the OST pools, and one
         # lfs getstripe -d per share; the pools of a share with OST pools
@@ -1378,8 +1518,7 @@ class LustreDriverTestCase(LustreTestBase):
         mock_capacity = self._pool_capacity({'ssd': (50, 100),
                                              'hdd': (50, 100),
                                              None: (50, 100)})
-        volume = self._volume(size=5, host=HOST + '#' + pool,
-                              provider_location=None)
+        volume = self._creating(5, host=HOST + '#' + pool)
         self.assertEqual(SHARE, self.driver._find_share(volume))
         # Only the scheduler's pool was checked.
         mock_capacity.assert_called_once_with(SHARE, ost_pool)
@@ -1390,8 +1529,7 @@ class LustreDriverTestCase(LustreTestBase):
         self._ost_pool_driver()
         self._pool_capacity({'ssd': (2, 2), 'hdd': (100, 100),
                              None: (100, 100)})
-        volume = self._volume(size=5, host=HOST + '#' + POOL + '.ssd',
-                              provider_location=None)
+        volume = self._creating(5, host=HOST + '#' + POOL + '.ssd')
         self.assertRaises(lustre_client.LustreNoSuitableShareFound,
                           self.driver._find_share, volume)
 
@@ -1399,14 +1537,12 @@ class LustreDriverTestCase(LustreTestBase):
         self._ost_pool_driver()
         self._pool_capacity({'ssd': (100, 100), 'hdd': (100, 100),
                              None: (100, 100)})
-        provisioned = {HOST + '#' + POOL + '.ssd': 30,
-                       HOST + '#' + POOL + '.hdd': 10,
-                       HOST + '#' + POOL2: 20}
-        self.driver.db.volume_data_get_for_host.side_effect = (
-            lambda ctxt, host: (1, provisioned[host]))
-        volume = self._volume(size=5, host=HOST, provider_location=None)
+        for size, pool in ((30, POOL + '.ssd'), (10, POOL + '.hdd'),
+                           (20, POOL2)):
+            self._provision(size, pool)
+        volume = self._creating(5, host=HOST)
         self.assertEqual(SHARE, self.driver._find_share(volume))
-        provisioned[HOST + '#' + POOL + '.hdd'] = 40
+        self._provision(30, POOL + '.hdd')
         self.assertEqual(SHARE2, self.driver._find_share(volume))
 
     def test_pool_of_volume_ost_pool(self):
@@ -1507,9 +1643,11 @@ class LustreDriverTestCase(LustreTestBase):
         mock_capacity = self._pool_capacity(
             {ost_pool: figures, other: (5, 5) if extended else (50, 100),
              None: (50, 100)})
-        self.driver.db.volume_data_get_for_host.return_value = (1, 1)
+        self._provision(1, POOL + '.' + ost_pool)
         volume = self._volume(volume_format='raw', size=1,
                               host=HOST + '#' + POOL + '.' + ost_pool)
+        queries = self.mock_object(db_api, 'volume_data_get_for_host',
+                                   wraps=db_api.volume_data_get_for_host)
         mock_resize = self.mock_object(image_utils, 'resize_image')
         self.mock_qemu_img_info.return_value = _img_info('raw', 10)
         if extended:
@@ -1522,7 +1660,7 @@ class LustreDriverTestCase(LustreTestBase):
                               self.driver.extend_volume, volume, 10)
             mock_resize.assert_not_called()
         mock_capacity.assert_called_once_with(SHARE, ost_pool)
-        self.driver.db.volume_data_get_for_host.assert_called_once_with(
+        queries.assert_called_once_with(
             mock.ANY, HOST + '#' + POOL + '.' + ost_pool)
 
     def test_extend_volume_share_without_pool(self):
@@ -2373,8 +2511,31 @@ class LustreDriverTestCase(LustreTestBase):
         mock_resize = self.mock_object(image_utils, 'resize_image')
         self.assertRaises(exception.ExtendVolumeError,
                           self.driver.extend_volume, volume, 25)
-        mock_eligible.assert_called_once_with(POOL, 15)
+        mock_eligible.assert_called_once_with(POOL, 15, False)
         mock_resize.assert_not_called()
+
+    @ddt.data(('thick', 5, False), ('thick', 10, True),
+              ('thin', 5, True))
+    @ddt.unpack
+    def test_extend_thick_volume_needs_free_space(self, prov, available,
+                                                  extended):
+        # 10G more for a thick volume are 10G preallocated: the pool's
+        # free space decides, not what over-subscription would allow.
+        self.override_config('max_over_subscription_ratio', 2.0)
+        self.driver = self._make_driver()
+        volume = self._volume(extra_specs={'provisioning:type': prov},
+                              volume_format='raw', size=10)
+        self._capacity(available, 100)
+        self._provision(10)
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        self.mock_qemu_img_info.return_value = _img_info('raw', 20)
+        if extended:
+            self.driver.extend_volume(volume, 20)
+            mock_resize.assert_called_once()
+        else:
+            self.assertRaises(exception.ExtendVolumeError,
+                              self.driver.extend_volume, volume, 20)
+            mock_resize.assert_not_called()
 
     def test_extend_volume_size_verified(self):
         volume = self._volume(volume_format='raw')

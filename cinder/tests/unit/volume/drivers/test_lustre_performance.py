@@ -151,8 +151,8 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         drv = lustre.LustreDriver(execute=self._execute,
                                   configuration=self.configuration,
                                   host=HOST)
-        drv.db = mock.Mock()
-        drv.db.volume_data_get_for_host.return_value = (0, 0)
+        # Cinder's test database: provisioned capacity is summed there.
+        drv.db = db_api
         drv._load_shares_config()
         drv._mounted_shares = [SHARE]
         return drv
@@ -203,7 +203,29 @@ class LustreDriverPerformanceTestCase(test.TestCase):
             path = os.path.join(self.mnt, 'volume-%08d' % index)
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
-    @ddt.data(([], 1), (OST_POOLS, 2))
+    def _count_queries(self):
+        """Count the database queries a stats refresh may make."""
+        return {name: self.mock_object(db_api, name,
+                                       wraps=getattr(db_api, name))
+                for name in ('volume_data_get_for_host',
+                             'get_snapshot_summary', 'get_volume_summary',
+                             'service_get_all', 'volume_get_all')}
+
+    def _add_volumes(self, rows, count, hosts, cluster=None):
+        """Database rows of volumes in each of hosts, count in total."""
+        if not rows:
+            rows.append(db_api.volume_type_create(
+                self.context, {'name': 'perf-type'})['id'])
+        new = [dict(id=str(uuid.uuid4()), host=host, cluster_name=cluster,
+                    size=1, status='available', deleted=False,
+                    project_id=fake.PROJECT_ID, user_id=fake.USER_ID,
+                    volume_type_id=rows[0])
+               for _ in range(len(rows) - 1, count) for host in hosts]
+        with db_api.get_engine().begin() as connection:
+            connection.execute(models.Volume.__table__.insert(), new)
+        rows.extend(new[::len(hosts)])
+
+    @ddt.data(([], [POOL]), (OST_POOLS, [POOL + '.ssd', POOL + '.hdd']))
     @ddt.unpack
     def test_stats_refresh_cost_independent_of_volume_count(self, ost_pools,
                                                             pools):
@@ -211,17 +233,18 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.driver = self._make_driver()
         self.df_output = _lfs_df(4)
         work = {}
+        rows = []
         for volumes in (10, 1000, 10000):
             self._add_volume_files(volumes)
             # The database knows the volumes: sizes are summed there.
-            self.driver.db.reset_mock()
-            self.driver.db.volume_data_get_for_host.return_value = (
-                volumes, volumes)
+            self._add_volumes(rows, volumes,
+                              [HOST + '#' + pool for pool in pools])
+            queries = self._count_queries()
             self._execute.reset_mock()
             with self._count_file_system_walks() as (walks, inside):
                 stats = self.driver.get_volume_stats(refresh=True)
             self.assertEqual(volumes, len(os.listdir(self.mnt)))
-            self.assertEqual([float(volumes)] * pools,
+            self.assertEqual([float(volumes)] * len(pools),
                              [pool['provisioned_capacity_gb']
                               for pool in stats['pools']])
             # No walk over the volume files: not in Python, not with du.
@@ -229,7 +252,8 @@ class LustreDriverPerformanceTestCase(test.TestCase):
             self.assertEqual([], self._commands('du'))
             work[volumes] = (len(self._execute.call_args_list),
                              dict(walks),
-                             len(self.driver.db.method_calls))
+                             {name: query.call_count
+                              for name, query in queries.items()})
         # The same work for 10, 1,000 and 10,000 volumes.
         self.assertEqual(work[10], work[1000])
         self.assertEqual(work[10], work[10000])
@@ -244,42 +268,45 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         else:
             expected += [mock.call('lfs', 'df', '--lazy', self.mnt)]
         self.assertEqual(expected, self._execute.call_args_list)
-        # One database query per pool.
-        self.assertEqual(pools, work[10000][2])
-
-    def _add_cluster_volumes(self, rows, count, cluster, type_id):
-        """Database rows of volumes of the cluster, count in total."""
-        new = [dict(id=str(uuid.uuid4()), host=HOST + '#' + POOL,
-                    cluster_name=cluster, size=1, status='available',
-                    deleted=False, project_id=fake.PROJECT_ID,
-                    user_id=fake.USER_ID, volume_type_id=type_id)
-               for _ in range(len(rows), count)]
-        with db_api.get_engine().begin() as connection:
-            connection.execute(models.Volume.__table__.insert(), new)
-        rows.extend(new)
+        # Two sums per pool: of its volumes' sizes and of its snapshots'.
+        self.assertEqual({'volume_data_get_for_host': len(pools),
+                          'get_snapshot_summary': len(pools),
+                          'get_volume_summary': 0, 'service_get_all': 0,
+                          'volume_get_all': 0}, work[10000][2])
 
     def test_cluster_stats_refresh_loads_no_volume(self):
         # In an A/A cluster every service sums the sizes of the whole
-        # cluster's volumes on each refresh: in the database, with one
-        # query per pool, never by loading each volume as an object.
-        type_id = db_api.volume_type_create(self.context,
-                                            {'name': 'perf-type'})['id']
+        # cluster's volumes on each refresh: in the database, host by host
+        # of the cluster, never by loading each volume as an object nor
+        # with the summary query, which reads every volume's metadata.
+        hosts = (HOST, 'node2@lustre')
+        for host in hosts:
+            objects.Service(self.context, host=host,
+                            cluster_name='cluster@lustre',
+                            binary='cinder-volume',
+                            topic='cinder-volume').create()
         rows = []
         self.driver.cluster_name = 'cluster@lustre'
         cluster = 'cluster@lustre#' + POOL
         loads = mock.Mock(wraps=objects.Volume._from_db_object)
         self.mock_object(objects.Volume, '_from_db_object', loads)
-        summary = mock.Mock(wraps=objects.VolumeList.get_volume_summary)
-        self.mock_object(objects.VolumeList, 'get_volume_summary', summary)
+        work = {}
         for volumes in (10, 1000, 10000):
-            self._add_cluster_volumes(rows, volumes, cluster, type_id)
-            summary.reset_mock()
+            self._add_volumes(rows, volumes,
+                              [host + '#' + POOL for host in hosts], cluster)
+            queries = self._count_queries()
             stats = self.driver.get_volume_stats(refresh=True)
-            self.assertEqual([float(volumes)],
+            self.assertEqual([2.0 * volumes],
                              [pool['provisioned_capacity_gb']
                               for pool in stats['pools']])
-            self.assertEqual(1, summary.call_count)
+            work[volumes] = {name: query.call_count
+                             for name, query in queries.items()}
             loads.assert_not_called()
+        self.assertEqual({'volume_data_get_for_host': 2,
+                          'get_snapshot_summary': 2,
+                          'get_volume_summary': 0, 'service_get_all': 1,
+                          'volume_get_all': 0}, work[10])
+        self.assertEqual(work[10], work[10000])
 
     # ------------------------------------------------------------------
     # Thick volumes: preallocated, no data written
