@@ -1833,19 +1833,25 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
         A file named after a volume (its image, an overlay, its .info file)
         belongs to it while the volume exists; once the volume is
-        unmanaged or gone, the file may be managed again.
+        unmanaged or gone, the file may be managed again. A volume's files
+        are named after its name id, which a migration changes to the id
+        of the volume it was copied into: that volume is then gone, and
+        the id in the name is found as another volume's name id.
         """
         pattern = re.escape(CONF.volume_name_template).replace(
             re.escape('%s'), _UUID_RE)
         match = re.match(pattern + r'(\..*)?$', file_name)
         if not match:
             return None
+        ctxt = context.get_admin_context()
+        name_id = match.group('id')
         try:
-            objects.Volume.get_by_id(context.get_admin_context(),
-                                     match.group('id'))
+            return objects.Volume.get_by_id(ctxt, name_id).id
         except exception.VolumeNotFound:
-            return None
-        return match.group('id')
+            pass
+        owners = objects.VolumeList.get_all(ctxt, limit=1,
+                                            filters={'_name_id': name_id})
+        return owners[0].id if owners else None
 
     def _get_manageable_vol_location(self, existing_ref: dict) -> dict:
         """Locate a file to manage, refusing anything but a plain file.

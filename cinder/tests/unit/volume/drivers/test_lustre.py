@@ -3512,8 +3512,7 @@ class LustreDriverTestCase(LustreTestBase):
         before = sorted(os.listdir(self.mnt))
         volume = self._volume(provider_location=None)
         # Volume VOLUME2_ID still exists: its file is not to be managed.
-        self.mock_object(objects.Volume, 'get_by_id',
-                         return_value=self._volume(id=fake.VOLUME2_ID))
+        test_utils.create_volume(self.context, id=fake.VOLUME2_ID)
         self.assertRaises(exception.ManageExistingInvalidReference,
                           self.driver.manage_existing, volume, refs[case])
         self.assertEqual(before, sorted(os.listdir(self.mnt)))
@@ -3527,16 +3526,37 @@ class LustreDriverTestCase(LustreTestBase):
         # allow.
         name = 'volume-%s%s' % (fake.VOLUME2_ID, suffix)
         self._touch(name)
-        mock_get = self.mock_object(
-            objects.Volume, 'get_by_id',
-            side_effect=exception.VolumeNotFound(volume_id=fake.VOLUME2_ID))
+        test_utils.create_volume(self.context, id=fake.VOLUME2_ID).destroy()
         volume = self._volume(provider_location=None)
 
         self.driver.manage_existing(volume, {'source-name': SHARE + '/' +
                                              name})
 
         self.assertEqual([volume.name], os.listdir(self.mnt))
-        mock_get.assert_called_once_with(mock.ANY, fake.VOLUME2_ID)
+
+    @ddt.data('', '.info', '.%s' % fake.SNAPSHOT_ID)
+    def test_manage_existing_file_of_migrated_volume(self, suffix):
+        # A migrated volume keeps its id; its files are named after the
+        # volume it was copied into (its name id), which is gone.
+        migrated = test_utils.create_volume(self.context,
+                                            id=fake.VOLUME3_ID,
+                                            _name_id=fake.VOLUME2_ID)
+        self.assertEqual('volume-%s' % fake.VOLUME2_ID, migrated.name)
+        name = migrated.name + suffix
+        self._touch(name)
+        volume = self._volume(provider_location=None)
+        exc = self.assertRaises(
+            exception.ManageExistingInvalidReference,
+            self.driver.manage_existing, volume,
+            {'source-name': SHARE + '/' + name})
+        self.assertIn(fake.VOLUME3_ID, str(exc))
+        self.assertEqual([name], os.listdir(self.mnt))
+        self._execute.assert_not_called()
+        # Once that volume is gone too, the file may be managed.
+        migrated.destroy()
+        self.driver.manage_existing(volume,
+                                    {'source-name': SHARE + '/' + name})
+        self.assertEqual([volume.name], os.listdir(self.mnt))
 
     @ddt.data('volume-x', 'volume-%s-extra' % fake.VOLUME2_ID, 'image.img')
     def test_manage_existing_name_not_of_a_volume(self, name):
