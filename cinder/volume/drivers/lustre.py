@@ -1710,11 +1710,13 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 self.configuration.volume_dd_blocksize, size=volume.size,
                 run_as_root=self._execute_as_root,
                 disable_sparse=disable_sparse)
-        except exception.ImageUnacceptable:
-            raise
         except exception.Invalid as exc:
-            # image_utils refuses an image that fails the format safety
-            # check with a bare "Unacceptable parameters.": say why.
+            # qemu_img_info refuses an image that fails the format safety
+            # check with Invalid itself ("Unacceptable parameters."): say
+            # why. Its subclasses (ImageTooBig, ImageUnacceptable...) say
+            # what they mean already.
+            if type(exc) is not exception.Invalid:
+                raise
             raise exception.ImageUnacceptable(image_id=image_id, reason=_(
                 'the image failed the safety check of its format: a qcow2 '
                 'image may not have a backing file or a data file, and a '

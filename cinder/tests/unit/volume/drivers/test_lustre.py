@@ -3387,13 +3387,35 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertIsInstance(exc.__cause__, exception.Invalid)
         mock_resize.assert_not_called()
 
-    def test_copy_image_to_volume_unacceptable_image_unchanged(self):
+    def test_copy_image_to_volume_too_big_unchanged(self):
+        # image_utils (not mocked) reports an image that fills the image
+        # conversion directory as ImageTooBig, an Invalid too: it is not
+        # relabelled as a failed format check.
         volume = self._volume(volume_format='raw', size=1)
-        error = exception.ImageUnacceptable(image_id=fake.IMAGE_ID,
-                                            reason='too big')
+        image_service = mock.Mock(temp_images=None)
+        image_service.show.return_value = {
+            'id': fake.IMAGE_ID, 'disk_format': 'raw',
+            'container_format': 'bare', 'size': units.Mi}
+        image_service.download.side_effect = IOError(
+            errno.ENOSPC, 'No space left on device')
+        mock_resize = self.mock_object(image_utils, 'resize_image')
+        exc = self.assertRaises(exception.ImageTooBig,
+                                self.driver.copy_image_to_volume,
+                                self.context, volume, image_service,
+                                fake.IMAGE_ID)
+        self.assertIn('image_conversion_dir', str(exc))
+        self.assertNotIn('safety check', str(exc))
+        image_service.download.assert_called_once()
+        mock_resize.assert_not_called()
+
+    @ddt.data(exception.InvalidVolume(reason='x'),
+              exception.ImageUnacceptable(image_id=fake.IMAGE_ID,
+                                          reason='x'))
+    def test_copy_image_to_volume_other_invalid_unchanged(self, error):
+        volume = self._volume(volume_format='raw', size=1)
         self.mock_object(image_utils, 'fetch_to_volume_format',
                          side_effect=error)
-        exc = self.assertRaises(exception.ImageUnacceptable,
+        exc = self.assertRaises(exception.Invalid,
                                 self.driver.copy_image_to_volume,
                                 self.context, volume, mock.Mock(),
                                 fake.IMAGE_ID)
