@@ -204,6 +204,22 @@ class ProjectQuotaAndRetypeTestCase(FunctionalTestCase):
             self.assertEqual(project_id, run('lfs', 'project',
                                              path).split()[0])
 
+    def test_restore_target_keeps_project(self):
+        # A qcow2 volume becomes a raw file for a restore: the new file is
+        # in the volume's project, under the volume's limit.
+        thin = self.make_volume_type('thin', **{'provisioning:type': 'thin'})
+        volume = self.make_volume(self.driver, thin)
+        self.assertEqual('qcow2', self.volume_format(volume))
+        project_id = volume.admin_metadata['lustre_project_id']
+        volume.status = 'restoring-backup'
+        self.driver.initialize_connection(volume, {})
+        self.assertEqual('raw', self.volume_format(volume))
+        path = self.driver.local_path(volume)
+        self.assertEqual(project_id, run('lfs', 'project', path).split()[0])
+        limit = int(self._quota_row(project_id)[3])
+        self.assertGreaterEqual(limit, 1024 * 1024)
+        self.assertLess(limit, 2 * 1024 * 1024)
+
     def test_retype_migrates_layout(self):
         one = self.make_volume_type('one', **{'provisioning:type': 'thin',
                                               'lustre:stripe_count': '1'})

@@ -1824,6 +1824,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             self._create_sparsed_file(path, volume.size)
         self._set_rw_permissions(path)
         self._save_volume_format(volume, 'raw')
+        # The new file must count against the volume's project quota, or
+        # the restore (and the guest after it) could fill the share.
+        self._apply_project_quota(volume)
 
     # ------------------------------------------------------------------
     # Manage existing

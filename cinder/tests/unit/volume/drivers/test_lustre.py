@@ -3874,6 +3874,29 @@ class LustreProjectQuotaTestCase(LustreTestBase):
                        self._path(volume.name), run_as_root=True)],
             self._quota_commands())
 
+    def test_restore_target_keeps_project(self):
+        # A qcow2 volume is made a raw file for a restore: the new file
+        # gets the volume's project id, under a limit of one image.
+        self._setup()
+        volume = self._with_id(self._volume(
+            volume_format='qcow2', size=2,
+            status=fields.VolumeStatus.RESTORING_BACKUP))
+        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._touch(volume.name)
+        self._touch(snap)
+        self._write_info(volume, {'active': snap})
+        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
+        self.driver.initialize_connection(volume, {})
+        # The overlay and the .info file are gone (truncate is mocked).
+        self.assertEqual([], os.listdir(self.mnt))
+        self.assertEqual(
+            [mock.call('lfs', 'setquota', '-p', '77', '-B',
+                       '%dK' % (2 * 1048576 + 2 * 4096 + 1024), self.mnt,
+                       run_as_root=True),
+             mock.call('lfs', 'project', '-p', '77', '--',
+                       self._path(volume.name), run_as_root=True)],
+            self._quota_commands())
+
     def test_create_volume_id_collision_takes_next(self):
         self._setup()
         volume = self._volume()
