@@ -148,10 +148,6 @@ lustre_opts = [
 CONF = cfg.CONF
 CONF.register_opts(lustre_opts, group=configuration.SHARED_CONF_GROUP)
 
-# Errors of fallocate(1) that mean "not supported here": EOPNOTSUPP from
-# ZFS OSTs, ENOTSUPP (524) from Lustre clients before 2.14.
-_FALLOCATE_UNSUPPORTED = (os.strerror(95), os.strerror(lustre_client.ENOTSUPP))
-
 # The name the volume manager gives the temporary volumes it copies a
 # volume into for a backup: backup-vol-<source volume id>.
 _BACKUP_VIEW_PREFIX = 'backup-vol-'
@@ -243,6 +239,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         # Shares whose file system enforces project quotas (do_setup).
         self._quota_shares: set[str] = set()
         self._pools: dict[str, lustre_client.LustrePool] = {}
+        # Whether fallocate works, by share directory, once known.
+        self._fallocate: dict[str, bool] = {}
         # The overlay this thread has just committed, kept (_img_commit).
         self._committing = threading.local()
 
@@ -860,21 +858,28 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return self._get_volume_format(volume)
 
     def _create_regular_file(self, path: str, size: int) -> None:
-        """Preallocate a raw file with fallocate, at no cost in writes.
+        """Preallocate a new raw file with fallocate, writing no data.
 
         Only where the file system cannot preallocate (ZFS OSTs, clients
-        before Lustre 2.14) are zeros written instead.
+        before Lustre 2.14) are zeros written instead. Which shares can is
+        learnt from the first thick file made on each: fallocate works on
+        it, or it fails and writing zeros then works. Once fallocate is
+        known to work, its errors are errors.
         """
-        try:
+        directory = os.path.dirname(path)
+        supported = self._fallocate.get(directory)
+        if supported is None:
+            supported = lustre_client.can_fallocate(
+                self._execute, path, self._execute_as_root)
+        if supported:
+            self._fallocate[directory] = True
             self._execute('fallocate', '-l', '%dG' % size, path,
                           run_as_root=self._execute_as_root)
-        except putils.ProcessExecutionError as exc:
-            if not any(reason in (exc.stderr or '')
-                       for reason in _FALLOCATE_UNSUPPORTED):
-                raise
-            LOG.info('fallocate is not supported for %s; writing zeros '
-                     'instead, which takes time.', path)
-            super()._create_regular_file(path, size)
+            return
+        LOG.info('fallocate is not supported for %s; writing zeros '
+                 'instead, which takes time.', path)
+        super()._create_regular_file(path, size)
+        self._fallocate[directory] = False
 
     def _delete(self, path: str) -> None:
         """Remove one file; only ever called with a checked volume path."""

@@ -65,9 +65,24 @@ _MOUNT_OPTION_RE = re.compile(r'^[A-Za-z0-9_.=/@:-]+$')
 STALE_MOUNT_ERRNOS = frozenset(
     (errno.ESHUTDOWN, errno.ENOTCONN, errno.EIO, errno.ESTALE))
 
-# Linux's ENOTSUPP (524), which Lustre clients before 2.14 return for
-# fallocate(); it has no name in the errno module.
-ENOTSUPP = 524
+
+def can_fallocate(execute: Callable, path: str, run_as_root: bool) -> bool:
+    """Whether the file system of a new, empty file can preallocate it.
+
+    ZFS OSTs (EOPNOTSUPP) and Lustre clients before 2.14 (ENOTSUPP, 524)
+    cannot. fallocate(1) says why it failed only in its message, which is
+    translated, so the answer is not read from it: the file's first MiB
+    is preallocated. False means that failed: the file system cannot
+    preallocate, or cannot store the file at all, which writing the file
+    shows next.
+    """
+    try:
+        execute('fallocate', '-l', '1M', path, run_as_root=run_as_root)
+    except putils.ProcessExecutionError as exc:
+        LOG.debug('fallocate failed on %(path)s: %(err)s',
+                  {'path': path, 'err': exc.stderr})
+        return False
+    return True
 
 
 class LustreException(exception.RemoteFSException):

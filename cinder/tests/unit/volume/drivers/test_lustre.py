@@ -1702,11 +1702,20 @@ class LustreDriverTestCase(LustreTestBase):
         volume = self._volume(extra_specs={'provisioning:type': 'thick'},
                               size=3, provider_location=None)
         path = self._create(volume)
+        # The share's first thick volume: is its first MiB preallocated?
         self.assertEqual(
-            [mock.call('fallocate', '-l', '3G', path, run_as_root=True),
+            [mock.call('fallocate', '-l', '1M', path, run_as_root=True),
+             mock.call('fallocate', '-l', '3G', path, run_as_root=True),
              mock.call('chmod', 'ugo+rw', path, run_as_root=True)],
             self._execute.call_args_list)
         self.assertEqual('raw', volume.admin_metadata['format'])
+        # Then the share is known to preallocate.
+        self._execute.reset_mock()
+        path = self._path('vol2')
+        self.driver._create_regular_file(path, 2)
+        self.assertEqual(
+            [mock.call('fallocate', '-l', '2G', path, run_as_root=True)],
+            self._execute.call_args_list)
 
     def test_create_thick_dd_volume(self):
         def execute(*cmd, **kwargs):
@@ -1727,7 +1736,12 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual('raw', volume.admin_metadata['format'])
 
     @ddt.data('fallocate: fallocate failed: Operation not supported',
-              'fallocate: fallocate failed: Unknown error 524')
+              'fallocate: fallocate failed: Unknown error 524',
+              # The message is translated: nothing is read from it.
+              'fallocate: fallocate a échoué: Opération non supportée',
+              'fallocate: fallocate fehlgeschlagen: Die Operation wird '
+              'nicht unterstützt',
+              '', None)
     def test_create_thick_fallocate_unsupported(self, stderr):
         def execute(*cmd, **kwargs):
             if cmd[0] == 'fallocate':
@@ -1736,15 +1750,44 @@ class LustreDriverTestCase(LustreTestBase):
         self._execute.side_effect = execute
         path = self._path('vol')
         self.driver._create_regular_file(path, 1)
-        self._execute.assert_called_with('dd', 'if=/dev/zero',
-                                         'of=%s' % path, 'bs=1M',
-                                         'count=1024', run_as_root=True)
+        self.assertEqual(
+            [mock.call('fallocate', '-l', '1M', path, run_as_root=True),
+             mock.call('dd', 'if=/dev/zero', 'of=%s' % path, 'bs=1M',
+                       'count=1024', run_as_root=True)],
+            self._execute.call_args_list)
+        # Zeros could be written where fallocate failed: the share cannot
+        # preallocate, and is not asked again; another share is.
+        self._execute.reset_mock()
+        path = self._path('vol2')
+        self.driver._create_regular_file(path, 1)
+        self.assertEqual(['dd'], [c.args[0] for c in
+                                  self._execute.call_args_list])
+        self._execute.reset_mock()
+        path = self._path('vol', self.mnt2)
+        self.driver._create_regular_file(path, 1)
+        self.assertEqual(['fallocate', 'dd'], [
+            c.args[0] for c in self._execute.call_args_list])
+
+    def test_create_thick_nothing_writable(self):
+        # fallocate fails, and so does writing zeros: the share may well
+        # preallocate once it has room again, so it is asked next time.
+        error = putils.ProcessExecutionError(stderr='No space left')
+        self._execute.side_effect = error
+        path = self._path('vol')
+        for _attempt in range(2):
+            self.assertRaises(putils.ProcessExecutionError,
+                              self.driver._create_regular_file, path, 1)
+        self.assertEqual(['fallocate', 'dd'] * 2,
+                         [c.args[0] for c in self._execute.call_args_list])
 
     @ddt.data('fallocate: fallocate failed: No space left on device',
               'fallocate: fallocate failed: Input/output error',
               'fallocate: fallocate failed: Disk quota exceeded',
               '', None)
     def test_create_thick_fallocate_error_reraised(self, stderr):
+        # Once a share is known to preallocate, a failed fallocate is an
+        # error, never a reason to write zeros.
+        self.driver._create_regular_file(self._path('first'), 1)
         volume = self._volume(extra_specs={'provisioning:type': 'thick'},
                               provider_location=None)
         path = self._path(volume.name)
@@ -2259,11 +2302,12 @@ class LustreDriverTestCase(LustreTestBase):
                          self.mock_qemu_img_info.call_args.kwargs[
                              'img_format'])
 
-    @ddt.data(({'provisioning:type': 'thin'}, 'truncate', '-s'),
-              ({'provisioning:type': 'thick'}, 'fallocate', '-l'))
+    @ddt.data(({'provisioning:type': 'thin'}, [('truncate', '-s', '2G')]),
+              ({'provisioning:type': 'thick'}, [('fallocate', '-l', '1M'),
+                                                ('fallocate', '-l', '2G')]))
     @ddt.unpack
     def test_initialize_connection_restore_after_online_delete(
-            self, specs, command, size_arg):
+            self, specs, commands):
         # Nova deletes the last snapshot of an attached volume by pulling
         # the base into the overlay, which stays active without snapshots.
         volume = self._volume(extra_specs=specs, size=2,
@@ -2281,9 +2325,10 @@ class LustreDriverTestCase(LustreTestBase):
             [mock.call('rm', '-f', '--', path, run_as_root=True),
              mock.call('rm', '-f', '--', self._path(overlay),
                        run_as_root=True),
-             mock.call('rm', '-f', '--', info_path, run_as_root=True),
-             mock.call(command, size_arg, '2G', path, run_as_root=True),
-             mock.call('chmod', 'ugo+rw', path, run_as_root=True)],
+             mock.call('rm', '-f', '--', info_path, run_as_root=True)] +
+            [mock.call(*command + (path,), run_as_root=True)
+             for command in commands] +
+            [mock.call('chmod', 'ugo+rw', path, run_as_root=True)],
             self._execute.call_args_list)
         self.assertEqual({'format': 'raw', 'base_format': 'raw'},
                          volume.admin_metadata)

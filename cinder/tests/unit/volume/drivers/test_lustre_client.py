@@ -485,6 +485,17 @@ class LustreClientTestCase(test.TestCase):
         self.assertRaises(ValueError, lustre_client.parse_mount_options,
                           text)
 
+    def test_can_fallocate_real_tool(self):
+        # fallocate(1) itself: a regular file on a local file system can be
+        # preallocated (its first MiB); a device cannot, and its error,
+        # whatever its language, is not read.
+        path = os.path.join(self.tempdir, 'vol')
+        self.assertTrue(lustre_client.can_fallocate(putils.execute, path,
+                                                    False))
+        self.assertEqual(units.Mi, os.stat(path).st_size)
+        self.assertFalse(lustre_client.can_fallocate(
+            putils.execute, os.devnull, False))
+
     def test_share_parse_error_message(self):
         exc = self.assertRaises(ValueError, lustre_client.LustreShare.parse,
                                 'host:/fs')

@@ -327,13 +327,16 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.mock_object(os, 'write', side_effect=write)
         self.assertEqual({'provider_location': SHARE},
                          self.driver.create_volume(volume))
-        self.assertEqual([mock.call('fallocate', '-l', '1024G', path,
+        # The share's first thick volume: is its first MiB preallocated?
+        self.assertEqual([mock.call('fallocate', '-l', '1M', path,
+                                    run_as_root=True),
+                          mock.call('fallocate', '-l', '1024G', path,
                                     run_as_root=True)],
                          self._commands('fallocate'))
         # Nothing else that could write the terabyte: no dd, no copy, no
         # write(2) from the driver; only capacity, preallocation, mode.
         self.assertEqual([], self._commands('dd'))
-        self.assertEqual(['lfs', 'fallocate', 'chmod'],
+        self.assertEqual(['lfs', 'fallocate', 'fallocate', 'chmod'],
                          [c.args[0] for c in self._execute.call_args_list])
         mock_copy.assert_not_called()
         self.assertEqual(0, sum(writes))
