@@ -16,7 +16,10 @@ import os
 import stat
 
 from base import FunctionalTestCase
+from base import tree_state
 
+from cinder import exception
+from cinder import objects
 from cinder.tests.unit import utils as test_utils
 
 
@@ -28,26 +31,42 @@ class FilePermissionsTestCase(FunctionalTestCase):
                                                         name)).st_mode)
                 for name in self.share_files(driver)}
 
-    def _make_files(self, driver):
+    def _make_files(self, driver, snapshots=True):
         """A volume, a snapshot (overlay and .info) and a clone."""
         for name, prov in (('thin', 'thin'), ('thick', 'thick')):
             volume_type = self.make_volume_type(
                 name, **{'provisioning:type': prov})
             volume = self.make_volume(driver, volume_type)
-            snapshot = self.make_snapshot(driver, volume)
             clone = test_utils.create_volume(
                 self.ctxt, host=self.pool_host(), size=1,
                 volume_type_id=volume_type.id, status='creating')
-            clone.update(driver.create_volume_from_snapshot(clone,
-                                                            snapshot))
+            if snapshots:
+                snapshot = self.make_snapshot(driver, volume)
+                clone.update(driver.create_volume_from_snapshot(clone,
+                                                                snapshot))
+            else:
+                clone.update(driver.create_cloned_volume(clone, volume))
             clone.save()
-        # Two volumes and two clones, two overlays, two .info files.
-        self.assertEqual(8, len(self.share_files(driver)))
+        # Two volumes and two clones, and with snapshots two overlays and
+        # two .info files.
+        files = self.share_files(driver)
+        self.assertEqual(4, len([name for name in files
+                                 if '.' not in name]))
+        if snapshots:
+            self.assertEqual(8, len(files))
 
     def test_secure_permissions(self):
         driver = self.make_driver(nas_secure_file_permissions='true',
-                                  nas_secure_file_operations='true')
+                                  nas_secure_file_operations='false')
         self._make_files(driver)
+        modes = self._modes(driver)
+        self.assertEqual({name: 0o660 for name in modes}, modes)
+
+    def test_secure_permissions_and_operations(self):
+        # Secure file operations refuse snapshots (see below): clones.
+        driver = self.make_driver(nas_secure_file_permissions='true',
+                                  nas_secure_file_operations='true')
+        self._make_files(driver, snapshots=False)
         modes = self._modes(driver)
         self.assertEqual({name: 0o660 for name in modes}, modes)
 
@@ -59,3 +78,26 @@ class FilePermissionsTestCase(FunctionalTestCase):
         # ugo+rw, as NFS does without secure permissions.
         for name, mode in modes.items():
             self.assertEqual(0o666, mode & 0o666, name)
+
+    def test_secure_file_operations_refuse_snapshots(self):
+        # With secure file operations qemu-img runs as the cinder user,
+        # which cannot read what libvirt gives to qemu while the volume is
+        # attached (owner qemu, mode 0600 here). The snapshot is refused,
+        # as the NFS driver refuses it, before anything is written: as
+        # root these tests would not see the permission error.
+        driver = self.make_driver(nas_secure_file_permissions='true',
+                                  nas_secure_file_operations='true')
+        thin = self.make_volume_type('thin', **{'provisioning:type': 'thin'})
+        volume = self.make_volume(driver, thin)
+        path = driver.local_path(volume)
+        os.chown(path, 107, 107)
+        os.chmod(path, 0o600)
+        root = self.emulator.backing_dir(self.fsname)
+        before = tree_state(root)
+        snapshot = test_utils.create_snapshot(self.ctxt, volume.id,
+                                              status='creating')
+        snapshot = objects.Snapshot.get_by_id(self.ctxt, snapshot.id)
+        exc = self.assertRaises(exception.VolumeDriverException,
+                                driver.create_snapshot, snapshot)
+        self.assertIn('nas_secure_file_operations', str(exc))
+        self.assertEqual(before, tree_state(root))

@@ -404,6 +404,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                             'documentation.', option)
         if self.configuration.nas_secure_file_operations == 'true':
             self._execute_as_root = False
+            if self.configuration.lustre_snapshot_support:
+                LOG.warning('nas_secure_file_operations is true: '
+                            'snapshots are refused, see the Lustre driver '
+                            'documentation.')
 
     # ------------------------------------------------------------------
     # Pools and capacity
@@ -1313,9 +1317,26 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             raise exception.VolumeDriverException(message=_(
                 'Lustre snapshots are disabled by lustre_snapshot_support.'))
 
+    def _check_snapshot_file_operations(self) -> None:
+        """Refuse a snapshot with secure file operations, as NFS does.
+
+        qemu-img then runs as the cinder user, which cannot read what
+        libvirt gives to qemu: the active image of an attached volume,
+        on which an online snapshot's overlay is created, and the
+        overlays Nova switches a guest to, which libvirt may leave owned
+        by root after the detach. Refused before anything is written,
+        rather than failing half-way through a chain.
+        """
+        if self.secure_file_operations_enabled():
+            raise exception.VolumeDriverException(message=_(
+                'Lustre snapshots need nas_secure_file_operations = false: '
+                'with secure file operations qemu-img cannot read the '
+                'files of attached volumes, which libvirt gives to qemu'))
+
     @coordination.synchronized('{self.driver_prefix}-{snapshot.volume.id}')
     def create_snapshot(self, snapshot: objects.Snapshot) -> None:
         self._check_snapshot_support()
+        self._check_snapshot_file_operations()
         if (snapshot.volume.multiattach and
                 len(snapshot.volume.volume_attachment or []) > 1):
             raise exception.InvalidVolume(reason=_(

@@ -2682,6 +2682,66 @@ class LustreDriverTestCase(LustreTestBase):
             'backing_file=%s,backing_fmt=raw' % self._path(volume.name),
             self._path(new), '1G', run_as_root=True)
 
+    @ddt.data(False, True)
+    def test_create_snapshot_secure_file_operations_refused(self, attached):
+        # With secure file operations qemu-img runs as the cinder user,
+        # which cannot read what libvirt gave to qemu (an attached
+        # volume's active image, whose mode is 0600 here): refused as the
+        # NFS driver refuses it, before anything is written.
+        self.override_config('nas_secure_file_operations', 'true')
+        self.driver = self._make_driver()
+        self.mock_object(self.driver._mounter, 'ensure_mounted')
+        self.driver.set_nas_security_options(False)
+        self.assertFalse(self.driver._execute_as_root)
+        volume = self._volume(volume_format='raw')
+        path = self._touch(volume.name)
+        os.chmod(path, 0o600)
+        if attached:
+            self._attach(volume)
+        self.driver._nova = mock.Mock()
+        snapshot = self._snapshot(volume)
+        before = sorted(os.listdir(self.mnt))
+        self._execute.reset_mock()
+        exc = self.assertRaises(exception.VolumeDriverException,
+                                self.driver.create_snapshot, snapshot)
+        self.assertIn('nas_secure_file_operations', str(exc))
+        self.assertEqual(before, sorted(os.listdir(self.mnt)))
+        self._execute.assert_not_called()
+        self.mock_qemu_img_info.assert_not_called()
+        self.driver._nova.create_volume_snapshot.assert_not_called()
+
+    @ddt.data(('true', True, True), ('true', False, False),
+              ('false', True, False))
+    @ddt.unpack
+    def test_do_setup_secure_file_operations_warns_of_snapshots(
+            self, operations, snapshots, warned):
+        self.override_config('nas_secure_file_operations', operations)
+        self.override_config('lustre_snapshot_support', snapshots)
+        self.driver = self._make_driver()
+        self.mock_object(self.driver._mounter, 'ensure_mounted')
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        self.driver.do_setup(self.context)
+        self.assertEqual(warned, any('snapshots' in c.args[0]
+                                     for c in mock_warn.call_args_list))
+
+    def test_clone_secure_file_operations_allowed(self):
+        # Only snapshots are refused: a clone (and a backup, made from a
+        # clone) of a volume that is not attached reads files the cinder
+        # user owns.
+        self.override_config('nas_secure_file_operations', 'true')
+        self.driver = self._make_driver()
+        self.mock_object(self.driver._mounter, 'ensure_mounted')
+        self.driver.set_nas_security_options(False)
+        self.override_config('lustre_qcow2_volumes', False)
+        src = self._volume(volume_format='raw', status='available')
+        self._touch(src.name)
+        volume = self._volume(id=fake.VOLUME2_ID)
+        self.mock_object(image_utils, 'resize_image')
+        self.driver.create_cloned_volume(volume, src)
+        self._execute.assert_any_call(
+            'cp', '--sparse=always', '--', self._path(src.name),
+            self._path(volume.name), run_as_root=False)
+
     def test_create_snapshot_multiattach_attached_twice_refused(self):
         volume = self._volume(multiattach=True)
         self._attach(volume, count=2)
