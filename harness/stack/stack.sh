@@ -297,6 +297,9 @@ volume_driver = cinder.volume.drivers.lustre.LustreDriver
 volume_backend_name = $BACKEND
 lustre_shares_config = $ETC/cinder/lustre_shares
 lustre_mount_point_base = $STATE/mnt/volumes
+# Snapshots are refused with secure file operations, which "auto" turns
+# on for a new installation (see the driver's documentation).
+nas_secure_file_operations = false
 [database]
 connection = $(db_url cinder)
 max_pool_size = 10
