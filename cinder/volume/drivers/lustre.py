@@ -148,6 +148,10 @@ lustre_opts = [
 CONF = cfg.CONF
 CONF.register_opts(lustre_opts, group=configuration.SHARED_CONF_GROUP)
 
+# The options of remotefs.nas_opts the driver uses; the others (nas_host,
+# nas_share_path, nas_mount_options, the NAS login) are for other drivers.
+_NAS_OPTIONS = ('nas_secure_file_operations', 'nas_secure_file_permissions')
+
 # The name the volume manager gives the temporary volumes it copies a
 # volume into for a backup: backup-vol-<source volume id>.
 _BACKUP_VIEW_PREFIX = 'backup-vol-'
@@ -229,7 +233,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._lfs = lustre_client.Lfs(execute)
         self._lfs_available = True
         self._supports_encryption = True
-        self._sparse_copy_volume_data = True
         self.reserved_percentage = self.configuration.reserved_percentage
         self.max_over_subscription_ratio = float(
             volume_utils.get_max_over_subscription_ratio(
@@ -246,7 +249,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     @staticmethod
     def get_driver_options() -> list:
-        return lustre_opts + remotefs.nas_opts
+        """The driver's options, and the NAS options it honours."""
+        return lustre_opts + [opt for opt in remotefs.nas_opts
+                              if opt.name in _NAS_OPTIONS]
 
     def _init_vendor_properties(self) -> tuple[dict, str]:
         """The ``lustre:`` extra specs, for ``cinder get-capabilities``."""
@@ -471,7 +476,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'the capacity of OST pool %s needs the lfs command')
                 % ost_pool)
         available, total = super()._get_available_capacity(share)
-        return lustre_client.LfsDf(total, total - available, available)
+        return lustre_client.LfsDf(total, available)
 
     def _provisioned_hosts(self) -> set[str]:
         """The hosts whose volumes count in the pools' provisioned capacity.

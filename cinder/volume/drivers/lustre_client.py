@@ -261,7 +261,6 @@ class LustreMounter:
         self._execute = execute
         self._root_helper = root_helper
         self.mount_point_base = os.path.realpath(mount_point_base)
-        self.mount_options = mount_options
         self.mount_attempts = max(1, mount_attempts)
         self.client = make_remotefs_client(root_helper, execute,
                                            self.mount_point_base,
@@ -395,7 +394,6 @@ class LfsDf:
     """
 
     total: int
-    used: int
     available: int
     osts: tuple[OstSpace, ...] = ()
     failed: tuple[str, ...] = ()
@@ -456,7 +454,6 @@ def parse_lfs_df(output: str) -> LfsDf:
         raise LustreException(msg=_('lfs df printed no filesystem_summary '
                                     'line: %r') % output[:200])
     return LfsDf(total=int(summary.group('total')) * kib,
-                 used=int(summary.group('used')) * kib,
                  available=int(summary.group('avail')) * kib,
                  osts=tuple(osts), failed=tuple(failed))
 
@@ -497,7 +494,6 @@ class ProjectQuota:
     files: int
     inode_soft: int
     inode_hard: int
-    exceeded: bool
     default_block: bool = False
     default_file: bool = False
     inaccurate: bool = False
@@ -534,15 +530,14 @@ _QUOTA_DEFAULT_RE = re.compile(
 _QUOTA_DEFAULTS_TITLE = 'Disk default prj quota:'
 
 
-def _quota_number(token: str) -> tuple[int, bool, bool]:
+def _quota_number(token: str) -> tuple[int, bool]:
     """A value of a quota table: '1024', '1024*' (exceeded) or '[0]'.
 
-    Returns the value, whether it is exceeded and whether it is inaccurate
-    (in brackets: not every target answered).
+    Returns the value and whether it is inaccurate (in brackets: not
+    every target answered).
     """
-    exceeded = token.endswith('*')
     token = token.rstrip('*')
-    return int(token.strip('[]')), exceeded, token.startswith('[')
+    return int(token.strip('[]')), token.startswith('[')
 
 
 def _quota_row(lines: list[str], mount_point: str, count: int) -> list[str]:
@@ -585,14 +580,13 @@ def parse_lfs_quota(output: str, project_id: int,
     defaults = {match.group('kind') for match in map(
         _QUOTA_DEFAULT_RE.match, (line.strip() for line in lines))
         if match and int(match.group('id')) == project_id}
-    numbers = [value for value, _over, _inaccurate in values]
+    numbers = [value for value, _inaccurate in values]
     return ProjectQuota(
         project_id, kbytes=numbers[0], block_soft=numbers[1],
         block_hard=numbers[2], files=numbers[3], inode_soft=numbers[4],
         inode_hard=numbers[5],
-        exceeded=any(over for _value, over, _inaccurate in values),
         default_block='block' in defaults, default_file='file' in defaults,
-        inaccurate=any(inaccurate for _value, _over, inaccurate in values))
+        inaccurate=any(inaccurate for _value, inaccurate in values))
 
 
 def parse_lfs_quota_defaults(output: str, mount_point: str) -> QuotaLimits:

@@ -272,6 +272,8 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertTrue(lustre.LustreDriver.SUPPORTS_ACTIVE_ACTIVE)
         self.assertEqual('1.0.0', self.driver.get_version())
         self.assertTrue(self.driver._supports_encryption)
+        # Nothing in Cinder reads it: the stats say sparse_copy_volume.
+        self.assertFalse(hasattr(self.driver, '_sparse_copy_volume_data'))
         self.assertTrue(issubclass(lustre.LustreDriver,
                                    remotefs.RemoteFSSnapDriverDistributed))
         self.assertTrue(issubclass(lustre.LustreDriver,
@@ -280,17 +282,17 @@ class LustreDriverTestCase(LustreTestBase):
                                    remotefs.RevertToSnapshotMixin))
 
     def test_get_driver_options(self):
-        options = lustre.LustreDriver.get_driver_options()
-        names = [opt.name for opt in options]
-        self.assertEqual(len(names), len(set(names)))
-        for opt in lustre.lustre_opts + remotefs.nas_opts:
-            self.assertIn(opt.name, names)
+        # Only the options the driver uses: of the NAS options, not the
+        # share (nas_host, nas_share_path, nas_mount_options) nor login.
+        names = [opt.name
+                 for opt in lustre.LustreDriver.get_driver_options()]
+        self.assertEqual([opt.name for opt in lustre.lustre_opts] +
+                         ['nas_secure_file_operations',
+                          'nas_secure_file_permissions'], names)
         for name in ('lustre_shares_config', 'lustre_mount_point_base',
                      'lustre_mount_options', 'lustre_mount_attempts',
                      'lustre_sparsed_volumes', 'lustre_qcow2_volumes',
-                     'lustre_snapshot_support', 'lustre_project_quotas',
-                     'nas_secure_file_permissions',
-                     'nas_secure_file_operations'):
+                     'lustre_snapshot_support', 'lustre_project_quotas'):
             self.assertIn(name, names)
 
     @ddt.data(('lustre_shares_config', '/etc/cinder/lustre_shares'),
@@ -3813,7 +3815,7 @@ class LustreProjectQuotaTestCase(LustreTestBase):
         self.assertEqual({SHARE, SHARE2}, self.driver._quota_shares)
         self._capacity(50, 100)
         stats = self.driver._get_pool_stats(
-            self.driver._pools[POOL], None, lustre_client.LfsDf(1, 0, 1))
+            self.driver._pools[POOL], None, lustre_client.LfsDf(1, 1))
         self.assertTrue(stats['lustre_project_quotas'])
 
     @ddt.data(putils.ProcessExecutionError(stderr='Operation not supported'),

@@ -21,6 +21,7 @@ supports, 2.12 to 2.17: captured on a real Lustre 2.17.0 file system
 formats of lustre-release at the tag and in the file named above each.
 """
 
+import dataclasses
 import hashlib
 import os
 from unittest import mock
@@ -496,6 +497,19 @@ class LustreClientTestCase(test.TestCase):
         self.assertFalse(lustre_client.can_fallocate(
             putils.execute, os.devnull, False))
 
+    def test_no_unused_fields(self):
+        # What nothing reads is neither kept nor parsed: used space
+        # (capacity is total and available), quota excess, the mounter's
+        # options (its os-brick client has them).
+        def fields(cls):
+            return [field.name for field in dataclasses.fields(cls)]
+        self.assertEqual(['total', 'available', 'osts', 'failed'],
+                         fields(lustre_client.LfsDf))
+        self.assertNotIn('exceeded', fields(lustre_client.ProjectQuota))
+        mounter = lustre_client.LustreMounter('sudo', self.execute,
+                                              self.tempdir, 'flock', 1)
+        self.assertFalse(hasattr(mounter, 'mount_options'))
+
     def test_share_parse_error_message(self):
         exc = self.assertRaises(ValueError, lustre_client.LustreShare.parse,
                                 'host:/fs')
@@ -859,7 +873,8 @@ class LfsDfTestCase(LfsTestBase):
                                     35 * units.Gi),
              lustre_client.OstSpace('testfs-OST0001', 50 * units.Gi, 0)),
             df.osts)
-        self.assertEqual(65 * units.Gi, df.used)
+        self.assertEqual((100 * units.Gi, 35 * units.Gi),
+                         (df.total, df.available))
 
     def test_parse_failed_target(self):
         df = lustre_client.parse_lfs_df(DF_2_12_FAILED)
@@ -882,7 +897,7 @@ class LfsDfTestCase(LfsTestBase):
               ((), []))
     @ddt.unpack
     def test_missing_osts(self, osts, missing):
-        df = lustre_client.LfsDf(total=1, used=0, available=1, osts=tuple(
+        df = lustre_client.LfsDf(total=1, available=1, osts=tuple(
             lustre_client.OstSpace(name, 1, 1) for name in osts))
         self.assertEqual(missing, df.missing_osts)
 
@@ -982,25 +997,25 @@ class LfsQuotaTestCase(LfsTestBase):
 
     @ddt.data(
         # sample, mount point, id: kbytes, block soft, block hard, files,
-        # exceeded, default block, default file, inaccurate
+        # default block, default file, inaccurate
         (QUOTA_2_17_OVER, '/mnt/lustre', 1002,
-         (153609, 0, 102400, 2, True, False, False, False)),
+         (153609, 0, 102400, 2, False, False, False)),
         (QUOTA_2_17_FREE, '/mnt/lustre', 99999,
-         (0, 0, 0, 0, False, False, False, False)),
+         (0, 0, 0, 0, False, False, False)),
         (QUOTA_2_17_DEFAULT, MNT, 16777300,
-         (0, 0, 10485760, 0, False, False, False, False)),
+         (0, 0, 10485760, 0, False, False, False)),
         (QUOTA_2_17_INACCURATE, MNT, 16777302,
-         (0, 0, 0, 0, False, False, False, True)),
+         (0, 0, 0, 0, False, False, True)),
         (QUOTA_2_16_DEFAULT, MNT, 16777300,
-         (0, 0, 10485760, 0, False, False, False, False)),
+         (0, 0, 10485760, 0, False, False, False)),
         (QUOTA_2_15_DEFAULT, MNT, 16777300,
-         (0, 0, 10485760, 0, False, True, True, False)),
+         (0, 0, 10485760, 0, True, True, False)),
         (QUOTA_2_15_OVER, MNT, 16777301,
-         (1100000, 0, 1053696, 2, True, False, True, False)),
+         (1100000, 0, 1053696, 2, False, True, False)),
         (QUOTA_2_14_INACCURATE, MNT, 16777302,
-         (0, 0, 0, 0, False, True, True, True)),
+         (0, 0, 0, 0, True, True, True)),
         (QUOTA_2_12_FREE, MNT, 16777300,
-         (0, 0, 0, 0, False, True, True, False)))
+         (0, 0, 0, 0, True, True, False)))
     @ddt.unpack
     def test_parse(self, output, mount_point, project_id, expected):
         quota = lustre_client.parse_lfs_quota(output, project_id,
@@ -1008,8 +1023,7 @@ class LfsQuotaTestCase(LfsTestBase):
         self.assertEqual(project_id, quota.project_id)
         self.assertEqual(expected, (
             quota.kbytes, quota.block_soft, quota.block_hard, quota.files,
-            quota.exceeded, quota.default_block, quota.default_file,
-            quota.inaccurate))
+            quota.default_block, quota.default_file, quota.inaccurate))
 
     @ddt.data(
         # 2.17 titles a project <unknown> or by name: the id is in "(pid)".
@@ -1104,7 +1118,7 @@ class LfsQuotaTestCase(LfsTestBase):
     def test_quota(self):
         self.execute.return_value = (QUOTA_2_15_OVER, '')
         quota = self.lfs.quota(MNT, 16777301)
-        self.assertTrue(quota.exceeded)
+        self.assertEqual(1100000, quota.kbytes)
         self.execute.assert_called_once_with(
             'lfs', 'quota', '-p', '16777301', MNT, run_as_root=True)
 
@@ -1341,8 +1355,8 @@ class BackendCapacityTestCase(test.TestCase):
 
     def test_reports_without_ost_rows(self):
         # df(1) figures (no lfs): each stands for its whole file system.
-        small = lustre_client.LfsDf(10, 4, 6)
-        large = lustre_client.LfsDf(20, 4, 16)
+        small = lustre_client.LfsDf(10, 6)
+        large = lustre_client.LfsDf(20, 16)
         reports = [(self._share('10.0.2.15@tcp:/lustre/a'), small),
                    (self._share('10.0.2.15@tcp:/lustre/b'), large),
                    (self._share('10.0.9.9@o2ib:/scratch'), small)]
