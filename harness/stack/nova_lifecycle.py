@@ -49,9 +49,8 @@ import sys
 import time
 
 import openstack
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'guest'))
-import lga  # noqa: E402
+import lga  # noqa: E402,I202
 
 PREFIX = 'nova-lc-'
 TIMEOUT = int(os.environ.get('LIFECYCLE_TIMEOUT', '300'))
@@ -191,7 +190,7 @@ class Stack:
                 if r['kind'] == 'report' and int(r['boot']) == boot]
         return max(seqs) if seqs else 0
 
-    # --- operations -----------------------------------------------------------
+    # --- operations ---------------------------------------------------
 
     def boot(self, name, image, flavor):
         server = self.compute.create_server(
@@ -214,7 +213,7 @@ class Stack:
         self.wait_ready(server, boot + 1)
         return boot + 1
 
-    # --- the share, as the driver left it ---------------------------------------
+    # --- the share, as the driver left it -----------------------------
 
     def files(self, vid):
         return sorted(f for f in os.listdir(self.share_dir)

@@ -78,8 +78,9 @@ class LibvirtLustreVolumeDriver(fs.LibvirtMountedFileSystemVolumeDriver):
 
     @staticmethod
     def _counted_name(name, mountpoint, instance):
-        """The name this instance's attachment of the volume is counted
-        under on mountpoint: ``volume-<id>`` or one of its overlays.
+        """The name an instance's attachment of a volume is counted under.
+
+        On mountpoint: ``volume-<id>`` or one of its overlays.
         """
         volume = name.split('.', 1)[0]
         with mount.get_manager().get_state() as state:
