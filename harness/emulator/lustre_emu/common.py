@@ -36,9 +36,12 @@ import os
 import re
 import typing
 
+from lustre_emu import versions
+
 DEFAULT_ROOT = '/var/lib/lustre-emulator'
 DEFAULT_VERSION = '2.15.4'
 KNOWN_FEATURES = ('project_quota', 'fallocate')
+BACKENDS = ('ldiskfs', 'zfs')
 
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -57,13 +60,19 @@ class LustreError(Exception):
     """An error that a command reports as ``message`` and exits with errno.
 
     ``message`` may hold several lines; ``code`` is the raw errno used as
-    the exit status, as the real tools do.
+    the exit status, as the real tools do.  ``stdout`` is printed before
+    the message (lfs prints usage text on stdout in 2.17).
     """
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, stdout: str = '') -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.stdout = stdout
+
+
+class NotLustre(LustreError):
+    """A path that is on no emulated (mounted) Lustre file system."""
 
 
 def root_dir() -> str:
@@ -157,9 +166,16 @@ def fs_config(fsname: str) -> dict:
     for feature in KNOWN_FEATURES:
         cfg['features'].setdefault(feature, True)
     cfg.setdefault('default_layout', {
-        'stripe_count': 1, 'stripe_size': 1048576,
+        'stripe_count': 1, 'stripe_size': None,
         'stripe_offset': -1, 'pool': None})
     cfg.setdefault('version', None)
+    cfg.setdefault('backend', 'ldiskfs')
+    cfg.setdefault('quota', {})
+    for ost in cfg['osts']:
+        ost.setdefault('active', True)
+        ost.setdefault('statfs_errno', None)
+        ost.setdefault('hung', False)
+        ost.setdefault('state', '')
     return cfg
 
 
@@ -169,7 +185,13 @@ def save_fs_config(cfg: dict) -> None:
 
 
 def version_of(fsname: typing.Optional[str] = None) -> str:
-    """Return the emulated lfs version (per filesystem override first)."""
+    """Return the emulated Lustre version.
+
+    A file system's own version first, then ``$LUSTRE_EMULATOR_VERSION``
+    (the client version of every process of a test run, such as tox -e
+    functional-oldest, without changing the shared configuration), then
+    the configured client version.
+    """
     if fsname:
         try:
             ver = fs_config(fsname).get('version')
@@ -177,12 +199,23 @@ def version_of(fsname: typing.Optional[str] = None) -> str:
             ver = None
         if ver:
             return ver
+    env = os.environ.get('LUSTRE_EMULATOR_VERSION')
+    if env:
+        try:
+            return versions.canonical(env)
+        except ValueError:
+            pass
     return global_config()['version']
 
 
 def version_tuple(version: str) -> typing.Tuple[int, ...]:
     """Turn ``2.15.4`` into ``(2, 15, 4)``."""
     return tuple(int(p) for p in re.findall(r'\d+', version)[:3])
+
+
+def profile_of(fsname: typing.Optional[str] = None) -> versions.Profile:
+    """The version profile that applies to a file system (or the client)."""
+    return versions.profile(version_of(fsname))
 
 
 # -- sizes and errnos --------------------------------------------------
@@ -193,8 +226,9 @@ _SUFFIX = {'': 0, 'k': 1, 'm': 2, 'g': 3, 't': 4, 'p': 5, 'e': 6}
 def parse_size(text: str, default_unit: int = 1) -> int:
     """Parse ``4M``/``10G``/``65536`` (base 1024) into bytes.
 
-    A bare number is multiplied by ``default_unit`` (1 for byte values,
-    1024 for quota limits given in KiB).
+    For the emulator's own command line (``add-fs --ost-size``); lfs
+    arguments go through ``llapi_parse_size``.  A bare number is
+    multiplied by ``default_unit``.
     """
     match = re.fullmatch(r'(\d+)([kKmMgGtTpPeE]?)[bB]?', text.strip())
     if not match:
@@ -204,6 +238,74 @@ def parse_size(text: str, default_unit: int = 1) -> int:
     if not suffix:
         return number * default_unit
     return number * (1024 ** _SUFFIX[suffix])
+
+
+def c_strtoull(text: str) -> typing.Tuple[int, str]:
+    """C's strtoull(text, &end, 0): the value and what follows it.
+
+    Base 0: ``0x`` is hexadecimal, a leading ``0`` octal (``010`` is 8,
+    ``08`` stops at ``8``), leading blanks and a sign are taken.  No digit
+    at all gives (0, text).
+    """
+    match = re.match(r'\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)',
+                     text)
+    if not match:
+        return 0, text
+    digits = match.group(2)
+    if digits[:2].lower() == '0x':
+        value = int(digits[2:], 16)
+    elif digits.startswith('0'):
+        value = int(digits, 8)
+    else:
+        value = int(digits)
+    if match.group(1) == '-':
+        value = (-value) % (1 << 64)
+    return value, text[match.end():]
+
+
+def llapi_parse_size(text: str, units: int, bytes_spec: bool,
+                     long_suffix: bool) -> int:
+    """liblustreapi's llapi_parse_size(): raise ValueError when refused.
+
+    Read in v2_12_9 and v2_17_0 lustre/utils/liblustreapi.c: strtoull with
+    base 0, an optional ``.fraction``, then one suffix letter: ``b`` is
+    512-byte blocks (bytes when ``bytes_spec``), ``k m g t p e`` powers of
+    1024; 2.17 also takes ``c`` (bytes) and a second letter ``i`` or
+    ``b`` (``long_suffix``).  No suffix: ``units`` (1 for stripe sizes,
+    1024 for quota limits).  A leading ``-`` is refused.
+    """
+    if text.startswith('-'):
+        raise ValueError(text)
+    value, rest = c_strtoull(text)
+    frac, frac_d = 0, 1
+    if rest.startswith('.'):
+        match = re.match(r'\.(\d*)', rest)
+        frac_digits = match.group(1) if match else ''
+        frac = int(frac_digits or '0')
+        frac_d = 10 ** len(frac_digits)
+        rest = rest[1 + len(frac_digits):]
+    if rest:
+        letter = rest[0] if long_suffix else rest[0]
+        lower = letter.lower()
+        shifts = {'k': 10, 'm': 20, 'g': 30, 't': 40, 'p': 50, 'e': 60}
+        if lower == 'b' and (long_suffix or letter == 'b'):
+            units = 1 if bytes_spec else 512
+        elif lower == 'c' and long_suffix:
+            units = 1
+        elif lower in shifts and (long_suffix or letter in
+                                  (lower, lower.upper())):
+            if value >> (64 - shifts[lower]):
+                raise ValueError(text)
+            units = 1 << shifts[lower]
+        else:
+            raise ValueError(text)
+        tail = rest[1:]
+        if long_suffix:
+            if tail not in ('', 'i', 'b', 'I', 'B'):
+                raise ValueError(text)
+        elif tail:
+            raise ValueError(text)
+    return value * units + frac * units // frac_d
 
 
 def parse_errno(text: str) -> int:
@@ -262,6 +364,13 @@ def sys_umount(target: str, flags: int = 0) -> None:
 def _unescape(field: str) -> str:
     return re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)),
                   field)
+
+
+def unescape_mount(field: str) -> str:
+    """A /proc/mounts path field as a path (octal escapes, UTF-8)."""
+    raw = re.sub(rb'\\([0-7]{3})', lambda m: bytes([int(m.group(1), 8)]),
+                 field.encode('utf-8', 'surrogateescape'))
+    return raw.decode('utf-8', 'surrogateescape')
 
 
 def mountinfo() -> typing.List[dict]:
@@ -345,8 +454,8 @@ def resolve(path: str, cmd: str) -> Target:
         parts = os.path.relpath(real, base).split('/')
         if len(parts) >= 2 and parts[1] == 'root':
             return Target(parts[0], backing_root(parts[0]), real, None)
-    raise LustreError(errno.ENOTTY, "lfs %s: '%s' is not on a Lustre "
-                      "filesystem: %s" % (cmd, path, strerror(errno.ENOTTY)))
+    raise NotLustre(errno.ENOTTY, "lfs %s: '%s' is not on a Lustre "
+                    "filesystem: %s" % (cmd, path, strerror(errno.ENOTTY)))
 
 
 def check_writable(target: Target, cmd: str) -> None:

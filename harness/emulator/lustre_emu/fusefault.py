@@ -29,7 +29,9 @@ or EIO.  A bind mount cannot do that, so the fault:
 """
 
 import errno
+import json
 import os
+import select
 import signal
 import struct
 import time
@@ -46,15 +48,30 @@ OUT_HEADER = struct.Struct('<IiQ')          # 16 bytes
 INIT_OUT = struct.Struct('<IIIIHHIIHHI7I')  # 64 bytes
 
 
-def _serve(fd: int, code: int) -> None:
-    """FUSE request loop: answer INIT, fail everything else."""
+def _serve(fd: int, code: int,
+           deadline: typing.Optional[float] = None) -> bool:
+    """FUSE request loop: answer INIT, fail everything else.
+
+    Return True when ``deadline`` passed (the client reconnects), False
+    when the mount went away.
+    """
     while True:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            try:
+                ready, _w, _x = select.select([fd], [], [], left)
+            except InterruptedError:
+                continue
+            if not ready:
+                continue
         try:
             buf = os.read(fd, 1 << 17)
         except OSError as exc:
             if exc.errno in (errno.EINTR, errno.EAGAIN, errno.ENOENT):
                 continue
-            return                      # ENODEV: unmounted
+            return False                # ENODEV: unmounted
         if len(buf) < IN_HEADER.size:
             continue
         _len, opcode, unique = IN_HEADER.unpack_from(buf)[:3]
@@ -73,7 +90,37 @@ def _serve(fd: int, code: int) -> None:
             pass
 
 
-def _spawn_daemon(fd: int, code: int) -> int:
+def reconnect(mountpoint: str, backing: str,
+              options: typing.List[str]) -> None:
+    """Put the share back in place of the failing FUSE mount.
+
+    What a Lustre client does by itself after an eviction: its imports
+    reconnect and new operations work again.  The record loses its stale
+    state.
+    """
+    from lustre_emu import share as share_mod
+    opts = share_mod.parse_options(','.join(options), sloppy=True)
+    with common.locked():
+        records = common.read_json(common.mounts_path(), {})
+        rec = records.get(mountpoint)
+        if rec is None or not rec.get('stale'):
+            return
+        common.sys_umount(mountpoint, common.MNT_DETACH)
+        common.sys_mount(backing, mountpoint, None, common.MS_BIND)
+        if opts.flags:
+            common.sys_mount(backing, mountpoint, None, common.MS_REMOUNT |
+                             common.MS_BIND | opts.flags)
+        rec['stale'] = None
+        records[mountpoint] = rec
+        common.write_json(common.mounts_path(), records)
+    with open(os.path.join(common.state_dir(), 'mount.log'), 'a',
+              encoding='utf-8') as handle:
+        handle.write(json.dumps({'reconnected': mountpoint,
+                                 'time': time.time()}) + '\n')
+
+
+def _spawn_daemon(fd: int, code: int,
+                  heal: typing.Optional[dict] = None) -> int:
     """Double-fork a daemon serving ``fd``; return its pid."""
     rfd, wfd = os.pipe()
     pid = os.fork()
@@ -91,7 +138,12 @@ def _spawn_daemon(fd: int, code: int) -> int:
                 os.dup2(devnull, std)
             os.closerange(3, fd)
             os.closerange(fd + 1, 65536)
-            _serve(fd, code)
+            if heal is None:
+                _serve(fd, code)
+            elif _serve(fd, code, heal['deadline']):
+                os.environ['LUSTRE_EMULATOR_ROOT'] = heal['root']
+                reconnect(heal['mountpoint'], heal['backing'],
+                          heal['options'])
         finally:
             os._exit(0)
     os.close(wfd)
@@ -101,11 +153,15 @@ def _spawn_daemon(fd: int, code: int) -> int:
     return int(data)
 
 
-def make_stale(mountpoint: str, source: str,
-               code: int) -> typing.Optional[int]:
+def make_stale(mountpoint: str, source: str, code: int,
+               reconnect_after: typing.Optional[float] = None,
+               backing: str = '', options: typing.Optional[list] = None,
+               root: str = '') -> typing.Optional[int]:
     """Replace the bind mount at ``mountpoint`` by a dead FUSE mount.
 
-    Return the pid of the failing daemon, or None for ENOTCONN.
+    Return the pid of the failing daemon, or None for ENOTCONN.  With
+    ``reconnect_after`` (an eviction) the daemon puts the share back
+    after that many seconds, as a client that reconnects.
     """
     fd = os.open('/dev/fuse', os.O_RDWR | os.O_CLOEXEC)
     try:
@@ -114,6 +170,11 @@ def make_stale(mountpoint: str, source: str,
             source, mountpoint, 'fuse.lustre',
             common.MS_NOSUID | common.MS_NODEV,
             'fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other' % fd)
+        if reconnect_after is not None:
+            return _spawn_daemon(fd, code, {
+                'deadline': time.monotonic() + reconnect_after,
+                'mountpoint': mountpoint, 'backing': backing,
+                'options': options or [], 'root': root})
         if code == errno.ENOTCONN:
             return None
         return _spawn_daemon(fd, code)

@@ -27,17 +27,9 @@ import typing
 
 from lustre_emu import common
 from lustre_emu import share as share_mod
+from lustre_emu import versions
 
 PROG = 'mount.lustre'
-HINTS = {
-    errno.ENODEV: 'Are the lustre modules loaded?\n'
-                  'Check /etc/modprobe.conf and /proc/filesystems',
-    errno.ENOENT: 'Is the MGS specification correct?\n'
-                  'Is the filesystem name correct?',
-    errno.EIO: 'Is the MGS running?',
-    errno.EALREADY: 'The target service is already running.',
-    errno.ENXIO: 'The target service failed to start or was not found.',
-}
 
 
 class Args(typing.NamedTuple):
@@ -83,16 +75,43 @@ def parse_args(argv: typing.List[str]) -> Args:
                 'v' in flags, 's' in flags)
 
 
-def failure(src: str, target: str, code: int) -> common.LustreError:
-    """The message mount.lustre prints for a failed mount."""
-    msg = '%s: mount %s at %s failed: %s' % (
-        PROG, src, target, common.strerror(code))
-    if code == errno.EINVAL:
-        msg += ('\nThis may have multiple causes.\nAre the mount options '
-                'correct?\nCheck the syslog for more info.')
-    elif code in HINTS:
-        msg += '\n' + HINTS[code]
-    return common.LustreError(code, msg)
+def failure(src: str, target: str, code: int,
+            prof: typing.Optional[versions.Profile] = None
+            ) -> common.LustreError:
+    """The message mount.lustre prints for a failed mount.
+
+    lustre/utils/mount_lustre.c main() (v2_12_9, v2_17_0): the failure
+    line, then a hint for some errnos; EINVAL names the file system it
+    took from the source (after the last ':', less the '/').
+    """
+    prof = prof or common.profile_of()
+    lines = ['%s: mount %s at %s failed: %s' % (
+        PROG, src, target, common.strerror(code))]
+    blank = ' ' if prof.enodev_hint_blank else ''
+    if code == errno.EBUSY:
+        lines += ['Is the backend filesystem mounted?',
+                  '%sCheck /etc/mtab and /proc/mounts' % blank]
+    elif code == errno.ENODEV:
+        lines += ['Are the lustre modules loaded?',
+                  '%sCheck /etc/modprobe.conf and /proc/filesystems'
+                  % blank]
+    elif code == errno.ENOENT:
+        lines += ['Is the MGS specification correct?',
+                  'Is the filesystem name correct?',
+                  'If upgrading, is the copied client log valid? (see '
+                  'upgrade docs)']
+    elif code == errno.EALREADY:
+        lines.append('The target service is already running. (%s)' % src)
+    elif code == errno.EIO:
+        lines.append('Is the MGS running?')
+    elif code == errno.EINVAL:
+        lines.append('This may have multiple causes.')
+        cli = src.rsplit(':', 1)[1] if ':' in src else ''
+        if len(cli) > 1:
+            lines.append("Is '%s' the correct filesystem name?" % cli[1:])
+        lines += ['Are the mount options correct?',
+                  'Check the syslog for more info.']
+    return common.LustreError(code, '\n'.join(lines))
 
 
 def _log(entry: dict) -> None:
@@ -117,9 +136,13 @@ def _consume_fault(fsname: str) -> int:
         return int(pending['errno'])
 
 
-def _mgs_reachable(share: share_mod.Share,
-                   network: typing.Optional[str]) -> int:
-    """0 if some MGS NID answers, else the errno of the failure."""
+def _mgs_reachable(share: share_mod.Share, network: typing.Optional[str],
+                   prof: versions.Profile) -> int:
+    """0 if some MGS NID answers, else the errno of the failure.
+
+    No MGS answering: ETIMEDOUT on 2.17 (the transcript: an address
+    nobody has), EIO ("Is the MGS running?") on older clients.
+    """
     mgs = common.global_config()['mgs']
     nids = share.nids
     if network:
@@ -131,12 +154,13 @@ def _mgs_reachable(share: share_mod.Share,
         if known and nid.host not in mgs['down'] \
                 and str(nid) not in mgs['down']:
             return 0
-    return errno.EIO
+    return prof.mgs_unreachable_errno
 
 
-def attempt(share: share_mod.Share, opts: share_mod.Options) -> int:
+def attempt(share: share_mod.Share, opts: share_mod.Options,
+            prof: versions.Profile) -> int:
     """One mount attempt's verdict before mounting: 0 or an errno."""
-    code = _mgs_reachable(share, opts.network)
+    code = _mgs_reachable(share, opts.network, prof)
     if code:
         return code
     fault = _consume_fault(share.fsname)
@@ -165,24 +189,43 @@ def _check_mtab(args: Args, share: share_mod.Share, target: str,
 
 def do_mount(args: Args) -> str:
     """Run the helper; return what to print on success."""
+    prof = common.profile_of()
     try:
-        share = share_mod.parse_share(args.source)
-        opts = share_mod.parse_options(args.options, args.sloppy)
+        share = share_mod.parse_share(args.source, prof.ipv6_nids)
     except common.LustreError as exc:
         _log({'source': args.source, 'target': args.target,
               'options': args.options, 'result': exc.code})
-        sys.stderr.write('%s: %s\n' % (PROG, exc.message))
-        raise failure(args.source, args.target, exc.code)
+        # convert_hostnames() fails: "Can't parse NID", then usage().
+        raise common.LustreError(exc.code, '%s: %s\nusage: %s [-fhnvV] '
+                                 '[-o <cliopt>] <mgsnid>[:<altmgsnid>...]'
+                                 ':/<filesystem>[/<subdir>] <mountpt>'
+                                 % (PROG, exc.message.rsplit(': ', 1)[0],
+                                    PROG))
+    if share.fsname in common.list_filesystems():
+        prof = common.profile_of(share.fsname)
+    try:
+        opts = share_mod.parse_options(args.options, args.sloppy, prof)
+    except common.LustreError as exc:
+        # The kernel refuses an option it does not know ("Unknown option
+        # '%s', won't mount." in the log): EINVAL.
+        _log({'source': args.source, 'target': args.target,
+              'options': args.options, 'result': exc.code,
+              'error': exc.message})
+        raise failure(args.source, args.target, exc.code, prof)
     target = os.path.realpath(args.target)
     _check_mtab(args, share, target)
     if not os.path.isdir(target):
-        raise failure(args.source, args.target, errno.ENOENT)
+        # parse_opts(): realpath() of the target fails first.
+        raise common.LustreError(errno.ENOENT, 'warning: %s: cannot '
+                                 'resolve: %s' % (
+                                     args.target,
+                                     common.strerror(errno.ENOENT)))
     backing = os.path.normpath(os.path.join(
         common.backing_root(share.fsname), share.subdir))
     sleep = common.global_config()['retry_sleep']
     code = 0
     for i in range(opts.retry + 1):
-        code = attempt(share, opts)
+        code = attempt(share, opts, prof)
         if not code:
             break
         if i < opts.retry:
@@ -190,7 +233,7 @@ def do_mount(args: Args) -> str:
     if code:
         _log({'source': args.source, 'target': target,
               'options': opts.given, 'result': code})
-        raise failure(args.source, args.target, code)
+        raise failure(args.source, args.target, code, prof)
     with common.locked():
         records = common.active_mounts(lock=False)
         _check_mtab(args, share, target, records)
@@ -203,11 +246,11 @@ def do_mount(args: Args) -> str:
                                      opts.flags)
             except OSError as exc:
                 raise failure(args.source, args.target,
-                              exc.errno or errno.EIO)
+                              exc.errno or errno.EIO, prof)
             records[target] = {
                 'source': args.source,
                 'resolved_source': '%s:/%s' % (
-                    ':'.join(','.join(str(n) for n in node)
+                    ':'.join(','.join(_nidstr(n) for n in node)
                              for node in share.mgs_nodes),
                     '/'.join(p for p in (share.fsname, share.subdir) if p)),
                 'fsname': share.fsname, 'subdir': share.subdir,
@@ -223,6 +266,13 @@ def do_mount(args: Args) -> str:
                 '%s\noptions = %s\n' % (args.source, backing, target,
                                         args.options or 'defaults'))
     return ''
+
+
+def _nidstr(nid: share_mod.Nid) -> str:
+    """libcfs_nidstr(): network number 0 is not printed (tcp0 -> tcp)."""
+    net = nid.net[:-1] if nid.net.endswith('0') and not \
+        nid.net[:-1][-1:].isdigit() else nid.net
+    return '%s@%s' % (nid.host, net)
 
 
 def main(argv: typing.Optional[typing.List[str]] = None) -> int:

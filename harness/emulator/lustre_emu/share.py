@@ -21,10 +21,12 @@ Source syntax (mount.lustre(8))::
 """
 
 import errno
+import ipaddress
 import re
 import typing
 
 from lustre_emu import common
+from lustre_emu import versions
 
 NET_RE = re.compile(r'(tcp|o2ib|gni|kfi|efa|ptl|lo)(\d{0,4})\Z')
 HOST_RE = re.compile(
@@ -33,16 +35,8 @@ HOST_RE = re.compile(
     r'(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)\Z')
 FSNAME_RE = re.compile(r'[A-Za-z0-9_-]{1,8}\Z')
 
-# Options accepted by the Lustre client (llite) and by the VFS.
-CLIENT_FLAGS = {
-    'flock', 'localflock', 'noflock', 'lazystatfs', 'nolazystatfs',
-    'user_xattr', 'nouser_xattr', 'user_fid2path', 'nouser_fid2path',
-    'acl', 'noacl', 'checksum', 'nochecksum', 'verbose', 'noverbose',
-    'always_ping', '32bitapi', 'encrypt', 'noencrypt',
-    'test_dummy_encryption', 'statfs_project', 'nostatfs_project',
-}
-CLIENT_VALUED = {'network', 'retry', 'exclude', 'mgssec', 'skpath',
-                 'max_sectors_kb'}
+# Options accepted by the Lustre client (llite) depend on the version:
+# versions.Profile.client_options / valued_options.
 VFS_FLAGS = {
     'ro': common.MS_RDONLY, 'rw': 0,
     'nosuid': common.MS_NOSUID, 'suid': 0,
@@ -86,29 +80,67 @@ def _bad(source: str, why: str) -> common.LustreError:
     return common.LustreError(errno.EINVAL, "%s: %s" % (why, source))
 
 
-def parse_nid(text: str) -> Nid:
-    """Parse ``HOST[@NET]``; raise ValueError when malformed."""
-    host, sep, net = text.partition('@')
+def parse_nid(text: str, ipv6: bool = False) -> Nid:
+    """Parse ``HOST[@NET]``; raise ValueError when malformed.
+
+    A NID without ``@NET`` is on tcp0 (libcfs_str2nid(), all versions);
+    an IPv6 address needs its ``@NET`` and 2.17 (``ipv6``).
+    """
+    host, sep, net = text.rpartition('@') if '@' in text else \
+        (text, '', '')
     if sep and not net:
         raise ValueError(text)
     net = net or 'tcp0'
     match = NET_RE.match(net)
-    if not match or not HOST_RE.match(host):
+    if not match:
+        raise ValueError(text)
+    if ':' in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(text)
+        if not (ipv6 and sep):
+            raise ValueError(text)
+    elif not HOST_RE.match(host):
         raise ValueError(text)
     return Nid(host, match.group(1) + (match.group(2) or '0'))
 
 
-def parse_share(source: str) -> Share:
+# An IPv6 NID runs to its "@net"; any other NID to the next ':' or ','
+# (v2_17_0 lustre/utils/mount_utils.c convert_hostnames() with
+# cfs_nidstr_find_delimiter()).
+_NID6_RE = re.compile(r'[0-9A-Fa-f]*:[0-9A-Fa-f:.]*@[a-z0-9]+')
+_NID_RE = re.compile(r'[^:,]*')
+
+
+def split_nids(spec: str, ipv6: bool) -> typing.List[typing.List[str]]:
+    """MGSNODE[:MGSNODE...] into lists of NID strings."""
+    nodes: typing.List[typing.List[str]] = [[]]
+    pos = 0
+    while True:
+        match = (_NID6_RE.match(spec, pos) if ipv6 else None) or \
+            _NID_RE.match(spec, pos)
+        nodes[-1].append(match.group(0))
+        pos = match.end()
+        if pos >= len(spec):
+            return nodes
+        if spec[pos] == ':':
+            nodes.append([])
+        pos += 1
+
+
+def parse_share(source: str, ipv6: bool = False) -> Share:
     """Parse a mount source; raise LustreError(EINVAL) when malformed."""
+    # An IPv6 NID ends with "@net", so the first ":/" still ends the NIDs.
     spec, sep, path = source.partition(':/')
     if not sep or not spec:
         raise _bad(source, "Can't parse device")
     nodes = []
-    for node in spec.split(':'):
-        if not node:
-            raise _bad(source, 'empty MGS node')
+    for node in split_nids(spec, ipv6):
+        if not node or not all(node):
+            raise _bad(source, "Can't parse NID '%s'" % spec)
         try:
-            nodes.append(tuple(parse_nid(n) for n in node.split(',')))
+            nodes.append(tuple(parse_nid(n, ipv6) for n in node))
         except ValueError as exc:
             raise _bad(source, "Can't parse NID '%s'" % exc)
     parts = [p for p in path.split('/') if p]
@@ -129,8 +161,12 @@ class Options(typing.NamedTuple):
     flock: str                  # 'flock', 'localflock' or 'noflock'
 
 
-def parse_options(text: str, sloppy: bool = False) -> Options:
+def parse_options(text: str, sloppy: bool = False,
+                  prof: typing.Optional[versions.Profile] = None) -> Options:
     """Parse client options; unknown ones raise EINVAL (unless sloppy)."""
+    prof = prof or common.profile_of()
+    client_flags = prof.client_options
+    client_valued = prof.valued_options
     given = [o for o in text.split(',') if o] if text else []
     flags = 0
     retry = 0
@@ -142,10 +178,10 @@ def parse_options(text: str, sloppy: bool = False) -> Options:
             flags |= VFS_FLAGS[name]
             if name == 'rw':
                 flags &= ~common.MS_RDONLY
-        elif name in CLIENT_FLAGS and not sep:
+        elif name in client_flags and not sep:
             if name in ('flock', 'localflock', 'noflock'):
                 flock = name
-        elif name in CLIENT_VALUED and sep:
+        elif name in client_valued and sep:
             if name == 'retry':
                 if not value.isdigit():
                     raise common.LustreError(

@@ -17,6 +17,7 @@ import unittest
 from unittest import mock
 
 from lustre_emu import capacity
+from lustre_emu import versions
 from tests import base
 
 
@@ -48,15 +49,17 @@ class TestSetGetStripe(base.EmulatorTestCase):
         self.assertIn('lmm_stripe_count:  4\n', out)
         self.assertIn('lmm_stripe_size:   4194304\n', out)
         self.assertEqual([0, 1, 2, 3], sorted(osts_of(out)))
-        self.assertEqual('4\n', self.lfs('getstripe', '-c', path))
-        self.assertEqual('4194304\n', self.lfs('getstripe', '-S', path))
+        # liblustreapi.c lov_dump_user_lmm_v1v3() ends every layout with
+        # a newline of its own: a bare value is followed by a blank line.
+        self.assertEqual('4\n\n', self.lfs('getstripe', '-c', path))
+        self.assertEqual('4194304\n\n', self.lfs('getstripe', '-S', path))
 
     def test_count_minus_one_uses_pool_members(self) -> None:
         path = self.path('wide')
         self.lfs('setstripe', '-c', '-1', '-p', 'hdd', path)
         out = self.lfs('getstripe', path)
         self.assertEqual([2, 3], sorted(osts_of(out)))
-        self.assertEqual('2\n', self.lfs('getstripe', '-c', path))
+        self.assertEqual('2\n\n', self.lfs('getstripe', '-c', path))
 
     def test_index_outside_pool_rejected(self) -> None:
         res = self.run_tool('lfs', 'setstripe', '-i', '3', '-p', 'ssd',
@@ -65,56 +68,71 @@ class TestSetGetStripe(base.EmulatorTestCase):
         self.assertFalse(os.path.exists(self.path('bad')))
 
     def test_bad_arguments(self) -> None:
+        # 2.15: usage errors (CMD_HELP, 4) while parsing; "-S 1000" is
+        # 1000 KiB (not a multiple of 64 KiB), "-S 3K" 3 KiB.
         for args in (['-c', 'x'], ['-S', '1000'], ['-S', '3K'],
-                     ['-E', '1M', '-E', '512K'], ['-c', '1', '-E', '1M'],
-                     []):
+                     ['-c', '2001'], ['-E', '100K'], ['-c', '1']):
             res = self.run_tool('lfs', 'setstripe', *args)
-            self.assertEqual(22, res.rc, args)
+            self.assertEqual(4, res.rc, args)
+        # a PFL end before the previous one: the layout is refused
+        res = self.run_tool('lfs', 'setstripe', '-E', '1M', '-E', '512K',
+                            self.path('bad'))
+        self.assertNotEqual(0, res.rc)
 
-    def test_empty_untagged_file_accepts_layout(self) -> None:
+    def test_created_file_already_has_a_layout(self) -> None:
+        # A file gets its layout when it is created, empty or not.
         path = self.path('empty')
         open(path, 'w').close()
-        self.lfs('setstripe', '-c', '2', path)
-        self.assertEqual('2\n', self.lfs('getstripe', '-c', path))
-        res = self.run_tool('lfs', 'setstripe', '-c', '1', path)
+        res = self.run_tool('lfs', 'setstripe', '-c', '2', path)
         self.assertEqual(17, res.rc)
+        self.assertIn('stripe already set', res.err)
+        self.assertEqual('1\n\n', self.lfs('getstripe', '-c', path))
 
     def test_directory_default_inherited(self) -> None:
         vols = self.path('vols')
         os.mkdir(vols)
         self.lfs('setstripe', '-c', '2', '-S', '2M', '-p', 'hdd', vols)
-        self.lfs('setstripe', os.path.join(vols, 'a'))
-        out = self.lfs('getstripe', os.path.join(vols, 'a'))
+        # a file made by another tool (qemu-img, cp) inherits all of it
+        with open(os.path.join(vols, 'b'), 'wb') as handle:
+            handle.write(b'x')
+        out = self.lfs('getstripe', os.path.join(vols, 'b'))
         self.assertIn('lmm_stripe_count:  2\n', out)
         self.assertIn('lmm_stripe_size:   2097152\n', out)
         self.assertIn('lmm_pool:          hdd\n', out)
-        # a file made by another tool (qemu-img, cp) inherits too
-        with open(os.path.join(vols, 'b'), 'wb') as handle:
-            handle.write(b'x')
-        self.assertEqual('hdd\n', self.lfs(
-            'getstripe', '-p', os.path.join(vols, 'b')))
-        # and so does a subdirectory
+        # an explicit layout inherits only the pool; count and size come
+        # from the file system (lod_qos.c lod_qos_parse_config())
+        self.lfs('setstripe', os.path.join(vols, 'a'))
+        out = self.lfs('getstripe', os.path.join(vols, 'a'))
+        self.assertIn('lmm_stripe_count:  1\n', out)
+        self.assertIn('lmm_stripe_size:   1048576\n', out)
+        self.assertIn('lmm_pool:          hdd\n', out)
+        # a subdirectory has no default of its own: -d shows the file
+        # system's (pattern 0), not the parent's
         os.mkdir(os.path.join(vols, 'sub'))
-        self.assertIn('pool:          hdd', self.lfs(
-            'getstripe', '-d', os.path.join(vols, 'sub')))
-        # explicit options override the inherited ones
-        self.lfs('setstripe', '-c', '1', os.path.join(vols, 'c'))
-        self.assertEqual('1\n', self.lfs('getstripe', '-c',
-                                         os.path.join(vols, 'c')))
+        self.assertEqual('stripe_count:  1 stripe_size:   1048576 '
+                         'pattern:       0 stripe_offset: -1\n\n',
+                         self.lfs('getstripe', '-d',
+                                  os.path.join(vols, 'sub')))
+        # a file keeps the layout it was created with
         self.lfs('setstripe', '-d', vols)
         self.assertNotIn('pool', self.lfs('getstripe', '-d', vols))
+        self.assertEqual('hdd\n\n', self.lfs(
+            'getstripe', '-p', os.path.join(vols, 'b')))
 
     def test_composite_instantiates_with_size(self) -> None:
         path = self.path('pfl')
         self.lfs('setstripe', '-E', '1M', '-c', '1', '-E', '-1', '-c',
                  '-1', path)
-        self.assertEqual('1\n', self.lfs('getstripe', '-c', path))
+        self.assertEqual('1\n\n', self.lfs('getstripe', '-c', path))
+        out = self.lfs('getstripe', path)
+        self.assertIn('  lcm_layout_gen:    2\n', out)
         self.write(path, 2)
         out = self.lfs('getstripe', path)
         self.assertEqual(['init', 'init'],
                          [ln.split()[1] for ln in out.split('\n')
                           if 'lcme_flags' in ln])
-        self.assertEqual('4\n', self.lfs('getstripe', '-c', path))
+        self.assertIn('  lcm_layout_gen:    3\n', out)
+        self.assertEqual('4\n\n', self.lfs('getstripe', '-c', path))
 
     def test_getstripe_missing_file(self) -> None:
         res = self.run_tool('lfs', 'getstripe', self.path('nope'))
@@ -148,11 +166,11 @@ class TestMigrate(base.EmulatorTestCase):
             self.assertEqual(8 * 1048576, len(handle.read()))
 
     def test_migrate_errors(self) -> None:
-        res = self.run_tool('lfs', 'migrate', '-p', 'nope',
-                            self.path('x'))
-        self.assertEqual(22, res.rc)
         res = self.run_tool('lfs', 'migrate', '-c', '1', self.path('x'))
         self.assertEqual(2, res.rc)
+        self.assertEqual('error: lfs migrate: %s: cannot open source file: '
+                         'No such file or directory\n' % self.path('x'),
+                         res.err)
 
 
 class TestDf(base.EmulatorTestCase):
@@ -213,15 +231,17 @@ class TestDf(base.EmulatorTestCase):
                                wraps=capacity.file_ost_usage) as split:
             self.assertEqual(first, capacity.usage('testfs'))
             self.assertEqual(0, split.call_count)
-            self.write(self.path('b'), 2)
+            # (lfs migrate computes usage itself to check the room for
+            # the copy, so b changes after it)
             self.lfs('migrate', '-c', '1', '-i', '3', self.path('c'))
-            per_ost, _mdt = capacity.usage('testfs')
+            self.write(self.path('b'), 2)
+            per_ost = capacity.usage('testfs').ost_kb
             self.assertEqual(sorted([self.path('b'), self.path('c')]),
                              sorted(c.args[0] for c in split.call_args_list))
         # b grew on OST 1; c left it for OST 3.
-        self.assertEqual(first[0][1] - before['b'] - before['c'] +
+        self.assertEqual(first.ost_kb[1] - before['b'] - before['c'] +
                          os.stat(self.path('b')).st_blocks // 2, per_ost[1])
-        self.assertEqual(first[0].get(3, 0) +
+        self.assertEqual(first.ost_kb.get(3, 0) +
                          os.stat(self.path('c')).st_blocks // 2, per_ost[3])
         # A deleted file leaves the sum; one deleted between the walk and
         # its lstat is skipped, not an error.
@@ -232,7 +252,7 @@ class TestDf(base.EmulatorTestCase):
         walk = [(root, [], ['gone'] + sorted(os.listdir(root)))]
         with mock.patch.object(capacity.os, 'walk', return_value=walk):
             self.assertEqual(per_ost[1] - a_kb,
-                             capacity.usage('testfs')[0][1])
+                             capacity.usage('testfs').ost_kb[1])
 
     def test_inactive_ost_left_out(self) -> None:
         self.run_ok('lustre-emulator', 'fault', 'ost', 'testfs', '3',
@@ -245,12 +265,18 @@ class TestDf(base.EmulatorTestCase):
         verbose = self.lfs('df', '-v', self.fsroot)
         self.assertIn('testfs-OST0003_UUID : inactive device\n', verbose)
         self.lfs('setstripe', '-c', '-1', self.path('f'))
-        self.assertEqual('3\n', self.lfs('getstripe', '-c',
-                                         self.path('f')))
+        self.assertEqual('3\n\n', self.lfs('getstripe', '-c',
+                                           self.path('f')))
 
     def test_unknown_pool(self) -> None:
+        # mntdf(): no OST passes llapi_search_ost(): MDT rows, a zero
+        # summary, status 0 (the 2.17.0 transcript too)
         res = self.run_tool('lfs', 'df', '--pool', 'nope', self.fsroot)
-        self.assertEqual(2, res.rc)
+        self.assertEqual(0, res.rc)
+        rows = df_rows(res.out)
+        self.assertEqual({'testfs-MDT0000_UUID', 'filesystem_summary:'},
+                         set(rows))
+        self.assertEqual((0, 0, 0), rows['filesystem_summary:'])
 
     def test_add_fs(self) -> None:
         self.run_ok('lustre-emulator', 'add-fs', 'big', '--osts', '3',
@@ -307,17 +333,25 @@ class TestProjectQuota(base.EmulatorTestCase):
         self.assertIn('prj 7', res.out)
 
     def test_short_mount_point_on_same_line(self) -> None:
-        text = capacity.format_quota('testfs', 1, '/mnt/lustre')
+        prof = versions.profile('2.15')
+        text = capacity.quota_line(prof, '/mnt/lustre', capacity.quota_row(
+            'testfs', 1), 1)
         self.assertEqual('    /mnt/lustre       0       0       0       -'
-                         '       0       0       0       -',
-                         text.split('\n')[2])
+                         '       0       0       0       -\n', text)
 
     def test_project_quota_disabled(self) -> None:
         self.run_ok('lustre-emulator', 'set', 'testfs.project_quota',
                     'off')
+        # the quota slaves are off: the quotactl fails with ESRCH
         res = self.run_tool('lfs', 'setquota', '-p', '1', '-B', '1G',
                             self.fsroot)
-        self.assertEqual(95, res.rc)
+        self.assertEqual(3, res.rc)
+        self.assertEqual('setquota failed: No such process\n', res.err)
+        res = self.run_tool('lfs', 'quota', '-p', '1', self.fsroot)
+        self.assertEqual(3, res.rc)
+        self.assertEqual(('', 'prj quotas are not enabled.\n'),
+                         (res.out, res.err))
+        # and the MDT has no project feature: setting ids is refused
         res = self.run_tool('lfs', 'project', '-p', '1', self.fsroot)
         self.assertEqual(95, res.rc)
 
