@@ -59,7 +59,13 @@ def run(*cmd, **kwargs):
 
 
 class Emulator(object):
-    """The Lustre emulator's command line, as the tests use it."""
+    """The Lustre emulator's command line, as the tests use it.
+
+    ``$LUSTRE_EMULATOR_VERSION`` (a profile such as 2.12 or 2.17, or a
+    release such as 2.15.4) is the Lustre version the file systems are
+    created with: tox -e functional runs the newest profile, tox -e
+    functional-oldest the oldest.  Unset: the emulator's default.
+    """
 
     def add_fs(self, osts=4, ost_size='2G', pools=()):
         """Add a fresh file system; return its name (at most 8 chars)."""
@@ -68,6 +74,9 @@ class Emulator(object):
                '--ost-size', ost_size]
         for pool in pools:
             cmd += ['--pool', pool]
+        version = os.environ.get('LUSTRE_EMULATOR_VERSION')
+        if version:
+            cmd += ['--version', version]
         run(*cmd)
         return fsname
 
