@@ -231,10 +231,19 @@ class ProjectQuotaAndRetypeTestCase(FunctionalTestCase):
         diff, _same = volume_types.volume_types_diff(self.ctxt, one.id,
                                                      two.id)
         new_type = objects.VolumeType.get_by_id(self.ctxt, two.id)
-        self.assertEqual((True, None), self.driver.retype(
-            self.ctxt, volume, new_type, diff, {'host': volume.host}))
-        for path in self.driver._volume_images(volume):
-            self.assertEqual('2', getstripe('-c', path))
+        paths = self.driver._volume_images(volume)
+        result = self.driver.retype(self.ctxt, volume, new_type, diff,
+                                    {'host': volume.host})
+        if self.driver._lfs.migrate_keeps_holes:
+            self.assertEqual((True, None), result)
+            self.assertEqual(['2'] * len(paths),
+                             [getstripe('-c', path) for path in paths])
+        else:
+            # Before 2.15 lfs migrate fills holes: the thin volume's
+            # sparse files are left to Cinder's generic migration.
+            self.assertEqual((False, None), result)
+            self.assertEqual(['1'] * len(paths),
+                             [getstripe('-c', path) for path in paths])
 
     def test_retype_attached_refused(self):
         one = self.make_volume_type('one', **{'lustre:stripe_count': '1'})
