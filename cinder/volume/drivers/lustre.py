@@ -29,9 +29,7 @@ import json
 import math
 import os
 import re
-import stat
 import tempfile
-import threading
 import typing
 from typing import Any, Iterator, Optional  # noqa: H301
 
@@ -57,6 +55,7 @@ from cinder.objects import fields
 from cinder import utils
 from cinder.volume import configuration
 from cinder.volume.drivers import lustre_client
+from cinder.volume.drivers import lustre_images as images
 from cinder.volume.drivers import remotefs
 from cinder.volume import volume_utils
 
@@ -218,8 +217,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     # ThirdPartySystems wiki page
     CI_WIKI_NAME = 'Lustre_CI'
 
-    _SUPPORTED_FORMATS = ('raw', 'qcow2')
-
     def __init__(self, execute=utils.execute, *args, **kwargs) -> None:
         super().__init__(execute, *args, **kwargs)
         self.configuration.append_config_values(lustre_opts)
@@ -244,8 +241,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._pools: dict[str, lustre_client.LustrePool] = {}
         # Whether fallocate works, by share directory, once known.
         self._fallocate: dict[str, bool] = {}
-        # The overlay this thread has just committed, kept (_img_commit).
-        self._committing = threading.local()
 
     @staticmethod
     def get_driver_options() -> list:
@@ -577,7 +572,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         mounted = [pool.name for pool in self._pools.values()
                    if pool.share in self._mounted_shares]
         candidates = [name] if name in mounted else mounted
-        thick = self._provisioning_type(volume.volume_type) == 'thick'
+        thick = self._is_thick(volume)
         hosts = self._provisioned_hosts()
         capacity = {}
         for pool in candidates:
@@ -718,12 +713,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     # Volume files
     # ------------------------------------------------------------------
 
-    def _provisioning_type(self, volume_type: Any) -> str:
-        """'thin' or 'thick', from the volume type or the default option."""
-        specs = (volume_type.extra_specs or {}) if volume_type else {}
-        return self._provisioning_of(specs)
+    @staticmethod
+    def _extra_specs(volume_type: Any) -> dict:
+        return (volume_type.extra_specs or {}) if volume_type else {}
 
-    def _provisioning_of(self, specs: dict) -> str:
+    def _provisioning(self, specs: dict) -> str:
         """'thin' or 'thick', from extra specs or the default option."""
         prov = specs.get('provisioning:type')
         if prov is None:
@@ -735,47 +729,85 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 "'%s'") % prov)
         return prov
 
-    def _new_volume_format(self, volume_type: Any,
-                           multiattach: bool = False) -> str:
-        """The file format of a new, unencrypted volume of a type."""
-        if (self._provisioning_type(volume_type) == 'thin' and
-                self.configuration.lustre_qcow2_volumes and
-                not multiattach):
+    def _is_thick(self, volume: objects.Volume) -> bool:
+        return self._provisioning(
+            self._extra_specs(volume.volume_type)) == 'thick'
+
+    def _file_format(self, volume: objects.Volume,
+                     copied: bool = False) -> str:
+        """The format of a new file of a volume: the one place it is decided.
+
+        =============================  ============  ====================
+        the volume                     its file is   format
+        =============================  ============  ====================
+        a backup's temporary copy      any           raw
+        encrypted                      created       qcow2 (LUKS inside)
+        encrypted                      copied        raw (LUKS container)
+        multiattach                    any           raw
+        thin, lustre_qcow2_volumes     any           qcow2
+        anything else                  any           raw
+        =============================  ============  ====================
+
+        Always the new volume's own type and flags, never its source's.
+        cinder-backup reads a file byte for byte and guests cannot share a
+        qcow2 file: both need raw.
+        """
+        if self._is_backup_view(volume):
+            return 'raw'
+        if volume.encryption_key_id:
+            return 'raw' if copied else 'qcow2'
+        if (not volume.multiattach and not self._is_thick(volume) and
+                self.configuration.lustre_qcow2_volumes):
             return 'qcow2'
         return 'raw'
 
-    def _copied_format(self, volume_type: Any, encrypted: bool) -> str:
-        """The format of a volume written from a snapshot (or a clone).
+    @staticmethod
+    def _recorded_format(volume: objects.Volume) -> str:
+        """The format Cinder recorded for the volume's base file.
 
-        Cloning hands the copy a stand-in for the new volume with the
-        source's type and without multiattach, so the format follows the
-        type alone. Encrypted copies are raw LUKS images: qemu-img
-        re-encrypts them with the new volume's key.
+        Never read from the file, which a guest writes: a raw volume can
+        hold any header.
         """
-        return 'raw' if encrypted else self._new_volume_format(volume_type)
+        with volume.obj_as_admin():
+            metadata = volume.admin_metadata or {}
+        volume_format = metadata.get('base_format') or metadata.get('format')
+        if volume_format not in images.FORMATS:
+            raise images.UnsafeImage(path=volume.name, reason=_(
+                'its format is not recorded (admin metadata "format")'))
+        return volume_format
 
-    def _copy_format(self, volume: Any) -> str:
-        """The format to write a volume in from a snapshot or a clone."""
-        if self._is_backup_view(volume):
-            return 'raw'
-        return self._copied_format(volume.volume_type,
-                                   bool(getattr(volume, 'encryption_key_id',
-                                                None)))
+    def _base_image(self, volume: objects.Volume) -> images.Image:
+        return images.Image(self.local_path(volume),
+                            self._recorded_format(volume),
+                            bool(volume.encryption_key_id))
 
-    def _layout(self, volume: Any) -> lustre_client.Layout:
-        """The layout of a volume's files: its type's, in its OST pool.
+    @property
+    def _reader(self) -> images.ImageReader:
+        return images.ImageReader(self._execute, self._execute_as_root)
 
-        A volume scheduled to a Cinder pool that is an OST pool is striped
-        over that pool's OSTs; a type that names another OST pool
-        contradicts the scheduler's choice and is refused.
-        """
-        volume_type = volume.volume_type
-        specs = (volume_type.extra_specs or {}) if volume_type else {}
-        return self._layout_of(specs, self._pool_name_of(volume))
+    @property
+    def _qemu_img(self) -> images.QemuImg:
+        return images.QemuImg(self._execute, self._execute_as_root)
+
+    def _chain(self, volume: objects.Volume) -> images.Chain:
+        """The volume's images from the active one down, all checked."""
+        info = self._read_info_file(self._local_path_volume_info(volume),
+                                    empty_if_missing=True)
+        return self._reader.chain(self._local_volume_dir(volume),
+                                  volume.name, info, self._base_image(volume))
+
+    def _layout(self, volume: objects.Volume) -> lustre_client.Layout:
+        """The layout of a volume's files: its type's, in its OST pool."""
+        return self._layout_of(self._extra_specs(volume.volume_type),
+                               self._pool_name_of(volume))
 
     def _layout_of(self, specs: dict, pool_name: Optional[str]
                    ) -> lustre_client.Layout:
-        """The layout that extra specs give files in a Cinder pool."""
+        """The layout that extra specs give files in a Cinder pool.
+
+        A type that names another OST pool than the Cinder pool the
+        scheduler chose contradicts that choice and is refused.
+        """
         layout = lustre_client.Layout.from_extra_specs(specs)
         pool = self._pools.get(pool_name or '')
         if not pool or not pool.ost_pool:
@@ -788,9 +820,15 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'type_pool': layout.pool, 'pool': pool.name})
         return dataclasses.replace(layout, pool=pool.ost_pool)
 
-    def _create_with_layout(self, path: str,
-                            layout: lustre_client.Layout) -> None:
-        """Create the empty file with a layout, if there is one."""
+    def _create_new_file(self, path: str,
+                         layout: lustre_client.Layout) -> None:
+        """Make sure nothing is at ``path``, then create it with a layout.
+
+        Without a layout the file is left for the command that writes it.
+        """
+        if os.path.lexists(path):
+            raise lustre_client.LustreException(msg=_(
+                '%s already exists; refusing to overwrite it') % path)
         if layout:
             self._lfs.create_file(path, layout,
                                   run_as_root=self._execute_as_root)
@@ -798,40 +836,34 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _do_create_volume(self, volume: objects.Volume) -> None:
         """Create the volume's file; never touch a file already there."""
         path = self.local_path(volume)
-        if os.path.lexists(path):
-            raise lustre_client.LustreException(msg=_(
-                '%s already exists; refusing to overwrite it') % path)
         # Bad extra specs are refused here, before anything is written.
         layout = self._layout(volume)
+        self._create_new_file(path, layout)
         try:
-            self._create_with_layout(path, layout)
             volume_format = self._create_volume_file(volume, path)
             self._set_rw_permissions(path)
             self._apply_project_quota(volume)
         except Exception:
             with excutils.save_and_reraise_exception():
                 # The file did not exist before: whatever is there is ours.
-                if os.path.lexists(path):
-                    self._delete(path)
+                self._delete_if_present(path)
                 self._release_project_quota(volume)
         self._save_volume_format(volume, volume_format)
 
     def _create_volume_file(self, volume: objects.Volume, path: str) -> str:
         """Create the file as the volume's type asks; return its format."""
+        volume_format = self._file_format(volume)
         if volume.encryption_key_id:
             encryption = volume_utils.check_encryption_provider(
                 volume, volume.obj_context)
             self._create_encrypted_volume_file(path, volume.size, encryption,
                                                volume.obj_context)
-            return 'qcow2'
-        volume_format = self._new_volume_format(volume.volume_type,
-                                                volume.multiattach)
-        if volume_format == 'qcow2':
+        elif volume_format == 'qcow2':
             self._create_qcow2_file(path, volume.size)
-        elif self._provisioning_type(volume.volume_type) == 'thin':
-            self._create_sparsed_file(path, volume.size)
-        else:
+        elif self._is_thick(volume):
             self._create_regular_file(path, volume.size)
+        else:
+            self._create_sparsed_file(path, volume.size)
         return volume_format
 
     @staticmethod
@@ -848,23 +880,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         # Saved as admin: a non-admin may create a volume from an image.
         with volume.obj_as_admin():
             volume.save()
-
-    @staticmethod
-    def _get_volume_format(volume: objects.Volume) -> Optional[str]:
-        with volume.obj_as_admin():
-            return (volume.admin_metadata or {}).get('format')
-
-    def _active_image_format(self, volume: objects.Volume) -> Optional[str]:
-        """The format of the volume's active image.
-
-        Snapshot overlays are qcow2 by construction; only without them is
-        the recorded format (the base file's) the active image's. Trusting
-        the record alone would make a stale copy of the volume resize a
-        qcow2 overlay as if it were raw.
-        """
-        if self._snapshots_exist(volume):
-            return 'qcow2'
-        return self._get_volume_format(volume)
 
     def _create_regular_file(self, path: str, size: int) -> None:
         """Preallocate a new raw file with fallocate, writing no data.
@@ -891,30 +906,13 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._fallocate[directory] = False
 
     def _delete(self, path: str) -> None:
-        """Remove one file; only ever called with a checked volume path."""
-        if path == getattr(self._committing, 'path', None):
-            LOG.debug('Keeping %s until the .info file no longer names it.',
-                      path)
-            return
+        """Remove one name; a link is removed, never what it points to."""
         self._execute('rm', '-f', '--', path,
                       run_as_root=self._execute_as_root)
 
-    def _img_commit(self, path: str, passphrase_file: Optional[str] = None,
-                    backing_file: Optional[str] = None) -> None:
-        """Commit a snapshot's overlay into its backing file; keep it.
-
-        The base class deletes the overlay right after the commit, before
-        the image above it is rebased and before the .info file stops
-        naming it: had cinder-volume died in between, the chain or the
-        .info file would name a file that is gone, and the volume could
-        neither be read nor the deletion be run again. _delete_snapshot
-        deletes the overlay once nothing names it.
-        """
-        self._committing.path = path
-        try:
-            super()._img_commit(path, passphrase_file, backing_file)
-        finally:
-            self._committing.path = None
+    def _delete_if_present(self, path: str) -> None:
+        if os.path.lexists(path):
+            self._delete(path)
 
     def _check_own_file(self, volume: Any, name: Any) -> str:
         """Return the path of a file named in a volume's .info file.
@@ -924,17 +922,27 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         _check_file_name(volume.name, name, self._local_volume_dir(volume))
         return os.path.join(self._local_volume_dir(volume), name)
 
+    def _read_file(self, filename: str) -> str:
+        """Read a .info file without following a link or blocking."""
+        images.check_regular(filename)
+        fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd) as f:
+            return f.read()
+
     def _read_info_file(self, info_path: str,
                         empty_if_missing: bool = False) -> dict:
         """Read a .info file, refusing one that is corrupt or forged."""
+        if not os.path.lexists(info_path):
+            if empty_if_missing:
+                return {}
+            raise lustre_client.LustreException(msg=_(
+                '%s does not exist') % info_path)
         try:
-            info = super()._read_info_file(info_path, empty_if_missing)
+            info = json.loads(self._read_file(info_path))
         except ValueError as exc:
             raise lustre_client.LustreException(msg=_(
                 '%(path)s is not valid JSON: %(err)s') % {
                 'path': info_path, 'err': exc})
-        if not info and not os.path.exists(info_path):
-            return {}
         volume_name = os.path.basename(info_path)[:-len('.info')]
         if not isinstance(info, dict) or 'active' not in info:
             raise lustre_client.LustreException(msg=_(
@@ -975,15 +983,26 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                     os.unlink(tmp_path)
 
     def _volume_files(self, volume: objects.Volume) -> list[str]:
-        """Every file of the volume: images in its chain, then .info."""
+        """Every file of the volume there is: its images, then .info.
+
+        The base file is gone once Nova pulled it into the active image,
+        which may then be the chain's bottom unnamed by the .info file.
+        """
         info_path = self._local_path_volume_info(volume)
         info = self._read_info_file(info_path, empty_if_missing=True)
         names = {volume.name, *info.values()}
+        if info:
+            try:
+                names.update(self._chain(volume).names())
+            except images.UnsafeImage as exc:
+                LOG.warning('Volume %(vol)s: %(err)s; only the files its '
+                            '.info file names are its own.',
+                            {'vol': volume.id, 'err': exc})
         paths = [os.path.join(self._local_volume_dir(volume), name)
                  for name in sorted(names)]
         if info:
             paths.append(info_path)
-        return paths
+        return [path for path in paths if os.path.lexists(path)]
 
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def create_volume(self, volume: objects.Volume) -> dict:
@@ -1005,15 +1024,23 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _qemu_img_info(self, path: str, volume_name: Optional[str],
                        img_format: Optional[str] = None
                        ) -> 'imageutils.QemuImgInfo':
-        """qemu-img info with backing files confined to the volume.
+        """qemu-img info of a file to manage, which Cinder never wrote.
 
-        Managing a file passes no volume name: then no backing file at all
-        is accepted, as in the base class.
+        Only managing asks about a file whose format Cinder does not know:
+        the format inspector names it, refusing backing and data files and
+        VMDK extents, and qemu-img then reads it in that format. Files of
+        volumes are known by their record (_chain).
         """
-        # The base class takes None too (its backing file pattern then
-        # names no file of a volume), though typed str.
-        return self._qemu_img_info_base(path,
-                                        typing.cast(str, volume_name),
+        if volume_name is not None or img_format is not None:
+            raise images.UnsafeImage(path=path, reason=_(
+                'the files of a volume have the format Cinder recorded'))
+        images.check_regular(path)
+        img_format = image_utils.get_image_format(path)
+        if img_format is None:
+            raise images.UnsafeImage(path=path, reason=_(
+                'it names another file (a backing or data file, or an '
+                'extent), or its format is unknown'))
+        return self._qemu_img_info_base(path, typing.cast(str, volume_name),
                                         self._mounter.mount_point_base,
                                         force_share=True, run_as_root=True,
                                         img_format=img_format)
@@ -1236,15 +1263,14 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 volume_utils.extract_host(host['host'], level='pool') !=
                 self._pool_name_of(volume)):
             return False
-        old_specs = ((volume.volume_type.extra_specs or {})
-                     if volume.volume_type else {})
+        old_specs = self._extra_specs(volume.volume_type)
         for key in diff.get('extra_specs') or {}:
             if key.startswith(lustre_client.SPEC_PREFIX):
                 continue
             # provisioning:type may go from unset to its default.
             if key != 'provisioning:type' or (
-                    self._provisioning_of(old_specs) !=
-                    self._provisioning_of(new_type['extra_specs'] or {})):
+                    self._provisioning(old_specs) !=
+                    self._provisioning(new_type['extra_specs'] or {})):
                 LOG.debug('Retype of volume %(vol)s changes %(key)s: '
                           'it needs a migration.',
                           {'vol': volume.id, 'key': key})
@@ -1265,47 +1291,48 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return defaults.layout() if defaults else None
 
     def _volume_images(self, volume: objects.Volume) -> list[str]:
-        """The volume's image files: the base file and its overlays."""
-        return [path for path in self._volume_files(volume)
-                if not path.endswith('.info')]
+        """The volume's image files, each checked before lfs migrates it."""
+        paths = [path for path in self._volume_files(volume)
+                 if not path.endswith('.info')]
+        for path in paths:
+            images.check_regular(path)
+        return paths
 
     # ------------------------------------------------------------------
     # Attach
     # ------------------------------------------------------------------
 
+    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def initialize_connection(self, volume: objects.Volume,
                               connector: dict) -> dict:
         """Return the file to attach, after checking it is safe to attach.
 
-        The active image must be raw or qcow2, and no larger than the
-        volume: a bigger virtual size means someone other than Cinder
-        rewrote the image (for example a guest writing a qcow2 header into
-        a raw volume), and attaching it could expose other data.
+        Under the volume's lock: a clone being copied from this volume is
+        finished before a guest can write to it. Every image of the chain
+        is checked, and the active one may be no larger than the volume:
+        a bigger virtual size means someone other than Cinder rewrote it.
         """
         if volume.status == fields.VolumeStatus.RESTORING_BACKUP:
-            self._prepare_restore_target(volume)
-        active = self.get_active_image_from_info(volume)
-        path = os.path.join(self._local_volume_dir(volume), active)
-        info = self._qemu_img_info(
-            path, volume.name, img_format=self._active_image_format(volume))
-        if info.file_format not in self._SUPPORTED_FORMATS:
-            raise exception.InvalidVolume(reason=_(
-                'Lustre volume %(vol)s is %(fmt)s; only raw and qcow2 can '
-                'be attached') % {'vol': volume.id, 'fmt': info.file_format})
-        if math.ceil(info.virtual_size / units.Gi) > volume.size:
+            active = self._prepare_restore_target(volume)
+        else:
+            active = self._chain(volume).active
+        virtual_size = self._reader.header(active).virtual_size
+        if math.ceil(virtual_size / units.Gi) > volume.size:
             LOG.error('Volume %(vol)s: virtual size %(vsize)s exceeds its '
                       'size %(size)sG; refusing to attach it, it may have '
                       'been tampered with.',
-                      {'vol': volume.id, 'vsize': info.virtual_size,
+                      {'vol': volume.id, 'vsize': virtual_size,
                        'size': volume.size})
             raise exception.InvalidVolume(reason=_(
                 'the virtual size of the volume exceeds its size; refusing '
                 'to attach it as a suspected exploit'))
         data = {'export': volume.provider_location,
-                'name': active,
-                'format': info.file_format}
-        if self.shares.get(volume.provider_location):
-            data['options'] = self.shares[volume.provider_location]
+                'name': active.name,
+                'format': active.fmt}
+        options = self.shares.get(volume.provider_location)
+        if options:
+            # As the NFS driver's: the arguments os-brick's mount adds.
+            data['options'] = '-o %s' % options
         return {'driver_volume_type': self.driver_volume_type,
                 'data': data,
                 'mount_point_base': self._get_mount_point_base()}
@@ -1342,11 +1369,13 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def create_snapshot(self, snapshot: objects.Snapshot) -> None:
         self._check_snapshot_support()
         self._check_snapshot_file_operations()
-        if (snapshot.volume.multiattach and
-                len(snapshot.volume.volume_attachment or []) > 1):
+        if snapshot.volume.multiattach:
+            # Guests can share a raw file, not the qcow2 overlay that a
+            # snapshot makes the active image (libvirt refuses it).
             raise exception.InvalidVolume(reason=_(
-                'a snapshot of a volume attached to several instances '
-                'cannot be taken'))
+                'volume %s is a multiattach volume: it stays one raw file '
+                'that guests share, and cannot have snapshots')
+                % snapshot.volume.id)
         self._ensure_share_mounted(snapshot.volume.provider_location)
         self._create_snapshot(snapshot)
         self._apply_project_quota(snapshot.volume)
@@ -1354,145 +1383,236 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _delete_snapshot(self, snapshot: objects.Snapshot) -> None:
         """Delete a snapshot; its volume's quota shrinks by one image.
 
-        Safe to run again after cinder-volume died part-way through it,
-        or through the snapshot's creation: each step leaves a chain and
-        a .info file that agree, and what a step left is finished here.
+        Safe to run again after cinder-volume died part-way through it:
+        each step leaves a chain and a .info file that agree, and an
+        overlay is deleted only once the .info file no longer names it.
         """
+        volume = snapshot.volume
         # On a stale mount the .info file would seem missing, and the
         # snapshot deleted when nothing was.
-        self._ensure_share_mounted(snapshot.volume.provider_location)
-        info_path = self._local_path_volume_info(snapshot.volume)
+        self._ensure_share_mounted(volume.provider_location)
+        self._validate_state(volume.status, ['available', 'in-use',
+                                             'backing-up', 'deleting',
+                                             'downloading'])
+        info_path = self._local_path_volume_info(volume)
         info = self._read_info_file(info_path, empty_if_missing=True)
         name = info.get(snapshot.id)
         if name is None:
-            # Created up to its overlay, not recorded in the .info file.
-            self._delete_unnamed(self._get_new_snap_path(snapshot), info)
-        elif (name != info['active'] and
-                not self._in_active_chain(snapshot.volume, name)):
-            # Committed, and no longer in the chain: only forget it.
-            LOG.info('Snapshot %s is out of its volume\'s chain already.',
+            self._clear_unused_overlay(volume,
+                                       self._get_new_snap_path(snapshot))
+            return
+        chain = self._chain(volume)
+        if name not in chain.names() or chain.backing_of(name) is None:
+            # Committed already, or an overlay without its data: forget
+            # it; the active image is never deleted.
+            LOG.info('Snapshot %s is not in its volume\'s chain.',
                      snapshot.id)
             del info[snapshot.id]
             self._write_info_file(info_path, info)
+        elif self._is_volume_attached(volume):
+            self._delete_snapshot_online(
+                snapshot.obj_context, snapshot,
+                self._online_delete_info(chain, info, name))
         else:
-            super()._delete_snapshot(snapshot)
-        if name:
-            self._delete_unnamed(self._check_own_file(snapshot.volume, name),
-                                 self._read_info_file(info_path))
-        self._apply_project_quota(snapshot.volume)
+            self._commit_snapshot(snapshot, chain, info, name)
+        self._delete_unnamed(self._check_own_file(volume, name),
+                             self._read_info_file(info_path))
+        self._apply_project_quota(volume)
 
-    def _in_active_chain(self, volume: objects.Volume, name: str) -> bool:
-        """Whether an image of the volume backs its active image."""
-        chain = self._get_backing_chain_for_path(
-            volume, self._local_path_active_image(volume))
-        return any(os.path.basename(image['filename']) == name
-                   for image in chain)
+    def _clear_unused_overlay(self, volume: objects.Volume,
+                              path: str) -> None:
+        """Remove an overlay that no .info names and no guest has written.
+
+        A snapshot whose creation died before the .info file named it
+        leaves one. It is provably unused only while the volume is
+        detached and the overlay holds no data: an online snapshot that
+        failed after Nova moved the guest onto its overlay leaves the
+        guest's latest writes there, so such a file is kept, and logged.
+        """
+        info = self._read_info_file(self._local_path_volume_info(volume),
+                                    empty_if_missing=True)
+        if (not os.path.lexists(path) or
+                os.path.basename(path) in info.values()):
+            return
+        overlay = images.Image(path, 'qcow2', bool(volume.encryption_key_id))
+        try:
+            unused = (not self._is_volume_attached(volume) and
+                      not self._reader.holds_data(overlay))
+        except images.UnsafeImage as exc:
+            LOG.warning('%s', exc)
+            unused = False
+        if unused:
+            LOG.info('Deleting %s, the empty overlay of an unfinished '
+                     'snapshot.', path)
+            self._delete(path)
+            return
+        LOG.warning('%(path)s is an overlay of volume %(vol)s that its .info '
+                    'file does not name, and it may hold data a guest '
+                    'wrote: it is kept. Remove it by hand once you know it '
+                    'is unused.', {'path': path, 'vol': volume.id})
+
+    def _online_delete_info(self, chain: images.Chain, info: dict,
+                            name: str) -> dict:
+        """What Nova needs to merge a snapshot of an attached volume."""
+        base = chain.backing_of(name)
+        assert base is not None
+        new_base = chain.backing_of(base.name)
+        base_id = next((snap_id for snap_id, file_name in info.items()
+                        if snap_id != 'active' and file_name == base.name),
+                       None)
+        return {'active_file': info['active'], 'snapshot_file': name,
+                'base_file': base.name, 'base_id': base_id,
+                'new_base_file': new_base.name if new_base else None}
+
+    def _commit_snapshot(self, snapshot: objects.Snapshot,
+                         chain: images.Chain, info: dict, name: str) -> None:
+        """Merge a snapshot's overlay into the image below it, offline.
+
+        The overlay is committed into its backing image; the image above
+        it, if any, is pointed at that backing image; the .info file then
+        stops naming the overlay, which the caller deletes.
+        """
+        volume = snapshot.volume
+        backing = chain.backing_of(name)
+        assert backing is not None
+        with self._volume_passphrase(volume) as passphrase:
+            self._qemu_img.commit(chain.below(name), passphrase)
+            if name == info['active']:
+                info['active'] = backing.name
+            else:
+                higher = chain.images[chain.names().index(name) - 1]
+                self._qemu_img.rebase_unsafe(higher, backing, passphrase)
+        if info['active'] == volume.name:
+            # The base file is the active image again, in its own format.
+            self._save_volume_format(volume, backing.fmt)
+        del info[snapshot.id]
+        self._write_info_file(self._local_path_volume_info(volume), info)
 
     def _delete_unnamed(self, path: str, info: dict) -> None:
         """Delete a snapshot's overlay unless the .info file names it."""
-        if os.path.basename(path) not in info.values() and \
-                os.path.lexists(path):
-            LOG.info('Deleting %s, an overlay of a deleted or unfinished '
-                     'snapshot.', path)
-            self._delete(path)
+        if os.path.basename(path) not in info.values():
+            self._delete_if_present(path)
+
+    def _get_backing_chain_for_path(self, volume: objects.Volume,
+                                    path: str) -> list[dict]:
+        """The checked chain below ``path``, as the base class lists it."""
+        names = self._chain(volume).below(os.path.basename(path)).names()
+        return [{'filename': name, 'backing-filename': backing}
+                for name, backing in zip(names, names[1:] + [None])]
+
+    def _do_create_snapshot(self, snapshot: objects.Snapshot,
+                            backing_filename: str,
+                            new_snap_path: str) -> None:
+        """Create an overlay on an image of the volume's checked chain.
+
+        The overlay records the backing image's format as Cinder knows it,
+        and qemu-img does not open the backing file to make it.
+        """
+        volume = snapshot.volume
+        backing = self._chain(volume).below(backing_filename).active
+        self._clear_unused_overlay(volume, new_snap_path)
+        self._create_new_file(new_snap_path, self._layout(volume))
+        try:
+            with self._volume_passphrase(volume) as passphrase:
+                self._qemu_img.create_overlay(
+                    new_snap_path, backing, volume.size, passphrase,
+                    self._encrypt_options(volume))
+            self._set_rw_permissions(new_snap_path)
+            if self.secure_file_operations_enabled():
+                self._execute('chown', '--reference=%s' % backing.path,
+                              new_snap_path,
+                              run_as_root=self._execute_as_root)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                self._delete_if_present(new_snap_path)
+
+    def _encrypt_options(self, volume: objects.Volume) -> str:
+        if not volume.encryption_key_id:
+            return ''
+        encryption = volume_utils.check_encryption_provider(
+            volume, volume.obj_context)
+        return images.QemuImg.encrypt_options(encryption['cipher'],
+                                              encryption['key_size'])
 
     def _copy_volume_from_snapshot(self, snapshot: objects.Snapshot,
-                                   volume: Any, volume_size: int,
+                                   volume: objects.Volume, volume_size: int,
                                    src_encryption_key_id: Optional[str] = None,
                                    new_encryption_key_id: Optional[str] = None
                                    ) -> None:
-        """Write the snapshot's data into the (new) volume's file.
+        """Write the data of a snapshot into the volume's file.
 
-        The data of a snapshot is in the backing file of the overlay the
-        .info file names for it.
+        A snapshot's data is the chain below the overlay the .info file
+        names for it.
         """
         self._check_snapshot_support()
-        src_volume = snapshot.volume
-        info = self._read_info_file(self._local_path_volume_info(src_volume))
-        overlay = self._check_own_file(src_volume, info[snapshot.id])
-        # Overlays are qcow2 by construction: never probed for a format.
-        backing = self._qemu_img_info(overlay, src_volume.name,
-                                      img_format='qcow2').backing_file
-        src_path = self._check_own_file(src_volume, backing)
-        src_format = self._chain_file_format(src_volume, backing, src_path)
-        dest_path = self._local_path_volume(volume)
-        if not os.path.lexists(dest_path):
-            self._create_with_layout(dest_path, self._layout(volume))
-        LOG.debug('Copying snapshot %(snap)s (%(src)s) to %(dest)s',
-                  {'snap': snapshot.id, 'src': src_path, 'dest': dest_path})
-        if new_encryption_key_id:
-            src_info = self._qemu_img_info(src_path, src_volume.name,
-                                           img_format=src_format)
-            self._convert_encrypted(volume, src_path, dest_path, src_info,
-                                    src_encryption_key_id,
-                                    new_encryption_key_id)
+        source_volume = snapshot.volume
+        info = self._read_info_file(
+            self._local_path_volume_info(source_volume), empty_if_missing=True)
+        name = info.get(snapshot.id)
+        below = self._chain(source_volume).below(name).images \
+            if name else ()
+        if len(below) < 2:
+            raise exception.InvalidSnapshot(reason=_(
+                'the .info file of volume %(vol)s records no data of '
+                'snapshot %(snap)s') % {'vol': source_volume.id,
+                                        'snap': snapshot.id})
+        self._write_copy(images.Chain(below[1:]), volume, volume_size,
+                         src_encryption_key_id, new_encryption_key_id)
+
+    def _write_copy(self, source: images.Chain, volume: objects.Volume,
+                    size_gb: int, src_key_id: Optional[str],
+                    new_key_id: Optional[str]) -> None:
+        """Write what a guest sees in ``source`` as the volume's new file.
+
+        The file gets the volume's own format and layout. A backup's copy
+        of an encrypted volume stays encrypted with the volume's key, as
+        Cinder backs up encrypted volumes. Raw into raw is a sparse copy
+        that qemu-img never reads.
+        """
+        dest = images.Image(self.local_path(volume),
+                            self._file_format(volume, copied=True),
+                            bool(src_key_id))
+        if self._is_backup_view(volume):
+            new_key_id = src_key_id
+        if bool(src_key_id) != bool(new_key_id):
+            raise exception.InvalidVolume(reason=_(
+                'volume %s and its source must both be encrypted or both '
+                'not') % volume.id)
+        if os.path.lexists(dest.path):
+            images.check_regular(dest.path)
         else:
-            volume_format = self._copy_format(volume)
-            self._copy_image(src_path, src_format, src_volume.name,
-                             dest_path, volume_format, volume_size)
-            self._preallocate(volume, dest_path, volume_format, volume_size)
-        self._set_rw_permissions(dest_path)
+            self._create_new_file(dest.path, self._layout(volume))
+        LOG.debug('Copying %(src)s to %(dest)s as %(fmt)s.',
+                  {'src': source.names(), 'dest': dest.path,
+                   'fmt': dest.driver})
+        if source.images == (images.Image(source.active.path, 'raw'),) and \
+                dest.driver == 'raw':
+            self._sparse_copy(source.active.path, dest.path)
+        else:
+            with self._passphrase(volume.obj_context, src_key_id) as src, \
+                    self._passphrase(volume.obj_context, new_key_id) as new:
+                self._qemu_img.convert(source, dest.path, dest.driver,
+                                       passphrase_file=src,
+                                       new_passphrase_file=new)
+        self._grow_copy(dest, volume, size_gb, new_key_id)
+        self._set_rw_permissions(dest.path)
 
-    def _chain_file_format(self, volume: objects.Volume, file_name: str,
-                           path: str) -> str:
-        """The format of a file of a volume's snapshot chain.
-
-        Overlays are qcow2 by construction, and the base class records the
-        base file's format when the first snapshot is taken. Only a volume
-        snapshotted before it did (the base class's own recovery case) has
-        its base file asked, as the base class asks it.
-        """
-        if file_name != volume.name:
-            return 'qcow2'
-        with volume.obj_as_admin():
-            recorded = (volume.admin_metadata or {}).get('base_format')
-        if recorded:
-            return recorded
-        return self._qemu_img_info(path, volume.name).file_format
-
-    def _copy_image(self, src_path: str, src_format: str, src_name: str,
-                    dest_path: str, volume_format: str, size_gb: int) -> None:
-        """Copy an image of a volume's chain into a file of size_gb.
-
-        Raw into raw is a sparse copy that qemu-img never reads: no
-        qemu-img info (two processes for a raw file) and no convert,
-        which reads and zero-checks every block.
-        """
-        if src_format == volume_format == 'raw':
-            if self._sparse_copy(src_path, dest_path) < size_gb * units.Gi:
-                image_utils.resize_image(dest_path, size_gb,
-                                         run_as_root=self._execute_as_root,
-                                         file_format='raw')
-            return
-        src_info = self._qemu_img_info(src_path, src_name,
-                                       img_format=src_format)
-        image_utils.convert_image(src_path, dest_path, volume_format,
-                                  run_as_root=self._execute_as_root,
-                                  data=src_info)
-        image_utils.resize_image(dest_path, size_gb,
-                                 run_as_root=self._execute_as_root)
-
-    def _convert_encrypted(self, volume: Any, src_path: str, dest_path: str,
-                           src_info: 'imageutils.QemuImgInfo',
-                           src_key_id: Optional[str],
-                           new_key_id: str) -> None:
-        """Re-encrypt a LUKS source into a new LUKS volume."""
-        if src_key_id is None:
-            raise lustre_client.LustreException(msg=_(
-                "an encrypted volume cannot be made from an unencrypted "
-                "source"))
-        with self._passphrase_file(volume.obj_context, src_key_id) as src, \
-                self._passphrase_file(volume.obj_context, new_key_id) as new:
-            image_utils.convert_image(src_path, dest_path, 'luks',
-                                      passphrase_file=new,
-                                      src_passphrase_file=src,
-                                      run_as_root=self._execute_as_root,
-                                      data=src_info)
+    def _grow_copy(self, image: images.Image, volume: objects.Volume,
+                   size_gb: int, key_id: Optional[str]) -> None:
+        """Grow a copy to its volume's size, and allocate a thick one."""
+        virtual_size = self._reader.header(image).virtual_size
+        if virtual_size < size_gb * units.Gi:
+            with self._passphrase(volume.obj_context, key_id) as passphrase:
+                self._qemu_img.resize(image, size_gb, passphrase)
+        self._preallocate(volume, image, size_gb)
 
     @contextlib.contextmanager
-    def _passphrase_file(self, ctxt: context.RequestContext,
-                         key_id: str) -> Iterator[str]:
-        """A private temporary file holding a volume key's passphrase."""
+    def _passphrase(self, ctxt: context.RequestContext,
+                    key_id: Optional[str]) -> Iterator[Optional[str]]:
+        """A private file holding a key's passphrase; None without a key."""
+        if not key_id:
+            yield None
+            return
         key = key_manager.API(CONF).get(ctxt, key_id)
         passphrase = binascii.hexlify(key.get_encoded()).decode('utf-8')
         with tempfile.NamedTemporaryFile(
@@ -1502,129 +1622,112 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             f.flush()
             yield f.name
 
-    def _do_create_snapshot(self, snapshot: objects.Snapshot,
-                            backing_filename: str,
-                            new_snap_path: str) -> None:
-        """Create a snapshot overlay with its volume type's layout."""
-        if not os.path.lexists(new_snap_path):
-            self._create_with_layout(new_snap_path,
-                                     self._layout(snapshot.volume))
-        super()._do_create_snapshot(snapshot, backing_filename,
-                                    new_snap_path)
+    def _volume_passphrase(self, volume: objects.Volume
+                           ) -> typing.ContextManager[Optional[str]]:
+        return self._passphrase(volume.obj_context, volume.encryption_key_id)
 
     def _create_cloned_volume(self, volume: objects.Volume,
                               src_vref: objects.Volume,
                               ctxt: context.RequestContext) -> dict:
-        self._check_snapshot_support()
-        if self._can_clone_by_copy(volume, src_vref):
-            update = self._clone_by_copy(volume, src_vref)
-        else:
-            update = super()._create_cloned_volume(volume, src_vref, ctxt)
-        # The base class records the source's format, which the copy need
-        # not have: record the format that was written.
-        self._save_volume_format(volume, self._clone_format(volume,
-                                                            src_vref))
-        # The copy was written through a stand-in; the volume itself gets
-        # its share from the update only when the manager saves it.
-        volume.provider_location = update['provider_location']
-        self._apply_project_quota(volume)
-        return update
+        """Clone a volume into a file of the clone's own type and pool.
 
-    def _clone_format(self, volume: objects.Volume,
-                      src_vref: objects.Volume) -> str:
-        """The format a clone is written in: the source type's."""
-        if self._is_backup_view(volume):
-            return 'raw'
-        return self._copied_format(src_vref.volume_type,
-                                   bool(volume.encryption_key_id))
+        The base class writes the copy through a stand-in with the
+        source's type and no host, so it took the source's format and
+        layout and no OST pool, and left its file behind on failure.
+        """
+        self._check_snapshot_support()
+        self._validate_state(src_vref.status,
+                             ['available', 'backing-up', 'downloading'],
+                             obj_description='source volume')
+        LOG.info('Cloning volume %(src)s to volume %(dst)s',
+                 {'src': src_vref.id, 'dst': volume.id})
+        volume.provider_location = src_vref.provider_location
+        dest = self.local_path(volume)
+        self._create_new_file(dest, self._layout(volume))
+        try:
+            if self._can_clone_by_copy(volume, src_vref):
+                self._clone_by_copy(volume, src_vref)
+            else:
+                self._clone_through_snapshot(volume, src_vref, ctxt)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                self._delete_if_present(dest)
+        self._save_volume_format(volume,
+                                 self._file_format(volume, copied=True))
+        self._apply_project_quota(volume)
+        return {'provider_location': src_vref.provider_location}
 
     def _can_clone_by_copy(self, volume: objects.Volume,
                            src_vref: objects.Volume) -> bool:
         """Whether a clone can be a sparse copy of the source's file.
 
         A raw source without snapshots or attachments is one plain file
-        that nothing writes while the clone holds its lock, so a raw
-        clone of it is a copy of that file: no temporary snapshot (two
-        overlay files and .info rewrites on the source) and no qemu-img
-        convert, which reads and zero-checks every block. Encryption
-        (re-keying) and qcow2 clones take the general path.
+        that nothing writes while the clone holds its lock (an attach
+        waits for it), so a raw clone of it is a copy of that file: no
+        temporary snapshot and no qemu-img convert.
         """
         return (not volume.encryption_key_id and
                 not src_vref.encryption_key_id and
-                self._get_volume_format(src_vref) == 'raw' and
-                self._clone_format(volume, src_vref) == 'raw' and
+                self._recorded_format(src_vref) == 'raw' and
+                self._file_format(volume, copied=True) == 'raw' and
                 not self._is_volume_attached(src_vref) and
                 not self._snapshots_exist(src_vref))
 
     def _clone_by_copy(self, volume: objects.Volume,
-                       src_vref: objects.Volume) -> dict:
-        """Clone a plain raw volume: a sparse copy, then grow it."""
-        self._validate_state(src_vref.status,
-                             ['available', 'backing-up', 'downloading'],
-                             obj_description='source volume')
-        directory = self._local_volume_dir(src_vref)
-        src_path = os.path.join(directory, src_vref.name)
-        dest_path = os.path.join(directory, volume.name)
-        if os.path.lexists(dest_path):
-            raise lustre_client.LustreException(msg=_(
-                '%s already exists; refusing to overwrite it') % dest_path)
-        # A raw file's size is its virtual size: no qemu-img info, which
-        # runs two processes and would read the guest's bytes.
-        if self._regular_file(src_path).st_size > src_vref.size * units.Gi:
+                       src_vref: objects.Volume) -> None:
+        base = self._base_image(src_vref)
+        if self._reader.header(base).virtual_size > src_vref.size * units.Gi:
             raise exception.InvalidVolume(reason=_(
                 'the file of volume %s is larger than the volume; refusing '
                 'to clone it') % src_vref.id)
-        specs = ((src_vref.volume_type.extra_specs or {})
-                 if src_vref.volume_type else {})
-        LOG.debug('Cloning %(src)s to %(dest)s by a sparse copy.',
-                  {'src': src_path, 'dest': dest_path})
-        try:
-            # The clone is written through a stand-in with the source's
-            # type and no host, as in the general path.
-            self._create_with_layout(dest_path, self._layout_of(specs, None))
-            self._copy_image(src_path, 'raw', src_vref.name, dest_path,
-                             'raw', volume.size)
-            self._preallocate(volume, dest_path, 'raw', volume.size)
-            self._set_rw_permissions(dest_path)
-        except Exception:
-            with excutils.save_and_reraise_exception():
-                if os.path.lexists(dest_path):
-                    self._delete(dest_path)
-        return {'provider_location': src_vref.provider_location}
+        self._write_copy(images.Chain((base,)), volume, volume.size,
+                         None, None)
 
-    def _sparse_copy(self, src_path: str, dest_path: str) -> int:
+    def _clone_through_snapshot(self, volume: objects.Volume,
+                                src_vref: objects.Volume,
+                                ctxt: context.RequestContext) -> None:
+        """Copy a source from a temporary snapshot that freezes its data."""
+        temp_snapshot = objects.Snapshot(
+            context=ctxt, volume_id=src_vref.id, user_id=ctxt.user_id,
+            project_id=ctxt.project_id,
+            status=fields.SnapshotStatus.CREATING, progress='0%',
+            volume_size=src_vref.size,
+            display_name='tmp-snap-%s' % volume.id,
+            display_description=None,
+            volume_type_id=src_vref.volume_type_id,
+            encryption_key_id=src_vref.encryption_key_id)
+        temp_snapshot.create()
+        try:
+            self._create_snapshot(temp_snapshot)
+            self._copy_volume_from_snapshot(
+                temp_snapshot, volume, volume.size,
+                src_encryption_key_id=src_vref.encryption_key_id,
+                new_encryption_key_id=volume.encryption_key_id)
+            temp_snapshot.status = fields.SnapshotStatus.DELETING
+            temp_snapshot.context = ctxt.elevated()
+            temp_snapshot.save()
+        finally:
+            self._delete_snapshot(temp_snapshot)
+            temp_snapshot.destroy()
+
+    def _sparse_copy(self, src_path: str, dest_path: str) -> None:
         """Copy a raw image, keeping holes and the target's layout.
 
         cp writes into an existing target (created with its Lustre layout)
-        rather than replacing it. Returns the size copied.
+        rather than replacing it. Both ends are checked just before.
         """
-        size = self._regular_file(src_path).st_size
+        images.check_regular(src_path)
+        if os.path.lexists(dest_path):
+            images.check_regular(dest_path)
         self._execute('cp', '--sparse=always', '--', src_path, dest_path,
                       run_as_root=self._execute_as_root)
-        return size
-
-    @staticmethod
-    def _regular_file(path: str) -> os.stat_result:
-        """lstat a file to be copied: anything but a regular file is refused.
-
-        cp(1) follows a symbolic link it is given as source: only a
-        regular file is copied, so a link planted in the share cannot
-        make a volume of a file outside it.
-        """
-        try:
-            file_stat = os.lstat(path)
-        except FileNotFoundError:
-            file_stat = None
-        if file_stat is None or not stat.S_ISREG(file_stat.st_mode):
-            raise lustre_client.LustreException(msg=_(
-                '%s is not a regular file; refusing to copy it') % path)
-        return file_stat
 
     def _create_volume_from_snapshot(self, volume: objects.Volume,
                                      snapshot: objects.Snapshot) -> dict:
         self._check_snapshot_support()
         update = super()._create_volume_from_snapshot(volume, snapshot)
-        self._save_volume_format(volume, self._copy_format(volume))
+        self._save_volume_format(volume,
+                                 self._file_format(volume, copied=True))
         return update
 
     def _extend_volume(self, volume: objects.Volume, size_gb: int) -> None:
@@ -1644,7 +1747,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'would shrink it') % {'vol': volume.id, 'cur': volume.size,
                                       'size': size_gb})
         pool = self._pool_of_volume(volume)
-        thick = self._provisioning_type(volume.volume_type) == 'thick'
+        thick = self._is_thick(volume)
         if not pool or not self._is_pool_eligible(
                 pool.name, size_gb - volume.size, thick):
             raise exception.ExtendVolumeError(reason=_(
@@ -1653,43 +1756,64 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                                 'vol': volume.id, 'size': size_gb})
         # Raised first: preallocating a thick volume needs the new limit.
         self._apply_project_quota(volume, size_gb)
-        path = self._local_path_active_image(volume)
-        volume_format = self._active_image_format(volume)
-        image_utils.resize_image(path, size_gb,
-                                 run_as_root=self._execute_as_root,
-                                 file_format=volume_format)
-        info = self._qemu_img_info(path, volume.name, img_format=volume_format)
-        if info.virtual_size != size_gb * units.Gi:
+        active = self._chain(volume).active
+        with self._volume_passphrase(volume) as passphrase:
+            self._qemu_img.resize(active, size_gb, passphrase)
+        virtual_size = self._reader.header(active).virtual_size
+        if virtual_size != size_gb * units.Gi:
             raise exception.ExtendVolumeError(reason=_(
                 'the image of volume %(vol)s is %(vsize)s bytes after '
                 'resizing it to %(size)sG') % {
-                'vol': volume.id, 'vsize': info.virtual_size,
-                'size': size_gb})
-        self._preallocate(volume, path, volume_format, size_gb)
+                'vol': volume.id, 'vsize': virtual_size, 'size': size_gb})
+        self._preallocate(volume, active, size_gb)
 
-    def _preallocate(self, volume: objects.Volume, path: str,
-                     volume_format: Optional[str], size_gb: int) -> None:
+    def _preallocate(self, volume: objects.Volume, image: images.Image,
+                     size_gb: int) -> None:
         """Allocate the blocks of a thick raw file; data is untouched.
 
         Resizing and writing an image leave holes, which a thick volume
         promises not to have.
         """
-        if (volume_format != 'raw' or
-                self._provisioning_type(volume.volume_type) != 'thick'):
+        if image.fmt != 'raw' or not self._is_thick(volume):
             return
         try:
-            self._execute('fallocate', '-l', '%dG' % size_gb, path,
+            self._execute('fallocate', '-l', '%dG' % size_gb, image.path,
                           run_as_root=self._execute_as_root)
         except putils.ProcessExecutionError as exc:
             LOG.warning('Could not preallocate the extended part of %(path)s'
                         ' (%(err)s); it stays sparse.',
-                        {'path': path, 'err': exc.stderr})
+                        {'path': image.path, 'err': exc.stderr})
 
     def _revert_to_snapshot(self, ctxt: context.RequestContext,
                             volume: objects.Volume,
                             snapshot: objects.Snapshot) -> None:
+        """Give the latest snapshot a new, empty overlay, crash-safely.
+
+        The new overlay is made beside the old one and renamed over it:
+        at every moment the .info file names a complete image.
+        """
         self._check_snapshot_support()
-        super()._revert_to_snapshot(ctxt, volume, snapshot)
+        self._validate_state(volume.status, ['available', 'reverting'])
+        info = self._read_info_file(self._local_path_volume_info(volume),
+                                    empty_if_missing=True)
+        name = info.get(snapshot.id)
+        if name is None or name != info['active']:
+            raise exception.InvalidSnapshot(reason=_(
+                'volume %(vol)s can only be reverted to its latest '
+                'snapshot, and %(snap)s is not') % {'vol': volume.id,
+                                                    'snap': snapshot.id})
+        backing = self._chain(volume).backing_of(name)
+        if backing is None:
+            raise exception.InvalidSnapshot(reason=_(
+                'the .info file of volume %(vol)s records no data of '
+                'snapshot %(snap)s') % {'vol': volume.id,
+                                        'snap': snapshot.id})
+        path = self._check_own_file(volume, name)
+        new_path = path + '.revert'
+        self._delete_if_present(new_path)
+        self._do_create_snapshot(snapshot, backing.name, new_path)
+        self._execute('mv', '-f', '--', new_path, path,
+                      run_as_root=self._execute_as_root)
         self._apply_project_quota(volume)
 
     # ------------------------------------------------------------------
@@ -1702,27 +1826,27 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                               store_id: Optional[str] = None) -> None:
         """Upload what a guest sees in the volume, snapshots or not.
 
-        The active image of a volume with snapshots is a qcow2 overlay
-        with a backing file, which qemu-img's format inspection refuses
-        unless it is given the image information the driver has already
-        checked (backing files confined to the volume). The base class
-        does not pass it, so such a volume could not be uploaded.
+        A plain raw file is uploaded as it is; anything else is converted
+        from its checked chain into a temporary raw file first. An
+        encrypted volume is uploaded as a LUKS container under its own
+        key, never decrypted.
         """
-        path = self._local_path_active_image(volume)
-        info = self._qemu_img_info(
-            path, volume.name, img_format=self._active_image_format(volume))
-        if info.file_format == 'raw' and not info.backing_file:
+        chain = self._chain(volume)
+        active = chain.active
+        if len(chain.images) == 1 and active.fmt == 'raw':
+            images.check_regular(active.path)
             volume_utils.upload_volume(ctxt, image_service, image_meta,
-                                       path, volume,
+                                       active.path, volume,
                                        run_as_root=self._execute_as_root)
             return
         with image_utils.temporary_file(
                 prefix='%s.temp_image.%s' % (volume.id, image_meta['id']),
-                suffix='.img') as raw_path:
-            image_utils.convert_image(path, raw_path, 'raw',
-                                      src_format=info.file_format,
-                                      run_as_root=self._execute_as_root,
-                                      data=info)
+                suffix='.img') as raw_path, \
+                self._volume_passphrase(volume) as passphrase:
+            self._qemu_img.convert(chain, raw_path,
+                                   'luks' if passphrase else 'raw',
+                                   passphrase_file=passphrase,
+                                   new_passphrase_file=passphrase)
             volume_utils.upload_volume(ctxt, image_service, image_meta,
                                        raw_path, volume,
                                        run_as_root=self._execute_as_root)
@@ -1733,11 +1857,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                              image_id: str,
                              disable_sparse: bool = False) -> None:
         """Write an image into the volume, in the volume's own format."""
-        path = self.local_path(volume)
-        volume_format = self._get_volume_format(volume) or 'raw'
+        target = self._base_image(volume)
+        images.check_regular(target.path)
         try:
             image_utils.fetch_to_volume_format(
-                ctxt, image_service, image_id, path, volume_format,
+                ctxt, image_service, image_id, target.path, target.fmt,
                 self.configuration.volume_dd_blocksize, size=volume.size,
                 run_as_root=self._execute_as_root,
                 disable_sparse=disable_sparse)
@@ -1752,18 +1876,15 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'the image failed the safety check of its format: a qcow2 '
                 'image may not have a backing file or a data file, and a '
                 'VMDK image may not have external extents')) from exc
-        image_utils.resize_image(path, volume.size,
-                                 run_as_root=self._execute_as_root,
-                                 file_format=volume_format)
-        info = self._qemu_img_info(path, volume.name,
-                                   img_format=volume_format)
-        if info.virtual_size != volume.size * units.Gi:
+        self._qemu_img.resize(target, volume.size)
+        virtual_size = self._reader.header(target).virtual_size
+        if virtual_size != volume.size * units.Gi:
             raise exception.ImageUnacceptable(
                 image_id=image_id,
                 reason=_('the volume is %(vsize)s bytes instead of '
                          '%(size)sG after writing the image') % {
-                    'vsize': info.virtual_size, 'size': volume.size})
-        self._preallocate(volume, path, volume_format, volume.size)
+                    'vsize': virtual_size, 'size': volume.size})
+        self._preallocate(volume, target, volume.size)
 
     # ------------------------------------------------------------------
     # Backup and restore
@@ -1778,7 +1899,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _is_plain_raw(self, volume: objects.Volume) -> bool:
         """Whether the volume's only file is raw, as a guest sees it."""
-        return (self._get_volume_format(volume) == 'raw' and
+        return (self._recorded_format(volume) == 'raw' and
                 not self._snapshots_exist(volume))
 
     @staticmethod
@@ -1790,11 +1911,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         outside the quota and names them backup-vol-<source id>. A user
         may choose that name but cannot create a volume outside the quota,
         and both facts are in the database: the answer holds after a
-        restart and on every host of a cluster. A clone is written through
-        a stand-in that carries neither, so its record is read.
+        restart and on every host of a cluster.
         """
-        if not isinstance(volume, objects.Volume):
-            volume = objects.Volume.get_by_id(volume.obj_context, volume.id)
         return (volume.use_quota is False and
                 (volume.display_name or '').startswith(_BACKUP_VIEW_PREFIX))
 
@@ -1821,8 +1939,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         backup.save()
         return temp, False
 
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
-    def _prepare_restore_target(self, volume: objects.Volume) -> None:
+    def _prepare_restore_target(self, volume: objects.Volume
+                                ) -> images.Image:
         """Make the target of a restore a raw file, or refuse the restore.
 
         cinder-backup writes the backup's raw bytes into the attached
@@ -1833,10 +1951,13 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         whose last snapshot was deleted while it was attached: Nova pulls
         the base into the overlay, which stays active. A volume with
         snapshots cannot be restored correctly through its overlay:
-        refused, before anything is changed.
+        refused, before anything is changed. The backup's bytes (a LUKS
+        container for an encrypted volume) are written as they are: the
+        target is returned as a plain raw image.
         """
+        target = images.Image(self.local_path(volume), 'raw')
         if self._is_plain_raw(volume):
-            return
+            return target
         info = self._read_info_file(self._local_path_volume_info(volume),
                                     empty_if_missing=True)
         if set(info) - {'active'}:
@@ -1848,8 +1969,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         for old in self._volume_files(volume):
             self._delete(old)
         path = self.local_path(volume)
-        self._create_with_layout(path, self._layout(volume))
-        if self._provisioning_type(volume.volume_type) == 'thick':
+        self._create_new_file(path, self._layout(volume))
+        if self._is_thick(volume):
             self._create_regular_file(path, volume.size)
         else:
             self._create_sparsed_file(path, volume.size)
@@ -1858,6 +1979,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         # The new file must count against the volume's project quota, or
         # the restore (and the guest after it) could fill the share.
         self._apply_project_quota(volume)
+        return target
 
     # ------------------------------------------------------------------
     # Manage existing
@@ -1932,6 +2054,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                                 'encrypted file cannot be managed')
         return manageable, reason
 
+    def _get_rounded_manageable_image_size(self, image_path: str) -> int:
+        """The size in GiB of a file to manage, its format inspected."""
+        virtual_size = self._qemu_img_info(image_path, None).virtual_size
+        return int(math.ceil(float(virtual_size) / units.Gi))
+
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def manage_existing(self, volume: objects.Volume,
                         existing_ref: dict) -> dict:
@@ -1940,7 +2067,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         path = os.path.join(
             self._get_mount_point_for_share(update['provider_location']),
             volume.name)
-        info = self._qemu_img_info(path, volume.name)
+        info = self._qemu_img_info(path, None)
         self._save_volume_format(volume, info.file_format)
         volume.provider_location = update['provider_location']
         self._apply_project_quota(volume)

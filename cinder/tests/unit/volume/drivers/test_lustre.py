@@ -15,29 +15,34 @@
 
 """Unit tests for the Lustre volume driver."""
 
-import contextlib
+import atexit
 import errno
 import hashlib
 import json
 import logging
 import os
+import shutil
+import tempfile
 from unittest import mock
 
 import ddt
+import eventlet
 import fixtures
 from os_brick import exception as brick_exception
+from os_brick.initiator.connectors import remotefs as brick_remotefs
 from os_brick.remotefs import remotefs as remotefs_brick
 from oslo_concurrency import processutils as putils
-from oslo_utils import imageutils
 from oslo_utils import units
 
 from cinder.common import constants
 from cinder import context
+from cinder import coordination
 from cinder.db import api as db_api
 from cinder import exception
 from cinder.image import image_utils
 from cinder import objects
 from cinder.objects import fields
+from cinder import privsep as cinder_privsep
 from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import fake_snapshot
 from cinder.tests.unit import fake_volume
@@ -48,6 +53,7 @@ from cinder.volume import configuration as conf
 from cinder.volume import driver as base_driver
 from cinder.volume.drivers import lustre
 from cinder.volume.drivers import lustre_client
+from cinder.volume.drivers import lustre_images
 from cinder.volume.drivers import remotefs
 from cinder.volume import volume_utils
 
@@ -82,23 +88,104 @@ class KeyObject(object):
         return b'asdf'
 
 
-def _img_info(file_format='raw', size_gb=1, backing_file=None,
-              virtual_size=None):
-    info = imageutils.QemuImgInfo()
-    info.image = 'image'
-    info.file_format = file_format
-    info.virtual_size = (virtual_size if virtual_size is not None
-                         else size_gb * units.Gi)
-    info.backing_file = backing_file
-    return info
+# The passphrase of KeyObject's key, as the driver writes it to qemu-img.
+PASSPHRASE = b'asdf'.hex()
+
+# The commands the tests carry out for real, on files in their temporary
+# directory: what qemu-img, dd and cp do to images is tested by running
+# them, not by asserting how they were called.
+_REAL_COMMANDS = ('qemu-img', 'dd', 'cp', 'mv', 'rm', 'truncate')
+
+# What a guest writes into its volume (qemu-io patterns), 64 KiB each.
+GUEST_BEFORE = 0x41      # before the first snapshot
+GUEST_BETWEEN = 0x42     # between the first and the second snapshot
+GUEST_AFTER = 0x43       # after the last snapshot
+CHUNK = 64 * units.Ki
+HOST_SECRET = b'HOST-FILE-SECRET'
+
+
+def _luks_timing_failed(proc):
+    """Whether qemu failed to time a LUKS key derivation, nothing else.
+
+    Making a LUKS header times PBKDF2 on the CPU; qemu 7.2 fails that on
+    this (virtual, coarse-clocked) machine about half the time ("Unable
+    to get accurate CPU usage"): qemu's benchmark, not what is tested, so
+    the command runs again.
+    """
+    return b'accurate CPU usage' in proc.stderr
+
+
+def plain_subprocess():
+    """The subprocess module with the original os, select and time.
+
+    The tests run commands as plain processes: with eventlet's monkey
+    patching, subprocess waits in the hub, and a greenlet switch while the
+    driver waits for qemu-img loses coverage's trace of the driver's next
+    lines (tox.ini's coverage does not set concurrency = eventlet).
+    """
+    module = eventlet.patcher.original('subprocess')
+    for name in ('os', 'select', 'selectors', 'time', 'threading'):
+        setattr(module, name, eventlet.patcher.original(name))
+    return module
+
+
+_real_subprocess = plain_subprocess()
+
+# Encrypted images made once per test process (see LustreTestBase._image).
+_LUKS_TEMPLATES = {}
+
+
+def _luks_template_dir():
+    if not hasattr(_luks_template_dir, 'path'):
+        # Not in tempfile's directory, which each test replaces.
+        _luks_template_dir.path = tempfile.mkdtemp(
+            prefix='lustre-luks-', dir=os.environ.get('TMPDIR', '/tmp'))
+        atexit.register(shutil.rmtree, _luks_template_dir.path, True)
+    return _luks_template_dir.path
+
+
+def _fast_luks(cmd):
+    """A qemu-img command that makes a LUKS header, with 10 ms of PBKDF2.
+
+    qemu-img's default is 2 s of key derivation for every later open of
+    the image: on a loaded machine of two cores a test would take
+    minutes. Only the cost of the key derivation changes, not what is
+    encrypted, with what key, nor anything the tests check.
+    """
+    if cmd[0] != 'qemu-img' or cmd[1] not in ('create', 'convert'):
+        return cmd
+    cmd = list(cmd)
+    for index, arg in enumerate(cmd[:-1]):
+        if arg == '-o' and 'key-secret=' in cmd[index + 1]:
+            prefix = 'encrypt.' if 'encrypt.' in cmd[index + 1] else ''
+            cmd[index + 1] += ',%siter-time=10' % prefix
+    return tuple(cmd)
+
+
+def _subprocess(cmd):
+    for _attempt in range(10):
+        proc = _real_subprocess.run(cmd, capture_output=True)
+        if not _luks_timing_failed(proc):
+            break
+    return proc
+
+
+def _run(*cmd):
+    """Run a command of the test itself (not of the driver)."""
+    proc = _subprocess(cmd)
+    if proc.returncode:
+        raise AssertionError('%s failed: %s' % (cmd, proc.stderr.decode()))
+    return proc.stdout
 
 
 class LustreTestBase(test.TestCase):
     """Driver built on a real temporary mount point base, mocks at the edges.
 
     ``_execute`` is a mock (every command the driver runs is recorded);
-    ``rm`` is carried out for real so that deletions can be checked on the
-    files themselves. /proc/mounts and qemu-img info are mocked.
+    qemu-img, dd, cp, mv, rm and truncate are carried out for real, on the
+    files of the temporary share. /proc/mounts and lfs are mocked;
+    image_utils' qemu-img info (which only managing uses) and the format
+    inspector run for real, without root.
     """
 
     def setUp(self):
@@ -128,34 +215,88 @@ class LustreTestBase(test.TestCase):
         self.override_config('image_conversion_dir',
                              os.path.join(self.tempdir, 'conversion'))
 
-        self.mock_object(objects.Volume, 'save')
+        # Saved nowhere, but forgotten as changes as a real save does: the
+        # temporary snapshot of a clone refuses to save a changed volume.
+        self.mock_object(objects.Volume, 'save', autospec=True,
+                         side_effect=lambda vol: vol.obj_reset_changes())
         self.mock_read_mounts = self.mock_object(
             lustre_client, 'read_mount_points', return_value={})
         self.mock_object(remotefs_brick.RemoteFsClient, '_read_mounts',
                          return_value={})
         self.mock_time = self.mock_object(lustre_client, 'time')
-        self.mock_qemu_img_info = self.mock_object(
-            image_utils, 'qemu_img_info', return_value=_img_info())
+        # image_utils runs qemu-img info as root through rootwrap, and the
+        # format inspector through privsep: both run here, unprivileged.
+        self.mock_object(image_utils.utils, 'execute',
+                         side_effect=self._unprivileged_execute)
+        self.qemu_img_info = self.mock_object(
+            image_utils, 'qemu_img_info', wraps=image_utils.qemu_img_info)
+        self.mock_object(cinder_privsep.sys_admin_pctxt, 'client_mode',
+                         False)
+        # A file outside the share that a hostile guest points its image
+        # at: it must never be read into a volume nor changed.
+        self.host_file = os.path.join(self.tempdir, 'host-secret')
+        with open(self.host_file, 'wb') as f:
+            f.write(HOST_SECRET * (CHUNK // len(HOST_SECRET)))
+        self.host_state = self._host_file_state()
         self.driver = self._make_driver()
         self.mnt = self.driver._get_mount_point_for_share(SHARE)
         self.mnt2 = self.driver._get_mount_point_for_share(SHARE2)
         os.makedirs(self.mnt)
         os.makedirs(self.mnt2)
 
+    @staticmethod
+    def _unprivileged_execute(*cmd, **kwargs):
+        """cinder.utils.execute of image_utils, run by the test's user."""
+        proc = _subprocess(cmd)
+        if proc.returncode:
+            raise putils.ProcessExecutionError(
+                exit_code=proc.returncode, cmd=' '.join(cmd),
+                stdout=proc.stdout.decode(errors='replace'),
+                stderr=proc.stderr.decode(errors='replace'))
+        return proc.stdout.decode(), proc.stderr.decode()
+
     def _write_shares(self, text):
         with open(self.shares_file, 'w') as f:
             f.write(text)
 
     def _execute_side_effect(self, *cmd, **kwargs):
-        """rm for real; lfs answers as a Lustre 2.15.4 client would."""
-        if cmd[0] == 'rm' and os.path.lexists(cmd[-1]):
-            os.remove(cmd[-1])
+        """Run the commands the tests make real; lfs answers as 2.15.4."""
         if cmd[:2] == ('lfs', '--version'):
             return 'lfs 2.15.4\n', ''
         if cmd[:2] == ('lfs', 'pool_list'):
             return 'Pools from testfs:\n%s' % ''.join(
                 'testfs.%s\n' % pool for pool in FS_POOLS), ''
-        return '', ''
+        if cmd[:2] == ('lfs', 'setstripe') and os.path.isdir(
+                os.path.dirname(cmd[-1])):
+            # lfs setstripe makes an empty file with the layout.
+            open(cmd[-1], 'a').close()
+            return '', ''
+        if cmd[0] == 'fallocate':
+            # Preallocated for real, a thick volume's GiBs would take
+            # their room on the test's disk: the file only gets its size.
+            path = cmd[-1]
+            with open(path, 'ab') as f:
+                f.truncate(max(os.path.getsize(path),
+                               int(cmd[2][:-1]) * units.Gi))
+            return '', ''
+        if cmd[:2] == ('dd', 'if=/dev/zero'):
+            # Writing a thick volume's zeros for real costs a GiB of I/O:
+            # the file gets its size, sparse; the command is recorded.
+            count = int(cmd[4][len('count='):])
+            with open(cmd[2][len('of='):], 'ab') as f:
+                f.truncate(count * units.Mi)
+            return '', ''
+        if cmd[0] not in _REAL_COMMANDS:
+            return '', ''
+        proc = _subprocess(_fast_luks(cmd))
+        if proc.returncode:
+            raise putils.ProcessExecutionError(
+                exit_code=proc.returncode, cmd=' '.join(cmd),
+                stdout=proc.stdout.decode(errors='replace'),
+                stderr=proc.stderr.decode(errors='replace'))
+        if kwargs.get('binary'):
+            return proc.stdout, proc.stderr
+        return proc.stdout.decode(), proc.stderr.decode()
 
     def _make_driver(self, **kwargs):
         self._execute = mock.Mock(side_effect=self._execute_side_effect)
@@ -223,6 +364,242 @@ class LustreTestBase(test.TestCase):
             f.truncate(size)
         return path
 
+    def _mount_point(self, volume):
+        return self.driver._get_mount_point_for_share(
+            volume.provider_location)
+
+    def _secret_args(self):
+        """qemu's --object of the secret 'sec0': the tests' passphrase."""
+        key_file = os.path.join(self.tempdir, 'test-key')
+        if not os.path.exists(key_file):
+            with open(key_file, 'w') as f:
+                f.write(PASSPHRASE)
+        return ['--object', 'secret,id=sec0,format=raw,file=%s' % key_file]
+
+    def _image(self, name, fmt='raw', size_gb=1, backing=None,
+               backing_fmt=None, mount_point=None, encrypted=False,
+               size=None):
+        """A real image: a sparse raw file, or a qcow2 file or overlay.
+
+        Encrypted, a raw image is a LUKS container and a qcow2 image has
+        LUKS inside, both under PASSPHRASE (with 10 ms of key derivation
+        rather than 2 s, to keep the tests fast).
+        """
+        path = self._path(name, mount_point)
+        size = size or size_gb * units.Gi
+        if fmt == 'raw' and not encrypted:
+            with open(path, 'wb') as f:
+                f.truncate(size)
+            return path
+        if not encrypted:
+            cmd = ['qemu-img', 'create', '-f', 'qcow2']
+            if backing:
+                cmd += ['-u', '-b', backing, '-F', backing_fmt]
+            _run(*cmd, path, str(size))
+            return path
+        # Every LUKS header qemu-img makes costs a PBKDF2 benchmark of
+        # half a second of CPU (many times that on a loaded machine): the
+        # test's encrypted images are copies of one per format and size.
+        _run('cp', '--sparse=always', self._luks_template(fmt, size), path)
+        if backing:
+            _run('qemu-img', 'rebase', *self._secret_args(), '--image-opts',
+                 '-u', '-b', backing, '-F', backing_fmt,
+                 'driver=qcow2,encrypt.key-secret=sec0,file.filename=' + path)
+        return path
+
+    def _luks_template(self, fmt, size):
+        key = (fmt, size)
+        if key not in _LUKS_TEMPLATES:
+            path = os.path.join(_luks_template_dir(), '%s-%d' % key)
+            opts = ('key-secret=sec0,iter-time=10' if fmt == 'raw' else
+                    'encrypt.format=luks,encrypt.key-secret=sec0,'
+                    'encrypt.iter-time=10')
+            _run('qemu-img', 'create', *self._secret_args(), '-f',
+                 'luks' if fmt == 'raw' else 'qcow2', '-o', opts, path,
+                 str(size))
+            _LUKS_TEMPLATES[key] = path
+        return _LUKS_TEMPLATES[key]
+
+    def _chain_files(self, volume, snapshot_ids=(), base_fmt='raw',
+                     guest_data=True, size=None):
+        """Real files of a volume: its base and an overlay per snapshot.
+
+        The .info file and the format records are what the driver would
+        have left; returns the .info contents. The images are of the
+        volume's size, or of ``size`` bytes (encrypted copies write every
+        byte: a small image keeps them fast). With guest_data, the guest
+        wrote GUEST_BEFORE at 0 before the first snapshot, and 0x50 + k at
+        (k + 1) * CHUNK after snapshot k (into the overlay made for it):
+        _assert_guest_view tells which of those writes a file holds.
+        """
+        mount_point = self._mount_point(volume)
+        encrypted = bool(volume.encryption_key_id)
+        self._image(volume.name, base_fmt, volume.size,
+                    mount_point=mount_point, encrypted=encrypted, size=size)
+        chain = [(self._path(volume.name, mount_point), base_fmt)]
+        if guest_data:
+            self._guest_write(chain, GUEST_BEFORE, 0, encrypted)
+        backing = volume.name
+        backing_fmt = 'luks' if encrypted and base_fmt == 'raw' else base_fmt
+        info = {'active': volume.name}
+        for index, snapshot_id in enumerate(snapshot_ids):
+            name = '%s.%s' % (volume.name, snapshot_id)
+            self._image(name, 'qcow2', volume.size, backing, backing_fmt,
+                        mount_point=mount_point, encrypted=encrypted,
+                        size=size)
+            info[snapshot_id] = info['active'] = name
+            backing, backing_fmt = name, 'qcow2'
+            chain.insert(0, (self._path(name, mount_point), 'qcow2'))
+            if guest_data:
+                self._guest_write(chain, 0x50 + index, (index + 1) * CHUNK,
+                                  encrypted)
+        volume.admin_metadata = {'format': base_fmt}
+        if snapshot_ids:
+            self._write_info(volume, info)
+            volume.admin_metadata = {'format': 'qcow2',
+                                     'base_format': base_fmt}
+        return info
+
+    @staticmethod
+    def _json(chain, encrypted=False):
+        """A chain ((path, format), top first) as a qemu json: filename.
+
+        Every node is explicit, as in the driver, but written here on its
+        own: the tests read files the way a guest's qemu would.
+        """
+        node = None
+        for path, fmt in reversed(chain):
+            driver = 'luks' if encrypted and fmt == 'raw' else fmt
+            new = {'driver': driver,
+                   'file': {'driver': 'file', 'filename': path}}
+            if encrypted:
+                new['key-secret' if driver == 'luks' else
+                    'encrypt.key-secret'] = 'sec0'
+            if fmt == 'qcow2':
+                new['backing'] = node
+            node = new
+        return 'json:' + json.dumps(node)
+
+    def _guest_write(self, chain, pattern, offset, encrypted=False):
+        """The guest writes CHUNK bytes of a pattern at an offset."""
+        _run('qemu-io', *self._secret_args(), '-c',
+             'write -P %d %d %d' % (pattern, offset, CHUNK),
+             self._json(chain, encrypted))
+
+    def _guest_read(self, chain, offsets, length=CHUNK, encrypted=False):
+        """What the guest reads from a chain at each of the offsets.
+
+        One qemu-io for all of them: opening an encrypted image derives
+        its key, which takes seconds for a LUKS header qemu-img made.
+        """
+        commands = []
+        for offset in offsets:
+            commands += ['-c', 'read -v %d %d' % (offset, length)]
+        out = _run('qemu-io', *self._secret_args(), '-r', *commands,
+                   self._json(chain, encrypted)).decode()
+        reads = [bytearray()]
+        for line in out.splitlines():
+            address, sep, dump = line.partition(':  ')
+            if sep and len(address) == 8:
+                reads[-1] += bytes.fromhex(dump[:16 * 3])
+            elif line.startswith('read '):
+                reads.append(bytearray())
+        return [bytes(data) for data in reads[:-1]]
+
+    def _assert_guest_view(self, chain, layers, encrypted=False,
+                           overlays=2):
+        """The chain shows the guest writes of ``layers`` images.
+
+        layers=1: the base's data only (what the first snapshot holds);
+        layers=k+1: also what was written after snapshots 1..k.
+        """
+        expected = [GUEST_BEFORE]
+        for index in range(overlays):
+            expected.append(0x50 + index if layers > index + 1 else 0)
+        self.assertEqual(
+            [(CHUNK, [byte]) for byte in expected],
+            [self._summary(data) for data in self._guest_read(
+                chain, [offset * CHUNK for offset in range(overlays + 1)],
+                encrypted=encrypted)])
+
+    @staticmethod
+    def _summary(data):
+        """Bytes read, as their length and the distinct values in them."""
+        return len(data), sorted(set(data))
+
+    @staticmethod
+    def _info_of(path, fmt):
+        """qemu-img info of a file, read in the format it should have."""
+        return json.loads(_run('qemu-img', 'info', '--output=json', '-U',
+                               '-f', fmt, path))
+
+    def _qemu_img(self):
+        """The qemu-img subcommands the driver ran, in order."""
+        return [c.args[1] for c in self._commands('qemu-img')]
+
+    def _forged_qcow2(self, **opts):
+        """A qcow2 image's bytes that name a backing or a data file.
+
+        What a guest can write at offset 0 of a raw volume: qemu-img
+        guessing the format would follow the reference to the host file.
+        """
+        path = os.path.join(self.tempdir, 'forged.qcow2')
+        if os.path.exists(path):
+            os.unlink(path)
+        cmd = ['qemu-img', 'create', '-f', 'qcow2']
+        if 'backing' in opts:
+            cmd += ['-u', '-b', opts['backing'], '-F', 'raw']
+        data_file = opts.get('data_file')
+        if data_file:
+            # Made with a decoy of the same length, which qemu-img creates
+            # (it would truncate the real one), then renamed in the bytes.
+            decoy = os.path.join(os.path.dirname(data_file),
+                                 'd' * len(os.path.basename(data_file)))
+            cmd += ['-o', 'data_file=%s' % decoy]
+        _run(*cmd, path, '1G')
+        with open(path, 'rb') as f:
+            data = f.read()
+        if data_file:
+            os.unlink(decoy)
+            data = data.replace(decoy.encode(), data_file.encode())
+        return data
+
+    def _write_raw(self, path, data, offset=0):
+        """The guest of a raw volume writes bytes into its file."""
+        with open(path, 'r+b') as f:
+            f.seek(offset)
+            f.write(data)
+
+    def _host_file_state(self):
+        st = os.stat(self.host_file)
+        with open(self.host_file, 'rb') as f:
+            return st.st_size, st.st_mtime_ns, hashlib.sha256(
+                f.read()).hexdigest()
+
+    @staticmethod
+    def _data_of(path):
+        """The data of a sparse file, hole by hole skipped."""
+        chunks = []
+        with open(path, 'rb') as f:
+            end = os.fstat(f.fileno()).st_size
+            offset = 0
+            while offset < end:
+                try:
+                    offset = os.lseek(f.fileno(), offset, os.SEEK_DATA)
+                except OSError:
+                    break
+                hole = os.lseek(f.fileno(), offset, os.SEEK_HOLE)
+                f.seek(offset)
+                chunks.append(f.read(hole - offset))
+                offset = hole
+        return b''.join(chunks)
+
+    def _assert_host_file_unread(self, *paths):
+        """No byte of the host file is in these files, and it is unchanged."""
+        for path in paths:
+            self.assertNotIn(HOST_SECRET, self._data_of(path), path)
+        self.assertEqual(self.host_state, self._host_file_state())
+
     def _write_info(self, volume, info):
         path = self._path(volume.name + '.info')
         with open(path, 'w') as f:
@@ -235,6 +612,9 @@ class LustreTestBase(test.TestCase):
 
     def _commands(self, name):
         return [c for c in self._execute.call_args_list if c.args[0] == name]
+
+    def _setstripes(self):
+        return [c for c in self._commands('lfs') if c.args[1] == 'setstripe']
 
     def _provision(self, size_gb, pool=POOL, host=HOST, **kwargs):
         """A volume of size_gb in a pool, in the database."""
@@ -1166,6 +1546,7 @@ class LustreDriverTestCase(LustreTestBase):
     def test_find_share(self):
         # SHARE is nearly full (beyond the reserved space), SHARE2 has
         # room: SHARE2 is chosen even though less is provisioned on SHARE.
+        # What is provisioned comes from the database.
         self.override_config('reserved_percentage', 10)
         self.driver = self._make_driver()
 
@@ -1599,7 +1980,7 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual(lustre_client.Layout(stripe_size=units.Mi,
                                               pool='hdd'),
                          self.driver._layout(volume))
-        # Without a host (a clone's stand-in), the type's layout alone.
+        # Without a host (a legacy volume), the type's layout alone.
         volume = self._volume(extra_specs={'lustre:stripe_size': '1M'},
                               host=None)
         self.assertEqual(lustre_client.Layout(stripe_size=units.Mi),
@@ -1623,14 +2004,16 @@ class LustreDriverTestCase(LustreTestBase):
 
     def test_create_snapshot_in_ost_pool(self):
         self._ost_pool_driver()
-        volume = self._volume(volume_format='raw',
-                              host=HOST + '#' + POOL + '.ssd')
+        volume = self._volume(host=HOST + '#' + POOL + '.ssd')
+        self._chain_files(volume, guest_data=False)
         snapshot = self._snapshot(volume)
         self.driver.create_snapshot(snapshot)
         new = self._path('%s.%s' % (volume.name, snapshot.id))
         self.assertEqual(mock.call('lfs', 'setstripe', '-p', 'ssd', '--',
                                    new, run_as_root=True),
-                         self._execute.call_args_list[1])
+                         self._setstripes()[0])
+        self.assertEqual(volume.name,
+                         self._info_of(new, 'qcow2')['backing-filename'])
 
     @ddt.data(('ssd', (5, 5), False), ('ssd', (50, 100), True),
               ('hdd', (5, 5), False), ('hdd', (50, 100), True))
@@ -1646,21 +2029,18 @@ class LustreDriverTestCase(LustreTestBase):
             {ost_pool: figures, other: (5, 5) if extended else (50, 100),
              None: (50, 100)})
         self._provision(1, POOL + '.' + ost_pool)
-        volume = self._volume(volume_format='raw', size=1,
+        volume = self._volume(size=1,
                               host=HOST + '#' + POOL + '.' + ost_pool)
+        self._chain_files(volume, guest_data=False)
         queries = self.mock_object(db_api, 'volume_data_get_for_host',
                                    wraps=db_api.volume_data_get_for_host)
-        mock_resize = self.mock_object(image_utils, 'resize_image')
-        self.mock_qemu_img_info.return_value = _img_info('raw', 10)
         if extended:
             self.driver.extend_volume(volume, 10)
-            mock_resize.assert_called_once_with(
-                self._path(volume.name), 10, run_as_root=True,
-                file_format='raw')
         else:
             self.assertRaises(exception.ExtendVolumeError,
                               self.driver.extend_volume, volume, 10)
-            mock_resize.assert_not_called()
+        self.assertEqual((10 if extended else 1) * units.Gi,
+                         os.path.getsize(self._path(volume.name)))
         mock_capacity.assert_called_once_with(SHARE, ost_pool)
         queries.assert_called_once_with(
             mock.ANY, HOST + '#' + POOL + '.' + ost_pool)
@@ -1669,11 +2049,10 @@ class LustreDriverTestCase(LustreTestBase):
         # A volume on a share that is no longer configured has no pool.
         volume = self._volume(volume_format='raw', host=HOST,
                               provider_location='10.9.9.9@tcp:/gone')
-        mock_resize = self.mock_object(image_utils, 'resize_image')
         exc = self.assertRaises(exception.ExtendVolumeError,
                                 self.driver.extend_volume, volume, 2)
         self.assertIn('10.9.9.9@tcp:/gone', str(exc))
-        mock_resize.assert_not_called()
+        self._execute.assert_not_called()
 
     # ------------------------------------------------------------------
     # Create
@@ -1698,7 +2077,12 @@ class LustreDriverTestCase(LustreTestBase):
             self._execute.call_args_list)
         self.assertEqual('qcow2', volume.admin_metadata['format'])
         self.assertEqual(SHARE, volume.provider_location)
-        objects.Volume.save.assert_called_once_with()
+        objects.Volume.save.assert_called_once_with(volume)
+        # The file is what was recorded: a qcow2 image of the volume's
+        # size, on nothing.
+        self._assert_plain_image(path, 'qcow2', 1)
+        self.assertEqual('qcow2', self.driver.initialize_connection(
+            volume, {})['data']['format'])
 
     def test_create_thick_fallocate_volume(self):
         volume = self._volume(extra_specs={'provisioning:type': 'thick'},
@@ -1846,6 +2230,79 @@ class LustreDriverTestCase(LustreTestBase):
         if command == 'truncate':
             self.assertEqual(mock.call('truncate', '-s', '2G', path,
                                        run_as_root=True), first)
+
+    @ddt.data(
+        # The rows of _file_format's table, in its order: the volume's
+        # type, qcow2 option, sparsed option, backup view, encrypted,
+        # multiattach; the format of a created file, of a copied one.
+        ({'provisioning:type': 'thin'}, True, True, True, False, False,
+         'raw', 'raw'),
+        ({'provisioning:type': 'thin'}, True, True, True, True, False,
+         'raw', 'raw'),
+        ({'provisioning:type': 'thin'}, True, True, False, True, False,
+         'qcow2', 'raw'),
+        ({'provisioning:type': 'thick'}, True, True, False, True, False,
+         'qcow2', 'raw'),
+        ({'provisioning:type': 'thin'}, True, True, False, False, True,
+         'raw', 'raw'),
+        (None, True, True, False, False, True, 'raw', 'raw'),
+        ({'provisioning:type': 'thin'}, True, True, False, False, False,
+         'qcow2', 'qcow2'),
+        (None, True, True, False, False, False, 'qcow2', 'qcow2'),
+        ({}, True, True, False, False, False, 'qcow2', 'qcow2'),
+        ({'provisioning:type': 'thin'}, True, False, False, False, False,
+         'qcow2', 'qcow2'),
+        # Anything else: raw.
+        ({'provisioning:type': 'thin'}, False, True, False, False, False,
+         'raw', 'raw'),
+        ({'provisioning:type': 'thick'}, True, True, False, False, False,
+         'raw', 'raw'),
+        (None, True, False, False, False, False, 'raw', 'raw'),
+    )
+    @ddt.unpack
+    def test_file_format(self, specs, qcow2, sparsed, backup_view,
+                         encrypted, multiattach, created, copied):
+        self.override_config('lustre_qcow2_volumes', qcow2)
+        self.override_config('lustre_sparsed_volumes', sparsed)
+        volume = self._volume(
+            extra_specs=specs, multiattach=multiattach,
+            encryption_key_id=fake.ENCRYPTION_KEY_ID if encrypted else None)
+        if backup_view:
+            self._make_backup_view(volume)
+        self.assertEqual(created, self.driver._file_format(volume))
+        self.assertEqual(copied, self.driver._file_format(volume,
+                                                          copied=True))
+
+    def test_file_format_is_the_volume_own(self):
+        # A volume's format follows its own type and flags only: a clone
+        # or a copy never inherits its source's (findings 3 and 4). The
+        # decision reads nothing but the volume it is given.
+        thick = self._volume(extra_specs={'provisioning:type': 'thick'})
+        thin = self._volume(id=fake.VOLUME2_ID,
+                            extra_specs={'provisioning:type': 'thin'})
+        shared = self._volume(id=fake.VOLUME3_ID,
+                              extra_specs={'provisioning:type': 'thin'},
+                              multiattach=True)
+        self.assertEqual(['raw', 'qcow2', 'raw'],
+                         [self.driver._file_format(v, copied=True)
+                          for v in (thick, thin, shared)])
+        self._execute.assert_not_called()
+
+    @ddt.data(({'format': 'raw'}, 'raw'), ({'format': 'qcow2'}, 'qcow2'),
+              ({'format': 'qcow2', 'base_format': 'raw'}, 'raw'),
+              ({'format': 'raw', 'base_format': 'qcow2'}, 'qcow2'),
+              ({}, None), ({'format': 'vmdk'}, None),
+              ({'format': 'qcow2', 'base_format': 'luks'}, None))
+    @ddt.unpack
+    def test_recorded_format(self, metadata, fmt):
+        # The base file's format: as Cinder recorded it, never guessed.
+        volume = self._volume()
+        volume.admin_metadata = metadata
+        if fmt:
+            self.assertEqual(fmt, self.driver._recorded_format(volume))
+        else:
+            self.assertRaises(lustre_images.UnsafeImage,
+                              self.driver._recorded_format, volume)
 
     @ddt.data('thinn', 'THICK', '', 'dedup', 'thin ')
     def test_create_volume_invalid_provisioning_type(self, prov):
@@ -2034,11 +2491,57 @@ class LustreDriverTestCase(LustreTestBase):
             'rm', '-f', '--', self._path(volume.name), run_as_root=True)
 
     def test_delete_volume_missing_files(self):
+        # Nothing to delete is fine: no file is named that is not there.
         volume = self._volume()
         self.mock_object(self.driver, '_ensure_share_mounted')
         self.driver.delete_volume(volume)
-        self._execute.assert_called_once_with(
-            'rm', '-f', '--', self._path(volume.name), run_as_root=True)
+        self._execute.assert_not_called()
+
+    def test_delete_volume_base_merged_away(self):
+        # Nova pulled the base into the active overlay: only the files
+        # there are deleted, and lfs project is not given a missing one.
+        volume = self._volume()
+        overlay = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._touch(overlay)
+        info_path = self._write_info(volume, {'active': overlay})
+        self.mock_object(self.driver, '_ensure_share_mounted')
+        self.assertEqual([self._path(overlay), info_path],
+                         self.driver._volume_files(volume))
+        self.driver.delete_volume(volume)
+        self.assertEqual([], os.listdir(self.mnt))
+        self.assertEqual(2, len(self._commands('rm')))
+
+    def test_delete_volume_unnamed_bottom_of_chain(self):
+        # Nova pulled the base into the oldest overlay, and a snapshot was
+        # taken since: that overlay is the bottom of the chain, named by no
+        # .info entry, and still the volume's own file.
+        volume = self._volume()
+        bottom = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        top = '%s.%s' % (volume.name, fake.SNAPSHOT2_ID)
+        self._image(bottom, 'qcow2')
+        self._image(top, 'qcow2', 1, bottom, 'qcow2')
+        self._write_info(volume, {'active': top, fake.SNAPSHOT2_ID: top})
+        volume.admin_metadata = {'format': 'qcow2', 'base_format': 'qcow2'}
+        others = self._touch('volume-%s' % fake.VOLUME2_ID)
+        self.mock_object(self.driver, '_ensure_share_mounted')
+        self.driver.delete_volume(volume)
+        self.assertEqual([os.path.basename(others)], os.listdir(self.mnt))
+
+    def test_delete_volume_forged_chain_deletes_only_named_files(self):
+        # The active overlay names another volume's file as its backing:
+        # only the files the .info file names are deleted.
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID],
+                                 guest_data=False)
+        other = self._touch('volume-%s' % fake.VOLUME2_ID)
+        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b',
+             os.path.basename(other), '-F', 'raw',
+             self._path(info['active']))
+        self.mock_object(self.driver, '_ensure_share_mounted')
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        self.driver.delete_volume(volume)
+        self.assertEqual([os.path.basename(other)], os.listdir(self.mnt))
+        mock_warn.assert_called_once()
 
     @ddt.data(None, '')
     def test_delete_volume_without_provider_location(self, location):
@@ -2104,8 +2607,9 @@ class LustreDriverTestCase(LustreTestBase):
         path = self._path(volume.name + '.info')
         self.assertEqual({}, self.driver._read_info_file(
             path, empty_if_missing=True))
-        self.assertRaises(FileNotFoundError, self.driver._read_info_file,
-                          path)
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.driver._read_info_file, path)
+        self.assertIn('does not exist', str(exc))
         self.assertEqual(volume.name,
                          self.driver.get_active_image_from_info(volume))
 
@@ -2200,98 +2704,181 @@ class LustreDriverTestCase(LustreTestBase):
     @ddt.unpack
     def test_initialize_connection_formats(self, volume_format, share,
                                            options):
-        volume = self._volume(provider_location=share, size=2,
-                              volume_format=volume_format)
-        self.mock_qemu_img_info.return_value = _img_info(volume_format, 2)
+        volume = self._volume(provider_location=share, size=2)
+        self._chain_files(volume, base_fmt=volume_format, guest_data=False)
         expected_data = {'export': share, 'name': volume.name,
                          'format': volume_format}
         if options:
-            expected_data['options'] = options
+            # As os-brick's mount wants them: the flags, not bare options.
+            expected_data['options'] = '-o ' + options
         self.assertEqual(
             {'driver_volume_type': 'lustre', 'data': expected_data,
              'mount_point_base': self.driver.base},
             self.driver.initialize_connection(volume, {}))
-        mount_point = self.driver._get_mount_point_for_share(share)
-        self.mock_qemu_img_info.assert_called_once_with(
-            os.path.join(mount_point, volume.name), force_share=True,
-            run_as_root=True, allow_qcow2_backing_file=True,
-            img_format=volume_format)
+        # The format is the recorded one; a qcow2 header is read without
+        # following links (a raw file's size is its virtual size).
+        self.assertEqual({'dd'} if volume_format == 'qcow2' else set(),
+                         {c.args[0] for c in self._execute.call_args_list})
+        self.qemu_img_info.assert_not_called()
+
+    def test_initialize_connection_options_mount_with_os_brick(self):
+        # The two sides of the interface against each other: the data the
+        # driver returns, given to os-brick's remotefs connector (with the
+        # Lustre mount client), mounts with the share's options.
+        volume = self._volume(provider_location=SHARE2)
+        self._chain_files(volume, guest_data=False)
+        data = self.driver.initialize_connection(volume, {})['data']
+        execute = mock.Mock(return_value=('', ''))
+        connector = brick_remotefs.RemoteFsConnector(
+            'nfs', 'sudo', execute=execute,
+            conn={'mount_point_base': self.driver.base})
+        connector._remotefsclient = lustre_client.make_remotefs_client(
+            'sudo', execute, self.driver.base, None)
+        path = connector.connect_volume(data)['path']
+        self.assertEqual(self.driver.local_path(volume), path)
+        execute.assert_any_call('mount', '-t', 'lustre', '-o', SHARE2_OPTS,
+                                SHARE2, self.mnt2, root_helper='sudo',
+                                run_as_root=True, check_exit_code=0)
 
     def test_initialize_connection(self):
-        volume = self._volume(volume_format='qcow2', size=2)
-        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
-        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
-        self.mock_qemu_img_info.return_value = _img_info(
-            'qcow2', virtual_size=2 * units.Gi, backing_file=volume.name)
+        volume = self._volume(size=2)
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID])
+        snap = info['active']
         conn = self.driver.initialize_connection(volume, {})
         self.assertEqual({'export': SHARE, 'name': snap, 'format': 'qcow2'},
                          conn['data'])
         self.assertEqual('lustre', conn['driver_volume_type'])
         self.assertEqual(self.driver.base, conn['mount_point_base'])
-        self.mock_qemu_img_info.assert_called_once_with(
-            self._path(snap), force_share=True, run_as_root=True,
-            allow_qcow2_backing_file=True, img_format='qcow2')
+        # Under the volume's lock: a clone of it is copied in one piece.
+        coordination.Coordinator.get_lock.assert_called_with(
+            'lustre-%s' % volume.id)
         # A size beyond the volume's is refused.
-        self.mock_qemu_img_info.return_value = _img_info(
-            'qcow2', virtual_size=2 * units.Gi + 1, backing_file=volume.name)
-        self.assertRaises(exception.InvalidVolume,
-                          self.driver.initialize_connection, volume, {})
-        # And so is a format other than raw and qcow2.
-        self.mock_qemu_img_info.return_value = _img_info('vmdk', 2)
-        self.assertRaises(exception.InvalidVolume,
-                          self.driver.initialize_connection, volume, {})
-
-    @ddt.data('vmdk', 'vpc', 'luks', 'vhdx', 'iso')
-    def test_initialize_connection_refuses_format(self, image_format):
-        volume = self._volume(volume_format='raw')
-        self.mock_qemu_img_info.return_value = _img_info(image_format)
+        _run('qemu-img', 'resize', '-f', 'qcow2', self._path(snap),
+             str(2 * units.Gi + 512))
         exc = self.assertRaises(exception.InvalidVolume,
+                                self.driver.initialize_connection, volume, {})
+        self.assertIn('virtual size', str(exc))
+        # And so is an active image that is not qcow2 (a raw file with a
+        # guest's bytes in place of the overlay).
+        os.unlink(self._path(snap))
+        self._image(snap, 'raw', 2)
+        exc = self.assertRaises(lustre_images.UnsafeImage,
+                                self.driver.initialize_connection, volume, {})
+        self.assertIn('not a qcow2 image', str(exc))
+
+    @ddt.data('vmdk', 'vpc', 'vhdx', 'qed')
+    def test_initialize_connection_refuses_format(self, image_format):
+        # An overlay replaced by an image of another format, which qemu
+        # would follow to its own references, is refused: it is read as
+        # the qcow2 it must be.
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID])
+        os.unlink(self._path(info['active']))
+        _run('qemu-img', 'create', '-f', image_format,
+             self._path(info['active']), '1G')
+        exc = self.assertRaises(lustre_images.UnsafeImage,
                                 self.driver.initialize_connection, volume,
                                 {})
-        self.assertIn(image_format, str(exc))
+        self.assertIn('not a qcow2 image', str(exc))
 
-    @ddt.data((1, units.Gi + 1), (1, 2 * units.Gi), (2, 3 * units.Gi),
-              (1, 1024 * units.Gi))
+    @ddt.data('vmdk', 'luks', 'iso', '')
+    def test_initialize_connection_refuses_recorded_format(self,
+                                                           image_format):
+        volume = self._volume()
+        self._chain_files(volume, guest_data=False)
+        volume.admin_metadata = {'format': image_format}
+        exc = self.assertRaises(lustre_images.UnsafeImage,
+                                self.driver.initialize_connection, volume,
+                                {})
+        self.assertIn('not recorded', str(exc))
+        self._execute.assert_not_called()
+
+    @ddt.data(('raw', 1, units.Gi + 1), ('raw', 1, 2 * units.Gi),
+              ('raw', 2, 3 * units.Gi), ('raw', 1, 1024 * units.Gi),
+              ('qcow2', 1, units.Gi + 512), ('qcow2', 2, 3 * units.Gi))
     @ddt.unpack
-    def test_initialize_connection_refuses_virtual_size(self, size, vsize):
-        volume = self._volume(volume_format='raw', size=size)
-        self.mock_qemu_img_info.return_value = _img_info(
-            'raw', virtual_size=vsize)
+    def test_initialize_connection_refuses_virtual_size(self, fmt, size,
+                                                        vsize):
+        volume = self._volume(size=size, volume_format=fmt)
+        path = self._image(volume.name, fmt, 1)
+        _run('qemu-img', 'resize', '-f', fmt, path, str(vsize))
         self.assertRaises(exception.InvalidVolume,
                           self.driver.initialize_connection, volume, {})
 
-    @ddt.data((1, units.Gi), (2, units.Gi), (2, 2 * units.Gi - 512))
+    @ddt.data(('raw', 1, units.Gi), ('raw', 2, units.Gi),
+              ('raw', 2, 2 * units.Gi - 512), ('qcow2', 2, units.Gi),
+              ('qcow2', 1, units.Gi))
     @ddt.unpack
-    def test_initialize_connection_accepts_virtual_size(self, size, vsize):
-        volume = self._volume(volume_format='raw', size=size)
-        self.mock_qemu_img_info.return_value = _img_info(
-            'raw', virtual_size=vsize)
+    def test_initialize_connection_accepts_virtual_size(self, fmt, size,
+                                                        vsize):
+        volume = self._volume(size=size, volume_format=fmt)
+        path = self._image(volume.name, fmt, 1)
+        _run('qemu-img', 'resize', '-f', fmt, '--shrink', path, str(vsize))
         self.assertEqual(
-            'raw',
+            fmt,
             self.driver.initialize_connection(volume, {})['data']['format'])
 
     def test_initialize_connection_no_format_metadata(self):
+        # A volume whose format Cinder did not record is not guessed from
+        # its file, which the guest writes.
         volume = self._volume()
-        self.driver.initialize_connection(volume, {})
-        self.assertIsNone(
-            self.mock_qemu_img_info.call_args.kwargs['img_format'])
+        self._image(volume.name, 'qcow2')
+        exc = self.assertRaises(lustre_images.UnsafeImage,
+                                self.driver.initialize_connection, volume, {})
+        self.assertIn('not recorded', str(exc))
+        self._execute.assert_not_called()
+        self.qemu_img_info.assert_not_called()
 
-    def test_initialize_connection_forged_backing_file(self):
-        volume = self._volume(volume_format='qcow2')
-        self.mock_qemu_img_info.return_value = _img_info(
-            'qcow2', backing_file='/etc/shadow')
-        self.assertRaises(exception.RemoteFSInvalidBackingFile,
+    @ddt.data('/etc/shadow', '../other/volume-x', 'sub/volume-x',
+              'volume-%s' % fake.VOLUME2_ID)
+    def test_initialize_connection_forged_backing_file(self, backing):
+        # The active overlay names a backing file that is not the
+        # volume's: refused before anything opens it.
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID])
+        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b', backing,
+             *(['-F', 'raw'] if backing else []), self._path(info['active']))
+        self.assertRaises(lustre_images.UnsafeImage,
                           self.driver.initialize_connection, volume, {})
+        self.assertEqual(['dd'], [c.args[0]
+                                  for c in self._execute.call_args_list])
+
+    def test_initialize_connection_chain_loop(self):
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID,
+                                          fake.SNAPSHOT2_ID])
+        snap1 = info[fake.SNAPSHOT_ID]
+        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b', info['active'],
+             '-F', 'qcow2', self._path(snap1))
+        exc = self.assertRaises(lustre_images.UnsafeImage,
+                                self.driver.initialize_connection, volume, {})
+        self.assertIn('loops', str(exc))
+
+    @ddt.data('symlink', 'fifo', 'hardlink')
+    def test_initialize_connection_refuses_non_regular_file(self, kind):
+        volume = self._volume()
+        self._chain_files(volume, guest_data=False)
+        path = self._path(volume.name)
+        os.unlink(path)
+        if kind == 'symlink':
+            os.symlink(self.host_file, path)
+        elif kind == 'fifo':
+            os.mkfifo(path)
+        else:
+            os.link(self.host_file, path)
+        self.assertRaises(lustre_images.UnsafeImage,
+                          self.driver.initialize_connection, volume, {})
+        self._assert_host_file_unread()
 
     # ------------------------------------------------------------------
     # Restore target and backups
     # ------------------------------------------------------------------
 
     def test_initialize_connection_restore_qcow2_made_raw(self):
-        volume = self._volume(volume_format='qcow2', size=2,
+        volume = self._volume(size=2,
                               status=fields.VolumeStatus.RESTORING_BACKUP)
-        path = self._touch(volume.name)
-        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
+        self._chain_files(volume, base_fmt='qcow2')
+        path = self._path(volume.name)
         conn = self.driver.initialize_connection(volume, {})
         self.assertEqual('raw', conn['data']['format'])
         self.assertEqual(
@@ -2300,9 +2887,9 @@ class LustreDriverTestCase(LustreTestBase):
              mock.call('chmod', 'ugo+rw', path, run_as_root=True)],
             self._execute.call_args_list)
         self.assertEqual('raw', volume.admin_metadata['format'])
-        self.assertEqual('raw',
-                         self.mock_qemu_img_info.call_args.kwargs[
-                             'img_format'])
+        # An empty raw file of the volume's size, for the backup's bytes.
+        self.assertEqual(2 * units.Gi, os.path.getsize(path))
+        self.assertEqual(b'', self._data_of(path))
 
     @ddt.data(({'provisioning:type': 'thin'}, [('truncate', '-s', '2G')]),
               ({'provisioning:type': 'thick'}, [('fallocate', '-l', '1M'),
@@ -2314,53 +2901,53 @@ class LustreDriverTestCase(LustreTestBase):
         # the base into the overlay, which stays active without snapshots.
         volume = self._volume(extra_specs=specs, size=2,
                               status=fields.VolumeStatus.RESTORING_BACKUP)
-        volume.admin_metadata = {'format': 'qcow2', 'base_format': 'qcow2'}
         overlay = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._image(overlay, 'qcow2', 2)
         info_path = self._write_info(volume, {'active': overlay})
-        self._touch(overlay)
-        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
+        volume.admin_metadata = {'format': 'qcow2', 'base_format': 'qcow2'}
         conn = self.driver.initialize_connection(volume, {})
         path = self._path(volume.name)
         self.assertEqual({'export': SHARE, 'name': volume.name,
                           'format': 'raw'}, conn['data'])
+        # The base file is gone: only the files there are deleted.
         self.assertEqual(
-            [mock.call('rm', '-f', '--', path, run_as_root=True),
-             mock.call('rm', '-f', '--', self._path(overlay),
+            [mock.call('rm', '-f', '--', self._path(overlay),
                        run_as_root=True),
              mock.call('rm', '-f', '--', info_path, run_as_root=True)] +
             [mock.call(*command + (path,), run_as_root=True)
              for command in commands] +
             [mock.call('chmod', 'ugo+rw', path, run_as_root=True)],
-            self._execute.call_args_list)
+            [c for c in self._execute.call_args_list if c.args[0] != 'dd'])
         self.assertEqual({'format': 'raw', 'base_format': 'raw'},
                          volume.admin_metadata)
+        self.assertEqual([volume.name], os.listdir(self.mnt))
 
     def test_initialize_connection_restore_keeps_layout(self):
         volume = self._volume(extra_specs={'lustre:stripe_count': '4'},
-                              volume_format='qcow2',
                               status=fields.VolumeStatus.RESTORING_BACKUP)
-        self.mock_qemu_img_info.return_value = _img_info('raw', 1)
+        self._chain_files(volume, base_fmt='qcow2', guest_data=False)
         self.driver.initialize_connection(volume, {})
         self.assertEqual(1, len(self._commands('lfs')))
         self.assertIn('-c', self._commands('lfs')[0].args)
 
     def test_initialize_connection_restore_raw_untouched(self):
-        volume = self._volume(volume_format='raw',
-                              status=fields.VolumeStatus.RESTORING_BACKUP)
+        volume = self._volume(status=fields.VolumeStatus.RESTORING_BACKUP)
+        self._chain_files(volume)
         self.driver.initialize_connection(volume, {})
         self._execute.assert_not_called()
         objects.Volume.save.assert_not_called()
+        self._assert_guest_view([(self._path(volume.name), 'raw')], 1)
 
     def test_initialize_connection_restore_with_snapshots_refused(self):
-        volume = self._volume(volume_format='raw',
-                              status=fields.VolumeStatus.RESTORING_BACKUP)
-        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
-        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        volume = self._volume(status=fields.VolumeStatus.RESTORING_BACKUP)
+        self._chain_files(volume, [fake.SNAPSHOT_ID])
+        before = sorted(os.listdir(self.mnt))
         exc = self.assertRaises(exception.InvalidVolume,
                                 self.driver.initialize_connection, volume,
                                 {})
         self.assertIn('snapshots', str(exc))
         self._execute.assert_not_called()
+        self.assertEqual(before, sorted(os.listdir(self.mnt)))
 
     def _backup(self, volume, snapshot_id=None):
         backup = mock.Mock(volume_id=volume.id, snapshot_id=snapshot_id,
@@ -2370,8 +2957,10 @@ class LustreDriverTestCase(LustreTestBase):
 
     def test_backup_volume(self):
         # A raw volume without snapshots is handed to cinder-backup as it
-        # is: the attached file is the volume's own raw file.
-        volume = self._volume(volume_format='raw', size=2)
+        # is: the attached file is the volume's own raw file, whose bytes
+        # are the guest's.
+        volume = self._volume(size=2)
+        self._chain_files(volume)
         backup = self._backup(volume)
         mock_clone = self.mock_object(self.driver,
                                       '_create_temp_cloned_volume')
@@ -2381,10 +2970,11 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertFalse(is_snapshot)
         mock_clone.assert_not_called()
         self.assertIsNone(backup.temp_volume_id)
-        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
         conn = self.driver.initialize_connection(device, {})
         self.assertEqual({'export': SHARE, 'name': volume.name,
                           'format': 'raw'}, conn['data'])
+        with open(self._path(conn['data']['name']), 'rb') as f:
+            self.assertEqual(bytes([GUEST_BEFORE]) * CHUNK, f.read(CHUNK))
 
     @ddt.data(('qcow2', False), ('raw', True), ('qcow2', True))
     @ddt.unpack
@@ -2404,6 +2994,108 @@ class LustreDriverTestCase(LustreTestBase):
             self.context, volume, status=fields.VolumeStatus.BACKING_UP)
         self.assertEqual(temp.id, backup.temp_volume_id)
         backup.save.assert_called_once_with()
+
+    def _backup_device(self, volume):
+        """The device cinder-backup reads, as the volume manager makes it.
+
+        A temporary volume in the database, cloned by the driver.
+        """
+        volume.volume_type_id = self.vt['id']
+        # As loaded from the database: no unsaved changes.
+        volume.obj_reset_changes()
+        backup = self._backup(volume)
+        self.mock_object(self.driver, '_ensure_share_mounted')
+        device, is_snapshot = self.driver.get_backup_device(self.context,
+                                                            backup)
+        self.assertFalse(is_snapshot)
+        self.assertNotEqual(volume.id, device.id)
+        self.assertEqual(device.id, backup.temp_volume_id)
+        self.assertEqual(fields.VolumeStatus.BACKING_UP, device.status)
+        self.assertEqual('raw', device.admin_metadata['format'])
+        return self.driver.local_path(device)
+
+    @ddt.data(0, 2)
+    def test_backup_thin_volume_is_raw_copy_of_guest_data(self, snapshots):
+        # A thin (qcow2) volume whose guest wrote a qcow2 header naming a
+        # host file as its data file (finding 1b): the backup's raw copy
+        # holds the guest's bytes, and the host file is neither read nor
+        # grown (nothing resizes the copy guessing its format).
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID,
+                                          fake.SNAPSHOT2_ID][:snapshots],
+                                 base_fmt='qcow2')
+        chain = [(self._path(name), 'qcow2') for name in
+                 [info.get(fake.SNAPSHOT2_ID), info.get(fake.SNAPSHOT_ID),
+                  volume.name] if name]
+        header = self._forged_qcow2(data_file=self.host_file)
+        _run('qemu-io', '-c', 'write -s %s 0 %d' % (
+            self._write_tmp(header), len(header)), self._json(chain))
+        path = self._backup_device(volume)
+        self._assert_host_file_unread(path)
+        with open(path, 'rb') as f:
+            self.assertEqual(header, f.read(len(header)))
+        self.assertEqual(units.Gi, os.path.getsize(path))
+        # The source is as it was: its chain, its .info file.
+        self.assertEqual(info if snapshots else {},
+                         self._read_info(volume) if snapshots else {})
+
+    def _encrypted_backup(self):
+        """The backup device of an encrypted volume, with a snapshot."""
+        self._key_manager()
+        volume = self._volume(encryption_key_id=fake.ENCRYPTION_KEY_ID)
+        self._chain_files(volume, [fake.SNAPSHOT_ID], base_fmt='qcow2',
+                          size=64 * units.Mi)
+        return self._backup_device(volume)
+
+    def test_backup_encrypted_volume(self):
+        # Finding 6: the backup's copy of an encrypted volume is a LUKS
+        # container under the volume's own key (cinder-backup stores
+        # encrypted volumes encrypted), of the volume's size.
+        path = self._encrypted_backup()
+        with open(path, 'rb') as f:
+            self.assertEqual(b'LUKS\xba\xbe', f.read(6))
+        self._assert_guest_view([(path, 'raw')], 2, encrypted=True)
+        self.assertEqual(units.Gi, self._info_of(path, 'luks')[
+            'virtual-size'])
+        self.assertNotIn(PASSPHRASE.encode(), self._data_of(path))
+
+    def test_restore_encrypted_volume_round_trip(self):
+        # The backup's bytes written into a restore target, as
+        # cinder-backup writes them, give the guest its data back.
+        path = self._encrypted_backup()
+        target = self._volume(id=fake.VOLUME3_ID,
+                              encryption_key_id=fake.ENCRYPTION_KEY_ID,
+                              status=fields.VolumeStatus.RESTORING_BACKUP)
+        self._chain_files(target, base_fmt='qcow2', guest_data=False,
+                          size=64 * units.Mi)
+        conn = self.driver.initialize_connection(target, {})
+        self.assertEqual({'export': SHARE, 'name': target.name,
+                          'format': 'raw'}, conn['data'])
+        _run('cp', '--sparse=always', path, self._path(target.name))
+        target.status = 'available'
+        self.driver.initialize_connection(target, {})
+        self._assert_guest_view([(self._path(target.name), 'raw')], 2,
+                                encrypted=True)
+
+    def _write_tmp(self, data):
+        path = os.path.join(self.tempdir, 'tmp-data')
+        with open(path, 'wb') as f:
+            f.write(data)
+        return path
+
+    def _key_manager(self):
+        """The key manager gives every key id KeyObject's key.
+
+        And every encrypted volume type is LUKS with aes-xts-plain64.
+        """
+        os.makedirs(os.path.join(self.tempdir, 'conversion'), exist_ok=True)
+        keymgr = mock.Mock()
+        keymgr.get.return_value = KeyObject()
+        self.mock_object(lustre.key_manager, 'API', return_value=keymgr)
+        self.mock_object(volume_utils, 'check_encryption_provider',
+                         return_value={'cipher': 'aes-xts-plain64',
+                                       'key_size': 256, 'provider': 'luks'})
+        return keymgr
 
     def test_backup_volume_from_snapshot(self):
         volume = self._volume(volume_format='qcow2')
@@ -2430,14 +3122,16 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertFalse(self.driver.backup_use_temp_snapshot())
 
     def test_backup_manager_temp_volume_is_raw(self):
-        # The volume manager's own temporary volume, as it makes it.
+        # The volume manager's own temporary volume, as it makes it, is
+        # written raw; the thin volume it copies would be qcow2.
         volume = self._volume(extra_specs={'provisioning:type': 'thin'})
         volume.volume_type_id = volume.volume_type.id
         self.mock_object(objects.Volume, 'create')
         temp = self.driver._create_temp_volume(self.context, volume)
         temp.volume_type = volume.volume_type
-        self.assertEqual('raw', self.driver._copy_format(temp))
-        self.assertEqual('qcow2', self.driver._copy_format(volume))
+        self.assertEqual('raw', self.driver._file_format(temp, copied=True))
+        self.assertEqual('qcow2', self.driver._file_format(volume,
+                                                           copied=True))
 
     @ddt.data(
         # use_quota, display name, a backup view
@@ -2453,51 +3147,51 @@ class LustreDriverTestCase(LustreTestBase):
                               display_name=name)
         self.assertEqual(view, self.driver._is_backup_view(volume))
 
-    def test_is_backup_view_of_clone_stand_in(self):
-        # Clones are written through a stand-in: the record is read.
-        record = self._volume(id=fake.VOLUME2_ID)
-        self._make_backup_view(record)
-        mock_get = self.mock_object(objects.Volume, 'get_by_id',
-                                    return_value=record)
-        stand_in = mock.Mock(id=record.id, obj_context=self.context,
-                             spec=['id', 'obj_context'])
-        self.assertTrue(self.driver._is_backup_view(stand_in))
-        mock_get.assert_called_once_with(self.context, record.id)
-
     # ------------------------------------------------------------------
     # Extend
     # ------------------------------------------------------------------
 
     def test_extend_volume(self):
         volume = self._volume(extra_specs={'provisioning:type': 'thick'},
-                              volume_format='raw', size=1)
+                              size=1)
+        self._chain_files(volume)
         self._capacity(50, 100)
-        mock_resize = self.mock_object(image_utils, 'resize_image')
-        self.mock_qemu_img_info.return_value = _img_info('raw', 3)
         self.driver.extend_volume(volume, 3)
         path = self._path(volume.name)
-        mock_resize.assert_called_once_with(path, 3, run_as_root=True,
-                                            file_format='raw')
+        self.assertEqual(3 * units.Gi, os.path.getsize(path))
+        self._assert_guest_view([(path, 'raw')], 1)
+        self.assertEqual(['resize'], self._qemu_img())
         self.assertEqual([mock.call('fallocate', '-l', '3G', path,
                                     run_as_root=True)],
-                         self._execute.call_args_list)
+                         self._commands('fallocate'))
 
     def test_extend_volume_with_snapshot(self):
-        volume = self._volume(volume_format='qcow2', size=1)
-        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
-        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        volume = self._volume(size=1)
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID])
+        snap = self._path(info['active'])
         self._capacity(50, 100)
-        mock_resize = self.mock_object(image_utils, 'resize_image')
-        self.mock_qemu_img_info.return_value = _img_info(
-            'qcow2', 2, backing_file=volume.name)
         self.driver.extend_volume(volume, 2)
-        mock_resize.assert_called_once_with(self._path(snap), 2,
-                                            run_as_root=True,
-                                            file_format='qcow2')
-        self.mock_qemu_img_info.assert_called_once_with(
-            self._path(snap), force_share=True, run_as_root=True,
-            allow_qcow2_backing_file=True, img_format='qcow2')
-        self._execute.assert_not_called()
+        # The active overlay grows; the base under it is frozen.
+        self.assertEqual(2 * units.Gi,
+                         self._info_of(snap, 'qcow2')['virtual-size'])
+        self.assertEqual(units.Gi, os.path.getsize(self._path(volume.name)))
+        self.assertEqual(volume.name,
+                         self._info_of(snap, 'qcow2')['backing-filename'])
+        self._assert_guest_view([(snap, 'qcow2'),
+                                 (self._path(volume.name), 'raw')], 2)
+        self.assertEqual([], self._commands('fallocate'))
+
+    def test_extend_encrypted_volume(self):
+        self._key_manager()
+        volume = self._volume(size=1,
+                              encryption_key_id=fake.ENCRYPTION_KEY_ID)
+        self._chain_files(volume, base_fmt='qcow2', size=64 * units.Mi)
+        self._capacity(50, 100)
+        self.driver.extend_volume(volume, 2)
+        path = self._path(volume.name)
+        self.assertEqual(2 * units.Gi,
+                         self._info_of(path, 'qcow2')['virtual-size'])
+        self._assert_guest_view([(path, 'qcow2')], 1, encrypted=True)
 
     @ddt.data(
         # extra specs, format, preallocated
@@ -2509,43 +3203,47 @@ class LustreDriverTestCase(LustreTestBase):
     @ddt.unpack
     def test_extend_volume_preallocation(self, specs, volume_format,
                                          preallocated):
-        volume = self._volume(extra_specs=specs, volume_format=volume_format)
+        volume = self._volume(extra_specs=specs)
+        self._chain_files(volume, base_fmt=volume_format, guest_data=False)
         self._capacity(50, 100)
-        self.mock_object(image_utils, 'resize_image')
-        self.mock_qemu_img_info.return_value = _img_info(volume_format, 2)
         self.driver.extend_volume(volume, 2)
         self.assertEqual(preallocated, bool(self._commands('fallocate')))
+        self.assertEqual(2 * units.Gi, self._info_of(
+            self._path(volume.name), volume_format)['virtual-size'])
 
     def test_extend_volume_preallocation_failure_only_logged(self):
-        volume = self._volume(extra_specs={'provisioning:type': 'thick'},
-                              volume_format='raw')
+        volume = self._volume(extra_specs={'provisioning:type': 'thick'})
+        self._chain_files(volume, guest_data=False)
         self._capacity(50, 100)
-        mock_resize = self.mock_object(image_utils, 'resize_image')
-        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
-        self._execute.side_effect = putils.ProcessExecutionError(
-            stderr='fallocate failed: No space left on device')
+
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'fallocate':
+                raise putils.ProcessExecutionError(
+                    stderr='fallocate failed: No space left on device')
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
         self.driver.extend_volume(volume, 2)
-        mock_resize.assert_called_once()
+        self.assertEqual(2 * units.Gi,
+                         os.path.getsize(self._path(volume.name)))
         self.assertEqual(1, len(self._commands('fallocate')))
+        mock_warn.assert_called_once()
 
     def test_extend_volume_attached_refused(self):
         volume = self._volume(volume_format='raw')
         self._attach(volume)
-        mock_resize = self.mock_object(image_utils, 'resize_image')
         exc = self.assertRaises(exception.ExtendVolumeError,
                                 self.driver.extend_volume, volume, 2)
         self.assertIn('attached', str(exc))
-        mock_resize.assert_not_called()
+        self._execute.assert_not_called()
 
     def test_extend_volume_shrink_refused(self):
         volume = self._volume(volume_format='raw', size=2)
         self._capacity(50, 100)
-        mock_resize = self.mock_object(image_utils, 'resize_image')
         mock_quota = self.mock_object(self.driver, '_apply_project_quota')
         exc = self.assertRaises(exception.ExtendVolumeError,
                                 self.driver.extend_volume, volume, 1)
         self.assertIn('shrink', str(exc))
-        mock_resize.assert_not_called()
         mock_quota.assert_not_called()
         self._execute.assert_not_called()
 
@@ -2555,11 +3253,10 @@ class LustreDriverTestCase(LustreTestBase):
         mock_eligible = self.mock_object(
             self.driver, '_is_pool_eligible',
             wraps=self.driver._is_pool_eligible)
-        mock_resize = self.mock_object(image_utils, 'resize_image')
         self.assertRaises(exception.ExtendVolumeError,
                           self.driver.extend_volume, volume, 25)
         mock_eligible.assert_called_once_with(POOL, 15, False)
-        mock_resize.assert_not_called()
+        self._execute.assert_not_called()
 
     @ddt.data(('thick', 5, False), ('thick', 10, True),
               ('thin', 5, True))
@@ -2572,27 +3269,58 @@ class LustreDriverTestCase(LustreTestBase):
         self.driver = self._make_driver()
         volume = self._volume(extra_specs={'provisioning:type': prov},
                               volume_format='raw', size=10)
+        self._chain_files(volume, guest_data=False)
         self._capacity(available, 100)
         self._provision(10)
-        mock_resize = self.mock_object(image_utils, 'resize_image')
-        self.mock_qemu_img_info.return_value = _img_info('raw', 20)
         if extended:
             self.driver.extend_volume(volume, 20)
-            mock_resize.assert_called_once()
         else:
             self.assertRaises(exception.ExtendVolumeError,
                               self.driver.extend_volume, volume, 20)
-            mock_resize.assert_not_called()
+        self.assertEqual((20 if extended else 10) * units.Gi,
+                         os.path.getsize(self._path(volume.name)))
 
     def test_extend_volume_size_verified(self):
-        volume = self._volume(volume_format='raw')
+        # qemu-img reports success but the image did not grow (a file
+        # swapped in between): the extend fails rather than report a size
+        # the volume does not have.
+        volume = self._volume()
+        self._chain_files(volume, guest_data=False)
         self._capacity(50, 100)
-        self.mock_object(image_utils, 'resize_image')
-        self.mock_qemu_img_info.return_value = _img_info('raw', 1)
+
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('qemu-img', 'resize'):
+                return '', ''
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
         exc = self.assertRaises(exception.ExtendVolumeError,
                                 self.driver.extend_volume, volume, 2)
         self.assertIn(str(units.Gi), str(exc))
-        self._execute.assert_not_called()
+        self.assertEqual([], self._commands('fallocate'))
+
+    @ddt.data('qcow2_header', 'symlink')
+    def test_extend_volume_hostile_raw_file(self, attack):
+        # The guest of a raw volume wrote a qcow2 header naming a host
+        # file, or the file became a link to it: qemu-img resizes the raw
+        # file as raw, or nothing at all.
+        volume = self._volume()
+        self._chain_files(volume, guest_data=False)
+        path = self._path(volume.name)
+        self._capacity(50, 100)
+        if attack == 'symlink':
+            os.unlink(path)
+            os.symlink(self.host_file, path)
+            self.assertRaises(lustre_images.UnsafeImage,
+                              self.driver.extend_volume, volume, 2)
+            self.assertEqual([], self._qemu_img())
+        else:
+            header = self._forged_qcow2(backing=self.host_file)
+            self._write_raw(path, header)
+            self.driver.extend_volume(volume, 2)
+            self.assertEqual(2 * units.Gi, os.path.getsize(path))
+            with open(path, 'rb') as f:
+                self.assertEqual(header, f.read(len(header)))
+        self._assert_host_file_unread()
 
     # ------------------------------------------------------------------
     # Snapshots
@@ -2606,9 +3334,8 @@ class LustreDriverTestCase(LustreTestBase):
         volume = self._volume()
         new_volume = self._volume(id=fake.VOLUME2_ID)
         snapshot = self._snapshot(volume)
+        self._chain_files(volume, guest_data=False)
         mock_create = self.mock_object(self.driver, '_create_snapshot')
-        mock_base_clone = self.mock_object(
-            remotefs.RemoteFSSnapDriverBase, '_create_cloned_volume')
         args = {'create_snapshot': (snapshot,),
                 'create_volume_from_snapshot': (new_volume, snapshot),
                 'create_cloned_volume': (new_volume, volume),
@@ -2619,44 +3346,111 @@ class LustreDriverTestCase(LustreTestBase):
                                 *args[operation])
         self.assertIn('lustre_snapshot_support', str(exc))
         mock_create.assert_not_called()
-        mock_base_clone.assert_not_called()
         self._execute.assert_not_called()
+        self.assertEqual([volume.name], os.listdir(self.mnt))
 
     def test_create_snapshot_offline(self):
-        volume = self._volume(volume_format='raw')
-        self._touch(volume.name)
+        volume = self._volume()
+        self._chain_files(volume)
         snapshot = self._snapshot(volume)
-        self.mock_qemu_img_info.return_value = _img_info('raw')
         self.driver.create_snapshot(snapshot)
         new = '%s.%s' % (volume.name, snapshot.id)
         self.assertEqual({'active': new, snapshot.id: new},
                          self._read_info(volume))
-        self._execute.assert_any_call(
-            'qemu-img', 'create', '-f', 'qcow2', '-o',
-            'backing_file=%s,backing_fmt=raw' % self._path(volume.name),
-            self._path(new), '1G', run_as_root=True)
+        info = self._info_of(self._path(new), 'qcow2')
+        # The backing file by its name in the same directory (the share
+        # is mounted elsewhere on compute hosts), in its recorded format.
+        self.assertEqual(volume.name, info['backing-filename'])
+        self.assertEqual('raw', info['backing-filename-format'])
+        self.assertEqual(units.Gi, info['virtual-size'])
         self.assertEqual('qcow2', volume.admin_metadata['format'])
         self.assertEqual('raw', volume.admin_metadata['base_format'])
+        self._assert_guest_view([(self._path(new), 'qcow2'),
+                                 (self._path(volume.name), 'raw')], 1)
+        # qemu-img did not open the base to make the overlay.
+        self.assertEqual(['create'], self._qemu_img())
+
+    def test_create_snapshot_of_raw_volume_holding_a_qcow2_header(self):
+        # Finding 12: the guest of a raw volume wrote a qcow2 header that
+        # names a host file. The overlay records the base as raw, as Cinder
+        # knows it, not as what a probe of the guest's bytes would say:
+        # the chain never reaches the host file.
+        volume = self._volume()
+        self._chain_files(volume, guest_data=False)
+        base = self._path(volume.name)
+        header = self._forged_qcow2(backing=self.host_file)
+        self._write_raw(base, header)
+        snapshot = self._snapshot(volume)
+        self.driver.create_snapshot(snapshot)
+        new = self._path('%s.%s' % (volume.name, snapshot.id))
+        self.assertEqual('raw',
+                         self._info_of(new, 'qcow2')[
+                             'backing-filename-format'])
+        self.assertEqual(header, self._guest_read(
+            [(new, 'qcow2'), (base, 'raw')], [0], len(header))[0])
+        self._assert_host_file_unread(base, new)
 
     def test_create_snapshot_with_layout(self):
-        volume = self._volume(volume_format='raw',
-                              extra_specs={'lustre:stripe_count': '2'})
+        volume = self._volume(extra_specs={'lustre:stripe_count': '2'})
+        self._chain_files(volume, guest_data=False)
         snapshot = self._snapshot(volume)
         self.driver.create_snapshot(snapshot)
         new = self._path('%s.%s' % (volume.name, snapshot.id))
         self.assertEqual(mock.call('lfs', 'setstripe', '-c', '2', '--', new,
                                    run_as_root=True),
                          self._execute.call_args_list[0])
-        # An overlay file that exists already keeps its layout.
-        self._touch(os.path.basename(new))
-        self._execute.reset_mock()
-        self.driver._do_create_snapshot(snapshot, volume.name, new)
-        self.assertEqual([], self._commands('lfs'))
-        self.assertEqual(['create', 'rebase'],
-                         [c.args[1] for c in self._commands('qemu-img')])
+
+    def test_create_snapshot_never_overwrites(self):
+        # A file where the new overlay goes (an overlay a failed online
+        # snapshot left, with a guest's writes in it) is not replaced.
+        volume = self._volume()
+        self._chain_files(volume, guest_data=False)
+        snapshot = self._snapshot(volume)
+        path = self._touch('%s.%s' % (volume.name, snapshot.id), 'guest')
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.driver.create_snapshot, snapshot)
+        self.assertIn('already exists', str(exc))
+        with open(path) as f:
+            self.assertEqual('guest', f.read())
+        self.assertEqual([], self._qemu_img())
+        self.assertFalse(os.path.exists(self._path(volume.name + '.info')))
+
+    def test_create_snapshot_failure_removes_the_new_overlay(self):
+        volume = self._volume(extra_specs={'lustre:stripe_count': '2'})
+        self._chain_files(volume, guest_data=False)
+        snapshot = self._snapshot(volume)
+        new = self._path('%s.%s' % (volume.name, snapshot.id))
+
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'lfs':
+                open(new, 'w').close()
+            if cmd[:2] == ('qemu-img', 'create'):
+                raise putils.ProcessExecutionError(stderr='No space left')
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        self.assertRaises(putils.ProcessExecutionError,
+                          self.driver.create_snapshot, snapshot)
+        self.assertEqual([volume.name], os.listdir(self.mnt))
+
+    @ddt.data('true', 'false')
+    def test_temporary_snapshot_secure_file_operations(self, secure):
+        # With secure file operations (which refuse snapshots, not clones
+        # through a temporary snapshot), the overlay is owned like its
+        # backing file.
+        self.override_config('nas_secure_file_operations', secure)
+        self.driver = self._make_driver()
+        volume = self._volume()
+        self._chain_files(volume, guest_data=False)
+        self.driver._create_snapshot(self._snapshot(volume))
+        new = self._path('%s.%s' % (volume.name, fake.SNAPSHOT_ID))
+        self.assertEqual(
+            [mock.call('chown', '--reference=%s' % self._path(volume.name),
+                       new, run_as_root=True)] if secure == 'true' else [],
+            self._commands('chown'))
 
     def test_create_snapshot_online(self):
-        volume = self._volume(volume_format='raw')
+        volume = self._volume()
+        self._chain_files(volume)
         self._attach(volume)
         snapshot = self._snapshot(volume)
         self.driver._nova = mock.Mock()
@@ -2666,7 +3460,6 @@ class LustreDriverTestCase(LustreTestBase):
                           'progress': '90%'})
         mock_attachment_save = self.mock_object(objects.VolumeAttachment,
                                                 'save')
-        self.mock_qemu_img_info.return_value = _img_info('raw')
         self.driver.create_snapshot(snapshot)
         new = '%s.%s' % (volume.name, snapshot.id)
         self.driver._nova.create_volume_snapshot.assert_called_once_with(
@@ -2679,10 +3472,10 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual(new, connection_info['name'])
         self.assertEqual('qcow2', connection_info['format'])
         mock_attachment_save.assert_called_once_with()
-        self._execute.assert_any_call(
-            'qemu-img', 'create', '-f', 'qcow2', '-o',
-            'backing_file=%s,backing_fmt=raw' % self._path(volume.name),
-            self._path(new), '1G', run_as_root=True)
+        # The overlay Nova switched the guest to: on the raw base, as raw.
+        info = self._info_of(self._path(new), 'qcow2')
+        self.assertEqual((volume.name, 'raw'), (
+            info['backing-filename'], info['backing-filename-format']))
 
     @ddt.data(False, True)
     def test_create_snapshot_secure_file_operations_refused(self, attached):
@@ -2696,8 +3489,8 @@ class LustreDriverTestCase(LustreTestBase):
         self.driver.set_nas_security_options(False)
         self.assertFalse(self.driver._execute_as_root)
         volume = self._volume(volume_format='raw')
-        path = self._touch(volume.name)
-        os.chmod(path, 0o600)
+        self._chain_files(volume, guest_data=False)
+        os.chmod(self._path(volume.name), 0o600)
         if attached:
             self._attach(volume)
         self.driver._nova = mock.Mock()
@@ -2709,7 +3502,6 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertIn('nas_secure_file_operations', str(exc))
         self.assertEqual(before, sorted(os.listdir(self.mnt)))
         self._execute.assert_not_called()
-        self.mock_qemu_img_info.assert_not_called()
         self.driver._nova.create_volume_snapshot.assert_not_called()
 
     @ddt.data(('true', True, True), ('true', False, False),
@@ -2736,27 +3528,31 @@ class LustreDriverTestCase(LustreTestBase):
         self.driver.set_nas_security_options(False)
         self.override_config('lustre_qcow2_volumes', False)
         src = self._volume(volume_format='raw', status='available')
-        self._touch(src.name)
+        self._chain_files(src, guest_data=False)
         volume = self._volume(id=fake.VOLUME2_ID)
-        self.mock_object(image_utils, 'resize_image')
         self.driver.create_cloned_volume(volume, src)
         self._execute.assert_any_call(
             'cp', '--sparse=always', '--', self._path(src.name),
             self._path(volume.name), run_as_root=False)
 
-    def test_create_snapshot_multiattach_attached_twice_refused(self):
+    @ddt.data(0, 1, 2)
+    def test_create_snapshot_multiattach_refused(self, attachments):
+        # A multiattach volume stays the one raw file its guests share: a
+        # snapshot would make a qcow2 overlay its active image.
         volume = self._volume(multiattach=True)
-        self._attach(volume, count=2)
+        self._chain_files(volume, guest_data=False)
+        if attachments:
+            self._attach(volume, count=attachments)
         snapshot = self._snapshot(volume)
-        mock_create = self.mock_object(self.driver, '_create_snapshot')
-        self.assertRaises(exception.InvalidVolume,
-                          self.driver.create_snapshot, snapshot)
-        mock_create.assert_not_called()
+        exc = self.assertRaises(exception.InvalidVolume,
+                                self.driver.create_snapshot, snapshot)
+        self.assertIn('multiattach', str(exc))
+        self.assertEqual([volume.name], os.listdir(self.mnt))
+        self._execute.assert_not_called()
 
-    @ddt.data((True, 1), (False, 2), (True, 0))
-    @ddt.unpack
-    def test_create_snapshot_allowed(self, multiattach, attachments):
-        volume = self._volume(multiattach=multiattach)
+    @ddt.data(0, 1)
+    def test_create_snapshot_allowed(self, attachments):
+        volume = self._volume()
         if attachments:
             self._attach(volume, count=attachments)
         snapshot = self._snapshot(volume)
@@ -2764,27 +3560,23 @@ class LustreDriverTestCase(LustreTestBase):
         self.driver.create_snapshot(snapshot)
         mock_create.assert_called_once_with(snapshot)
 
-    def test_delete_snapshot_online(self):
-        volume = self._volume(volume_format='qcow2')
-        volume.admin_metadata = {'format': 'qcow2', 'base_format': 'raw'}
-        self._attach(volume)
-        snapshot = self._snapshot(volume)
-        snap = '%s.%s' % (volume.name, snapshot.id)
-        self._touch(volume.name)
-        self._touch(snap)
-        self._write_info(volume, {'active': snap, snapshot.id: snap})
-
-        def img_info(path, **kwargs):
-            if path == self._path(snap):
-                return _img_info('qcow2', backing_file=volume.name)
-            return _img_info('raw')
-        self.mock_qemu_img_info.side_effect = img_info
+    def _nova(self):
+        """A Nova that reports every online deletion done."""
         self.driver._nova = mock.Mock()
         self.mock_object(remotefs.db, 'snapshot_get',
                          return_value={'status': 'deleting',
                                        'progress': '90%'})
+        return self.driver._nova
+
+    def test_delete_snapshot_online(self):
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID])
+        snap = info['active']
+        self._attach(volume)
+        snapshot = self._snapshot(volume)
+        nova = self._nova()
         self.driver.delete_snapshot(snapshot)
-        self.driver._nova.delete_volume_snapshot.assert_called_once_with(
+        nova.delete_volume_snapshot.assert_called_once_with(
             snapshot._context, snapshot.id,
             {'file_to_merge': None, 'merge_target_file': None,
              'type': 'qcow2', 'volume_id': volume.id})
@@ -2796,26 +3588,19 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual(sorted([snap, volume.name + '.info']),
                          sorted(os.listdir(self.mnt)))
         self.assertEqual('qcow2', volume.admin_metadata['base_format'])
+        # The driver itself merged nothing: Nova does, in the guest's qemu.
+        self.assertEqual([], self._qemu_img())
 
     def test_delete_snapshot_online_not_active(self):
-        volume = self._volume(volume_format='qcow2')
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID,
+                                          fake.SNAPSHOT2_ID])
+        snap1, snap2 = info[fake.SNAPSHOT_ID], info[fake.SNAPSHOT2_ID]
         self._attach(volume)
         snapshot = self._snapshot(volume)
-        snap1 = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
-        snap2 = '%s.%s' % (volume.name, fake.SNAPSHOT2_ID)
-        for name in (volume.name, snap1, snap2):
-            self._touch(name)
-        self._write_info(volume, {'active': snap2, fake.SNAPSHOT_ID: snap1,
-                                  fake.SNAPSHOT2_ID: snap2})
-        backing = {self._path(snap2): snap1, self._path(snap1): volume.name}
-        self.mock_qemu_img_info.side_effect = lambda path, **kw: _img_info(
-            'qcow2', backing_file=backing.get(path))
-        self.driver._nova = mock.Mock()
-        self.mock_object(remotefs.db, 'snapshot_get',
-                         return_value={'status': 'deleting',
-                                       'progress': '90%'})
+        nova = self._nova()
         self.driver.delete_snapshot(snapshot)
-        self.driver._nova.delete_volume_snapshot.assert_called_once_with(
+        nova.delete_volume_snapshot.assert_called_once_with(
             snapshot._context, snapshot.id,
             {'file_to_merge': snap1, 'merge_target_file': volume.name,
              'type': 'qcow2', 'volume_id': volume.id})
@@ -2823,6 +3608,26 @@ class LustreDriverTestCase(LustreTestBase):
                          self._read_info(volume))
         self.assertFalse(os.path.exists(self._path(snap1)))
         self.assertTrue(os.path.exists(self._path(volume.name)))
+
+    def test_delete_snapshot_online_newest_of_two(self):
+        # The active overlay's snapshot: Nova pulls the overlay below into
+        # it; that overlay's snapshot is then recorded as the active file.
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID,
+                                          fake.SNAPSHOT2_ID])
+        snap1, snap2 = info[fake.SNAPSHOT_ID], info[fake.SNAPSHOT2_ID]
+        self._attach(volume)
+        snapshot = self._snapshot(volume, id=fake.SNAPSHOT2_ID)
+        nova = self._nova()
+        self.driver.delete_snapshot(snapshot)
+        nova.delete_volume_snapshot.assert_called_once_with(
+            snapshot._context, snapshot.id,
+            {'file_to_merge': volume.name, 'merge_target_file': None,
+             'type': 'qcow2', 'volume_id': volume.id})
+        self.assertEqual({'active': snap2, fake.SNAPSHOT_ID: snap2},
+                         self._read_info(volume))
+        self.assertFalse(os.path.exists(self._path(snap1)))
+        self.assertTrue(os.path.exists(self._path(snap2)))
 
     def test_delete_snapshot_forged_info_refused(self):
         volume = self._volume()
@@ -2836,32 +3641,131 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertTrue(os.path.exists(
             self._path('volume-%s' % fake.VOLUME2_ID)))
 
-    def test_delete_snapshot_overlay_of_unfinished_create(self):
-        # cinder-volume died after making the overlay, before recording
-        # it in the .info file: deleting the snapshot deletes the overlay.
+    @ddt.data(False, True)
+    def test_delete_snapshot_unrecorded_overlay_kept(self, attached):
+        # Finding 2: the .info file does not name the snapshot, but its
+        # overlay exists: cinder-volume died before recording it, or an
+        # online snapshot failed after Nova moved the guest onto it. Then
+        # the overlay holds the guest's latest writes: it is kept, and the
+        # snapshot is deleted from Cinder only.
         volume = self._volume()
-        snapshot = self._snapshot(volume)
+        self._chain_files(volume)
         self._write_info(volume, {'active': volume.name})
-        overlay = '%s.%s' % (volume.name, snapshot.id)
-        self._touch(volume.name)
-        self._touch(overlay)
+        overlay = self._image('%s.%s' % (volume.name, fake.SNAPSHOT_ID),
+                              'qcow2', 1, volume.name, 'raw')
+        chain = [(overlay, 'qcow2'), (self._path(volume.name), 'raw')]
+        self._guest_write(chain, 0x50, CHUNK)
+        if attached:
+            self._attach(volume)
+        snapshot = self._snapshot(volume)
+        nova = self._nova()
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
         self.driver.delete_snapshot(snapshot)
+        self.assertEqual(sorted([volume.name, volume.name + '.info',
+                                 os.path.basename(overlay)]),
+                         sorted(os.listdir(self.mnt)))
+        self._assert_guest_view(chain, 2, overlays=1)
+        self.assertEqual([], self._commands('rm'))
+        nova.delete_volume_snapshot.assert_not_called()
+        mock_warn.assert_called_once()
+        self.assertIn(overlay, mock_warn.call_args.args[1]['path'])
+
+    def test_delete_snapshot_unrecorded_empty_overlay_deleted(self):
+        # cinder-volume died after making the overlay, before recording
+        # it, and no guest ever wrote to it (the volume is detached, the
+        # overlay's L1 table empty): it is provably unused, and deleted.
+        volume = self._volume()
+        self._chain_files(volume)
+        self._write_info(volume, {'active': volume.name})
+        overlay = self._image('%s.%s' % (volume.name, fake.SNAPSHOT_ID),
+                              'qcow2', 1, volume.name, 'raw')
+        self.driver.delete_snapshot(self._snapshot(volume))
         self.assertEqual(sorted([volume.name, volume.name + '.info']),
                          sorted(os.listdir(self.mnt)))
+        self.assertEqual([mock.call('rm', '-f', '--', overlay,
+                                    run_as_root=True)],
+                         self._commands('rm'))
+        self._assert_guest_view([(self._path(volume.name), 'raw')], 1,
+                                overlays=0)
 
-    def test_delete_snapshot_offline_keeps_overlay_until_forgotten(self):
+    @ddt.data('attached', 'not_qcow2', 'link')
+    def test_delete_snapshot_unrecorded_overlay_not_provably_unused(
+            self, case):
+        # An empty overlay of an attached volume may be the guest's active
+        # file; a file that is not a qcow2 image, or a link, is nothing the
+        # driver made: all are kept.
+        volume = self._volume()
+        self._chain_files(volume)
+        self._write_info(volume, {'active': volume.name})
+        name = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        if case == 'attached':
+            self._image(name, 'qcow2', 1, volume.name, 'raw')
+            self._attach(volume)
+        elif case == 'not_qcow2':
+            self._touch(name, 'guest bytes')
+        else:
+            os.symlink(self.host_file, self._path(name))
+        self._nova()
+        mock_warn = self.mock_object(lustre.LOG, 'warning')
+        self.driver.delete_snapshot(self._snapshot(volume))
+        self.assertTrue(os.path.lexists(self._path(name)))
+        self.assertEqual([], self._commands('rm'))
+        self.assertIn(self._path(name), str(mock_warn.call_args_list))
+        self._assert_host_file_unread()
+
+    def test_create_snapshot_replaces_empty_unrecorded_overlay(self):
+        # A snapshot retried after cinder-volume died between making the
+        # overlay and recording it: the unused overlay is made again.
+        volume = self._volume()
+        self._chain_files(volume)
+        self._write_info(volume, {'active': volume.name})
+        name = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._image(name, 'qcow2', 1, volume.name, 'raw')
+        self.driver.create_snapshot(self._snapshot(volume))
+        self.assertEqual({'active': name, fake.SNAPSHOT_ID: name},
+                         self._read_info(volume))
+        self.assertEqual(['create'], self._qemu_img())
+        self._assert_guest_view([(self._path(name), 'qcow2'),
+                                 (self._path(volume.name), 'raw')], 1,
+                                overlays=0)
+
+    def test_get_backing_chain_for_path(self):
+        # The base class's chain listing (its _get_higher_image_path) is
+        # the checked chain, never qemu-img info's.
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID,
+                                          fake.SNAPSHOT2_ID],
+                                 guest_data=False)
+        snap1, snap2 = info[fake.SNAPSHOT_ID], info[fake.SNAPSHOT2_ID]
+        self.assertEqual(
+            [{'filename': snap2, 'backing-filename': snap1},
+             {'filename': snap1, 'backing-filename': volume.name},
+             {'filename': volume.name, 'backing-filename': None}],
+            self.driver._get_backing_chain_for_path(volume,
+                                                    self._path(snap2)))
+        self.assertEqual(snap2, self.driver._get_higher_image_path(
+            self._snapshot(volume)))
+        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b',
+             self.host_file, '-F', 'raw', self._path(snap1))
+        self.assertRaises(lustre_images.UnsafeImage,
+                          self.driver._get_backing_chain_for_path, volume,
+                          self._path(snap2))
+        self.qemu_img_info.assert_not_called()
+
+    @ddt.data('plain', 'qcow2_header_in_raw_base')
+    def test_delete_snapshot_offline_keeps_overlay_until_forgotten(
+            self, guest):
         # The committed overlay is deleted only after the .info file
         # stops naming it: a death in between leaves a consistent volume.
-        volume = self._volume(volume_format='raw')
-        volume.admin_metadata = {'format': 'qcow2', 'base_format': 'raw'}
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID])
+        snap, base = self._path(info['active']), self._path(volume.name)
+        header = self._forged_qcow2(backing=self.host_file)
+        if guest != 'plain':
+            # Under the snapshot, the raw base holds a qcow2 header naming
+            # a host file: committing into it must write it as raw.
+            self._write_raw(base, header, 2 * CHUNK)
         snapshot = self._snapshot(volume)
-        snap = '%s.%s' % (volume.name, snapshot.id)
-        for name in (volume.name, snap):
-            self._touch(name)
-        self._write_info(volume, {'active': snap, snapshot.id: snap})
-        self.mock_qemu_img_info.side_effect = lambda path, **kw: _img_info(
-            'qcow2' if path == self._path(snap) else 'raw',
-            backing_file=volume.name if path == self._path(snap) else None)
         infos = []
 
         def execute(*cmd, **kwargs):
@@ -2870,42 +3774,110 @@ class LustreDriverTestCase(LustreTestBase):
             return self._execute_side_effect(*cmd, **kwargs)
         self._execute.side_effect = execute
         self.driver.delete_snapshot(snapshot)
-        self.assertEqual(
-            [mock.call('qemu-img', 'commit', '-d', self._path(snap),
-                       run_as_root=True),
-             mock.call('rm', '-f', '--', self._path(snap),
-                       run_as_root=True)],
-            [c for c in self._execute.call_args_list if c[0][0] != 'chmod'])
+        self.assertEqual(['commit'], self._qemu_img())
+        self.assertEqual([mock.call('rm', '-f', '--', snap,
+                                    run_as_root=True)], self._commands('rm'))
         # When the overlay went, the .info file no longer named it.
         self.assertEqual([{'active': volume.name}], infos)
         self.assertEqual(sorted([volume.name, volume.name + '.info']),
                          sorted(os.listdir(self.mnt)))
+        # The guest's writes after the snapshot are in the base now, the
+        # base is raw again, as recorded.
+        self._assert_guest_view([(base, 'raw')], 2, overlays=1)
+        self.assertEqual({'format': 'raw', 'base_format': 'raw'},
+                         dict(volume.admin_metadata))
+        if guest != 'plain':
+            with open(base, 'rb') as f:
+                f.seek(2 * CHUNK)
+                self.assertEqual(header, f.read(len(header)))
+            self._assert_host_file_unread(base)
+
+    def test_delete_snapshot_offline_oldest_of_two(self):
+        # The overlay below the active one is committed into the base, and
+        # the active overlay is pointed at the base, as raw.
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID,
+                                          fake.SNAPSHOT2_ID])
+        snap2 = info[fake.SNAPSHOT2_ID]
+        snapshot = self._snapshot(volume)
+        self.driver.delete_snapshot(snapshot)
+        self.assertEqual(['commit', 'rebase'], self._qemu_img())
+        self.assertEqual({'active': snap2, fake.SNAPSHOT2_ID: snap2},
+                         self._read_info(volume))
+        self.assertEqual(sorted([volume.name, snap2, volume.name + '.info']),
+                         sorted(os.listdir(self.mnt)))
+        header = self._info_of(self._path(snap2), 'qcow2')
+        self.assertEqual((volume.name, 'raw'), (
+            header['backing-filename'], header['backing-filename-format']))
+        base = (self._path(volume.name), 'raw')
+        # The second snapshot's data (the base now) and the guest's view.
+        self._assert_guest_view([base], 2)
+        self._assert_guest_view([(self._path(snap2), 'qcow2'), base], 3)
+        self.assertEqual({'format': 'qcow2', 'base_format': 'raw'},
+                         dict(volume.admin_metadata))
+
+    def test_delete_snapshot_offline_newest_of_two(self):
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID,
+                                          fake.SNAPSHOT2_ID])
+        snap1 = info[fake.SNAPSHOT_ID]
+        self.driver.delete_snapshot(self._snapshot(volume,
+                                                   id=fake.SNAPSHOT2_ID))
+        self.assertEqual(['commit'], self._qemu_img())
+        self.assertEqual({'active': snap1, fake.SNAPSHOT_ID: snap1},
+                         self._read_info(volume))
+        self.assertEqual(sorted([volume.name, snap1, volume.name + '.info']),
+                         sorted(os.listdir(self.mnt)))
+        self._assert_guest_view([(self._path(snap1), 'qcow2'),
+                                 (self._path(volume.name), 'raw')], 3)
+
+    def test_delete_snapshot_offline_encrypted(self):
+        self._key_manager()
+        volume = self._volume(encryption_key_id=fake.ENCRYPTION_KEY_ID)
+        self._chain_files(volume, [fake.SNAPSHOT_ID], base_fmt='qcow2',
+                          size=64 * units.Mi)
+        self.driver.delete_snapshot(self._snapshot(volume))
+        self.assertEqual(sorted([volume.name, volume.name + '.info']),
+                         sorted(os.listdir(self.mnt)))
+        self._assert_guest_view([(self._path(volume.name), 'qcow2')], 2,
+                                encrypted=True, overlays=1)
+        self.assertEqual('qcow2', volume.admin_metadata['format'])
 
     def test_delete_snapshot_already_out_of_chain(self):
         # cinder-volume died after rebasing the image above the snapshot,
         # before writing the .info file: running the deletion again only
         # forgets the snapshot and deletes its overlay.
-        volume = self._volume(volume_format='raw')
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID,
+                                          fake.SNAPSHOT2_ID])
+        snap1, snap2 = info[fake.SNAPSHOT_ID], info[fake.SNAPSHOT2_ID]
+        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b', volume.name,
+             '-F', 'raw', self._path(snap2))
         snapshot = self._snapshot(volume)
-        snap1 = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
-        snap2 = '%s.%s' % (volume.name, fake.SNAPSHOT2_ID)
-        for name in (volume.name, snap1, snap2):
-            self._touch(name)
-        self._write_info(volume, {'active': snap2, fake.SNAPSHOT_ID: snap1,
-                                  fake.SNAPSHOT2_ID: snap2})
-        backing = {self._path(snap2): volume.name,
-                   self._path(snap1): volume.name}
-        self.mock_qemu_img_info.side_effect = lambda path, **kw: _img_info(
-            'qcow2', backing_file=backing.get(path))
         self.driver.delete_snapshot(snapshot)
         self.assertEqual({'active': snap2, fake.SNAPSHOT2_ID: snap2},
                          self._read_info(volume))
         self.assertEqual([mock.call('rm', '-f', '--', self._path(snap1),
                                     run_as_root=True)],
-                         [c for c in self._execute.call_args_list
-                          if c[0][0] != 'chmod'])
+                         self._commands('rm'))
+        self.assertEqual([], self._qemu_img())
         self.assertEqual(sorted([volume.name, snap2, volume.name + '.info']),
                          sorted(os.listdir(self.mnt)))
+
+    def test_delete_snapshot_overlay_without_data(self):
+        # The snapshot's overlay has no backing file (Nova pulled the base
+        # into it): it is the active image and holds everything; the
+        # snapshot is forgotten, the active image never deleted.
+        volume = self._volume()
+        overlay = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._image(overlay, 'qcow2')
+        self._write_info(volume, {'active': overlay,
+                                  fake.SNAPSHOT_ID: overlay})
+        volume.admin_metadata = {'format': 'qcow2', 'base_format': 'qcow2'}
+        self.driver.delete_snapshot(self._snapshot(volume))
+        self.assertEqual({'active': overlay}, self._read_info(volume))
+        self.assertTrue(os.path.exists(self._path(overlay)))
+        self.assertEqual([], self._commands('rm'))
 
     @ddt.data('create_snapshot', 'delete_snapshot')
     def test_snapshot_operations_mount_the_share_first(self, operation):
@@ -2931,264 +3903,295 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual(sorted([volume.name, volume.name + '.info']),
                          sorted(os.listdir(self.mnt)))
 
-    def _snapshot_chain(self, volume):
-        snapshot = self._snapshot(volume)
-        snap = '%s.%s' % (volume.name, snapshot.id)
-        self._write_info(volume, {'active': snap, snapshot.id: snap})
+    def _snapshot_chain(self, volume, base_fmt='raw', **kwargs):
+        """A volume with one snapshot, whose guest wrote before and after.
 
-        def img_info(path, **kwargs):
-            if path == self._path(snap):
-                return _img_info('qcow2', backing_file=volume.name)
-            return _img_info('raw', 1)
-        self.mock_qemu_img_info.side_effect = img_info
-        return snapshot
+        The snapshot's data is the base's (GUEST_BEFORE at 0); the write
+        after it (0x50 at CHUNK) is the overlay's.
+        """
+        self._chain_files(volume, [fake.SNAPSHOT_ID], base_fmt=base_fmt,
+                          **kwargs)
+        return self._snapshot(volume)
+
+    @staticmethod
+    def _written_format(path):
+        """The format a copy was written in: qcow2 by its magic, or raw."""
+        with open(path, 'rb') as f:
+            return 'qcow2' if f.read(4) == b'QFI\xfb' else 'raw'
+
+    def _assert_plain_image(self, path, fmt, size_gb):
+        """A file of one image: no backing file, no data file, full size."""
+        info = self._info_of(path, fmt)
+        self.assertNotIn('backing-filename', info)
+        self.assertNotIn('data-file', info.get('format-specific', {}).get(
+            'data', {}))
+        self.assertEqual(size_gb * units.Gi, info['virtual-size'])
 
     def test_copy_volume_from_snapshot(self):
-        src = self._volume(volume_format='raw')
+        src = self._volume()
         snapshot = self._snapshot_chain(src)
         dest = self._volume(id=fake.VOLUME2_ID, size=3,
                             extra_specs={'provisioning:type': 'thick'})
-        self._touch(src.name)
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        mock_resize = self.mock_object(image_utils, 'resize_image')
         self.driver._copy_volume_from_snapshot(snapshot, dest, 3)
         dest_path = self._path(dest.name)
         # Raw to raw: a sparse copy of the base file, no qemu-img convert;
-        # then the thick volume's holes are allocated.
-        mock_convert.assert_not_called()
-        mock_resize.assert_called_once_with(dest_path, 3, run_as_root=True,
-                                            file_format='raw')
+        # grown to the new volume's size, and its blocks allocated.
         self.assertEqual(
             [mock.call('cp', '--sparse=always', '--', self._path(src.name),
-                       dest_path, run_as_root=True),
-             mock.call('fallocate', '-l', '3G', dest_path, run_as_root=True),
-             mock.call('chmod', 'ugo+rw', dest_path, run_as_root=True)],
-            self._execute.call_args_list)
+                       dest_path, run_as_root=True)], self._commands('cp'))
+        self.assertEqual(['resize'], self._qemu_img())
+        self._assert_plain_image(dest_path, 'raw', 3)
+        # The snapshot's data: not what the guest wrote after it.
+        self._assert_guest_view([(dest_path, 'raw')], 1)
+        self.assertEqual([mock.call('fallocate', '-l', '3G', dest_path,
+                                    run_as_root=True)],
+                         self._commands('fallocate'))
 
-    @ddt.data(('raw', 1, False), ('raw', 3, True), ('qcow2', 1, True))
+    @ddt.data(('raw', False), ('raw', True), ('qcow2', False),
+              ('qcow2', True))
     @ddt.unpack
     def test_copy_volume_from_snapshot_recorded_base_format(
-            self, base_format, size, converted_or_grown):
-        src = self._volume(volume_format='qcow2', size=1)
-        src.admin_metadata['base_format'] = base_format
-        snapshot = self._snapshot_chain(src)
-        self._sparse_file(src.name, units.Gi)
-        dest = self._volume(id=fake.VOLUME2_ID, size=size,
-                            extra_specs={'provisioning:type': 'thin'})
-        self.override_config('lustre_qcow2_volumes', False)
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        mock_resize = self.mock_object(image_utils, 'resize_image')
-        self.driver._copy_volume_from_snapshot(snapshot, dest, size)
-        # The overlay is read as qcow2 and the base file as recorded:
-        # qemu-img never probes a file whose bytes a guest wrote.
-        formats = [c.kwargs['img_format']
-                   for c in self.mock_qemu_img_info.call_args_list]
-        if base_format == 'raw':
-            self.assertEqual(['qcow2'], formats)
-            mock_convert.assert_not_called()
-            self.assertEqual(1, len(self._commands('cp')))
-        else:
-            self.assertEqual(['qcow2', 'qcow2'], formats)
-            mock_convert.assert_called_once()
-            self.assertEqual([], self._commands('cp'))
-        self.assertEqual(converted_or_grown, mock_resize.called)
+            self, base_format, qcow2_copy):
+        # The base under the overlay is read in the format recorded for it
+        # (base_format), although the volume's format is qcow2 now: a raw
+        # base is copied or converted as raw, a qcow2 base as qcow2.
+        self.override_config('lustre_qcow2_volumes', qcow2_copy)
+        src = self._volume()
+        snapshot = self._snapshot_chain(src, base_format)
+        self.assertEqual({'format': 'qcow2', 'base_format': base_format},
+                         dict(src.admin_metadata))
+        dest = self._volume(id=fake.VOLUME2_ID)
+        self.driver._copy_volume_from_snapshot(snapshot, dest, 1)
+        dest_path = self._path(dest.name)
+        copy_format = 'qcow2' if qcow2_copy else 'raw'
+        self.assertEqual(copy_format, self._written_format(dest_path))
+        self._assert_guest_view([(dest_path, copy_format)], 1)
+        self._assert_plain_image(dest_path, copy_format, 1)
+        plain = base_format == 'raw' and not qcow2_copy
+        self.assertEqual(['cp'] if plain else [],
+                         [c.args[0] for c in self._commands('cp')])
+        self.assertEqual([] if plain else ['convert'], self._qemu_img())
+
+    def test_copy_volume_from_snapshot_base_not_in_recorded_format(self):
+        # The record says qcow2, the file is raw (a guest's bytes): it is
+        # refused, never probed for what it might be.
+        src = self._volume()
+        snapshot = self._snapshot_chain(src, 'raw')
+        src.admin_metadata['base_format'] = 'qcow2'
+        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b', src.name,
+             '-F', 'qcow2', self._path('%s.%s' % (src.name, snapshot.id)))
+        exc = self.assertRaises(lustre_images.UnsafeImage,
+                                self.driver._copy_volume_from_snapshot,
+                                snapshot, self._volume(id=fake.VOLUME2_ID),
+                                1)
+        self.assertIn('not a qcow2 image', str(exc))
+        self.assertEqual([], self._qemu_img())
+        self.assertFalse(os.path.exists(self._path(
+            'volume-%s' % fake.VOLUME2_ID)))
 
     def test_copy_volume_from_snapshot_of_an_older_snapshot(self):
-        src = self._volume(volume_format='qcow2')
-        src.admin_metadata['base_format'] = 'raw'
-        older, newer = (self._snapshot(src),
-                        self._snapshot(src, id=fake.SNAPSHOT2_ID))
-        older_file = '%s.%s' % (src.name, older.id)
-        newer_file = '%s.%s' % (src.name, newer.id)
-        self._write_info(src, {'active': newer_file, older.id: older_file,
-                               newer.id: newer_file})
-        self.mock_qemu_img_info.return_value = _img_info(
-            'qcow2', backing_file=older_file)
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        self.mock_object(image_utils, 'resize_image')
-        self.driver._copy_volume_from_snapshot(
-            newer, self._volume(id=fake.VOLUME2_ID), 1)
-        # The snapshot's data is an overlay: qcow2, whatever the base is.
-        self.assertEqual(
-            mock.call(self._path(older_file), force_share=True,
-                      run_as_root=True, allow_qcow2_backing_file=True,
-                      img_format='qcow2'),
-            self.mock_qemu_img_info.call_args)
-        self.assertEqual(self._path(older_file),
-                         mock_convert.call_args.args[0])
+        src = self._volume()
+        self._chain_files(src, [fake.SNAPSHOT_ID, fake.SNAPSHOT2_ID])
+        newer = self._snapshot(src, id=fake.SNAPSHOT2_ID)
+        dest = self._volume(id=fake.VOLUME2_ID)
+        self.driver._copy_volume_from_snapshot(newer, dest, 1)
+        # The newer snapshot's data is the older overlay on the base: what
+        # the guest wrote before it, not after.
+        dest_path = self._path(dest.name)
+        self._assert_plain_image(dest_path, 'qcow2', 1)
+        self._assert_guest_view([(dest_path, 'qcow2')], 2)
 
     def test_copy_volume_from_snapshot_missing_base_file(self):
-        src = self._volume(volume_format='qcow2')
-        src.admin_metadata['base_format'] = 'raw'
+        src = self._volume()
         snapshot = self._snapshot_chain(src)
+        os.unlink(self._path(src.name))
         dest = self._volume(id=fake.VOLUME2_ID,
                             extra_specs={'provisioning:type': 'thick'})
-        exc = self.assertRaises(lustre_client.LustreException,
+        exc = self.assertRaises(lustre_images.UnsafeImage,
                                 self.driver._copy_volume_from_snapshot,
                                 snapshot, dest, 1)
-        self.assertIn('not a regular file', str(exc))
-        self.assertEqual([], self._commands('cp'))
+        self.assertIn('does not exist', str(exc))
+        self.assertEqual([], self._commands('cp') + self._commands('qemu-img'))
+        self.assertFalse(os.path.exists(self._path(dest.name)))
 
     def test_copy_volume_from_snapshot_to_qcow2_converts(self):
-        src = self._volume(volume_format='raw')
+        # Finding 1a: a raw volume whose guest wrote a qcow2 header naming
+        # a host file as its backing file; a thin (qcow2) volume made from
+        # its snapshot holds the guest's bytes, and not one of the host
+        # file's: qemu-img converts the base as raw, as recorded.
+        src = self._volume()
         snapshot = self._snapshot_chain(src)
+        header = self._forged_qcow2(backing=self.host_file)
+        self._write_raw(self._path(src.name), header)
         dest = self._volume(id=fake.VOLUME2_ID,
                             extra_specs={'provisioning:type': 'thin'})
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        self.mock_object(image_utils, 'resize_image')
         self.driver._copy_volume_from_snapshot(snapshot, dest, 1)
-        mock_convert.assert_called_once_with(
-            self._path(src.name), self._path(dest.name), 'qcow2',
-            run_as_root=True, data=mock.ANY)
-        self.assertEqual('raw', mock_convert.call_args.kwargs['data']
-                         .file_format)
+        dest_path = self._path(dest.name)
+        self._assert_host_file_unread(dest_path)
+        self._assert_plain_image(dest_path, 'qcow2', 1)
+        self.assertEqual(header, self._guest_read(
+            [(dest_path, 'qcow2')], [0], len(header))[0])
+        self.assertEqual(['convert'], self._qemu_img())
         self.assertEqual([], self._commands('cp'))
 
-    def test_copy_volume_from_snapshot_refuses_a_link(self):
-        src = self._volume(volume_format='raw')
+    @ddt.data('symlink', 'fifo', 'hardlink')
+    def test_copy_volume_from_snapshot_refuses_a_link(self, kind):
+        src = self._volume()
         snapshot = self._snapshot_chain(src)
-        outside = os.path.join(self.tempdir, 'outside')
-        with open(outside, 'w') as f:
-            f.write('secret')
-        os.symlink(outside, self._path(src.name))
+        path = self._path(src.name)
+        os.unlink(path)
+        if kind == 'symlink':
+            os.symlink(self.host_file, path)
+        elif kind == 'fifo':
+            os.mkfifo(path)
+        else:
+            os.link(self.host_file, path)
         dest = self._volume(id=fake.VOLUME2_ID, size=3,
                             extra_specs={'provisioning:type': 'thick'})
-        self.assertRaises(lustre_client.LustreException,
+        self.assertRaises(lustre_images.UnsafeImage,
                           self.driver._copy_volume_from_snapshot,
                           snapshot, dest, 3)
-        self.assertEqual([], self._commands('cp'))
+        self.assertEqual([], self._commands('cp') + self._commands('qemu-img'))
+        self._assert_host_file_unread()
 
     @ddt.data(
-        # new volume's specs, qcow2 option, raw view, format written
-        ({'provisioning:type': 'thin'}, True, False, 'qcow2'),
-        ({'provisioning:type': 'thin'}, False, False, 'raw'),
-        ({'provisioning:type': 'thick'}, True, False, 'raw'),
-        ({'provisioning:type': 'thin'}, True, True, 'raw'),
-        (None, True, False, 'qcow2'),
+        # new volume's specs, qcow2 option, raw view, multiattach,
+        # format written
+        ({'provisioning:type': 'thin'}, True, False, False, 'qcow2'),
+        ({'provisioning:type': 'thin'}, False, False, False, 'raw'),
+        ({'provisioning:type': 'thick'}, True, False, False, 'raw'),
+        ({'provisioning:type': 'thin'}, True, True, False, 'raw'),
+        (None, True, False, False, 'qcow2'),
+        # Finding 3: a multiattach volume is raw, however it is made.
+        ({'provisioning:type': 'thin'}, True, False, True, 'raw'),
+        (None, True, False, True, 'raw'),
     )
     @ddt.unpack
     def test_copy_volume_from_snapshot_format(self, specs, qcow2, raw_view,
-                                              volume_format):
+                                              multiattach, volume_format):
         self.override_config('lustre_qcow2_volumes', qcow2)
-        src = self._volume(volume_format='raw')
+        src = self._volume()
         snapshot = self._snapshot_chain(src)
-        dest = self._volume(id=fake.VOLUME2_ID, extra_specs=specs)
+        dest = self._volume(id=fake.VOLUME2_ID, extra_specs=specs,
+                            multiattach=multiattach)
         if raw_view:
             self._make_backup_view(dest)
-        self._touch(src.name)
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        self.mock_object(image_utils, 'resize_image')
         self.driver._copy_volume_from_snapshot(snapshot, dest, 1)
-        self.assertEqual(volume_format, self._format_written(mock_convert))
-
-    def _format_written(self, mock_convert):
-        """raw by a sparse copy, or the format qemu-img converted to."""
-        if self._commands('cp'):
-            mock_convert.assert_not_called()
-            return 'raw'
-        return mock_convert.call_args.args[2]
+        dest_path = self._path(dest.name)
+        self.assertEqual(volume_format, self._written_format(dest_path))
+        self._assert_plain_image(dest_path, volume_format, 1)
+        self._assert_guest_view([(dest_path, volume_format)], 1)
 
     def test_copy_volume_from_snapshot_with_layout(self):
-        src = self._volume(volume_format='raw')
+        src = self._volume()
         snapshot = self._snapshot_chain(src)
         dest = self._volume(id=fake.VOLUME2_ID,
                             extra_specs={'lustre:ost_pool': 'fast'})
-        self.mock_object(image_utils, 'convert_image')
-        self.mock_object(image_utils, 'resize_image')
         self.driver._copy_volume_from_snapshot(snapshot, dest, 1)
         self.assertEqual(
             mock.call('lfs', 'setstripe', '-p', 'fast', '--',
                       self._path(dest.name), run_as_root=True),
-            self._execute.call_args_list[1])
-        # An existing destination file keeps its layout.
-        self._touch(dest.name)
+            self._setstripes()[0])
+        # An existing destination file (made by create with its layout)
+        # keeps its layout: it is written in place.
+        inode = os.stat(self._path(dest.name)).st_ino
         self._execute.reset_mock()
         self.driver._copy_volume_from_snapshot(snapshot, dest, 1)
         self.assertEqual([], self._commands('lfs'))
+        self.assertEqual(inode, os.stat(self._path(dest.name)).st_ino)
+        self._assert_guest_view([(self._path(dest.name), 'qcow2')], 1)
 
     @ddt.data('volume-%s' % fake.VOLUME2_ID, '../x', 'x/../../y')
     def test_copy_volume_from_snapshot_forged_overlay(self, name):
         src = self._volume(volume_format='raw')
         snapshot = self._snapshot(src)
         self._write_info(src, {'active': src.name, snapshot.id: name})
-        mock_convert = self.mock_object(image_utils, 'convert_image')
         dest = self._volume(id=fake.VOLUME3_ID)
         self.assertRaises(lustre_client.LustreException,
                           self.driver._copy_volume_from_snapshot,
                           snapshot, dest, 1)
-        mock_convert.assert_not_called()
+        self._execute.assert_not_called()
 
-    def test_copy_volume_from_snapshot_no_backing_file(self):
-        src = self._volume(volume_format='raw')
+    @ddt.data('no_backing', 'unrecorded')
+    def test_copy_volume_from_snapshot_no_data(self, case):
+        # The snapshot's overlay has no backing file (Nova pulled the base
+        # into it), or the .info file does not record the snapshot.
+        src = self._volume()
         snapshot = self._snapshot(src)
         snap = '%s.%s' % (src.name, snapshot.id)
-        self._write_info(src, {'active': snap, snapshot.id: snap})
-        self.mock_qemu_img_info.return_value = _img_info('qcow2')
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        self.assertRaises(lustre_client.LustreException,
-                          self.driver._copy_volume_from_snapshot,
-                          snapshot, self._volume(id=fake.VOLUME2_ID), 1)
-        mock_convert.assert_not_called()
+        self._image(snap, 'qcow2')
+        self._write_info(src, {'active': snap, snapshot.id: snap}
+                         if case == 'no_backing' else {'active': snap})
+        src.admin_metadata = {'format': 'qcow2', 'base_format': 'raw'}
+        exc = self.assertRaises(exception.InvalidSnapshot,
+                                self.driver._copy_volume_from_snapshot,
+                                snapshot, self._volume(id=fake.VOLUME2_ID),
+                                1)
+        self.assertIn('records no data', str(exc))
+        self.assertEqual([], self._qemu_img())
 
     def test_copy_volume_from_snapshot_encrypted(self):
-        src = self._volume(volume_format='raw',
-                           encryption_key_id=fake.ENCRYPTION_KEY_ID)
-        snapshot = self._snapshot_chain(src)
+        self._key_manager()
+        src = self._volume(encryption_key_id=fake.ENCRYPTION_KEY_ID)
+        snapshot = self._snapshot_chain(src, 'qcow2', size=64 * units.Mi)
         dest = self._volume(id=fake.VOLUME2_ID,
                             encryption_key_id=fake.ENCRYPTION_KEY_ID)
-        os.makedirs(os.path.join(self.tempdir, 'conversion'))
-        keymgr = mock.Mock()
-        keymgr.get.return_value = KeyObject()
-        self.mock_object(lustre.key_manager, 'API', return_value=keymgr)
         passphrases = []
 
-        def convert(src_path, dest_path, out_format, **kwargs):
-            for name in ('passphrase_file', 'src_passphrase_file'):
-                with open(kwargs[name]) as f:
-                    passphrases.append(f.read())
-                self.assertEqual(os.path.join(self.tempdir, 'conversion'),
-                                 os.path.dirname(kwargs[name]))
-        mock_convert = self.mock_object(image_utils, 'convert_image',
-                                        side_effect=convert)
-        mock_resize = self.mock_object(image_utils, 'resize_image')
+        def execute(*cmd, **kwargs):
+            for arg in cmd:
+                if arg.startswith('secret,'):
+                    path = arg.split('file=')[1]
+                    self.assertEqual(
+                        os.path.join(self.tempdir, 'conversion'),
+                        os.path.dirname(path))
+                    with open(path) as f:
+                        passphrases.append(f.read())
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
         logs = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
         self.driver._copy_volume_from_snapshot(
             snapshot, dest, 1, fake.ENCRYPTION_KEY_ID,
             fake.ENCRYPTION_KEY_ID)
         # The passphrase is in no log message, even at debug level.
-        self.assertNotIn(b'asdf'.hex(), logs.output)
-        mock_convert.assert_called_once_with(
-            self._path(src.name), self._path(dest.name), 'luks',
-            passphrase_file=mock.ANY, src_passphrase_file=mock.ANY,
-            run_as_root=True, data=mock.ANY)
-        self.assertEqual([b'asdf'.hex()] * 2, passphrases)
-        mock_resize.assert_not_called()
+        self.assertNotIn(PASSPHRASE, logs.output)
+        # The copy is a LUKS container under the new volume's key, of the
+        # volume's size, holding the snapshot's data.
+        dest_path = self._path(dest.name)
+        self.assertEqual(['convert', 'resize'], self._qemu_img())
+        self.assertEqual([PASSPHRASE] * 3, passphrases)
+        self.assertEqual(units.Gi,
+                         self._info_of(dest_path, 'luks')['virtual-size'])
+        self._assert_guest_view([(dest_path, 'raw')], 1, encrypted=True)
+        self.assertNotIn(bytes([GUEST_BEFORE]) * CHUNK,
+                         self._data_of(dest_path))
         # The passphrase files are gone.
         self.assertEqual([], os.listdir(os.path.join(self.tempdir,
                                                      'conversion')))
 
-    def test_copy_volume_from_snapshot_encrypted_from_unencrypted(self):
-        src = self._volume(volume_format='raw')
-        snapshot = self._snapshot_chain(src)
-        dest = self._volume(id=fake.VOLUME2_ID,
-                            encryption_key_id=fake.ENCRYPTION_KEY_ID)
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        self.assertRaises(lustre_client.LustreException,
+    @ddt.data((None, fake.ENCRYPTION_KEY_ID), (fake.ENCRYPTION_KEY_ID, None))
+    @ddt.unpack
+    def test_copy_volume_from_snapshot_encryption_mismatch(self, src_key,
+                                                           new_key):
+        src = self._volume(encryption_key_id=src_key)
+        self._chain_files(src, [fake.SNAPSHOT_ID], guest_data=False,
+                          size=64 * units.Mi)
+        snapshot = self._snapshot(src)
+        dest = self._volume(id=fake.VOLUME2_ID, encryption_key_id=new_key)
+        self.assertRaises(exception.InvalidVolume,
                           self.driver._copy_volume_from_snapshot,
-                          snapshot, dest, 1, None, fake.ENCRYPTION_KEY_ID)
-        mock_convert.assert_not_called()
+                          snapshot, dest, 1, src_key, new_key)
+        self.assertEqual([], self._qemu_img())
+        self.assertFalse(os.path.exists(self._path(dest.name)))
 
     def test_create_volume_from_snapshot(self):
-        src = self._volume(volume_format='raw')
+        src = self._volume()
         snapshot = self._snapshot_chain(src)
         volume = self._volume(id=fake.VOLUME2_ID, provider_location=None,
                               size=2,
                               extra_specs={'provisioning:type': 'thick'})
         self.mock_object(self.driver, '_ensure_shares_mounted')
         self.mock_object(self.driver, '_find_share', return_value=SHARE)
-        self._touch(src.name)
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        mock_resize = self.mock_object(image_utils, 'resize_image')
         self.assertEqual({'provider_location': SHARE},
                          self.driver.create_volume_from_snapshot(volume,
                                                                  snapshot))
@@ -3196,33 +4199,35 @@ class LustreDriverTestCase(LustreTestBase):
         self._execute.assert_any_call('cp', '--sparse=always', '--',
                                       self._path(src.name), dest_path,
                                       run_as_root=True)
-        mock_convert.assert_not_called()
-        mock_resize.assert_called_once_with(dest_path, 2, run_as_root=True,
-                                            file_format='raw')
+        self.assertEqual(['resize'], self._qemu_img())
         self._execute.assert_any_call('fallocate', '-l', '2G', dest_path,
                                       run_as_root=True)
         self.assertEqual('raw', volume.admin_metadata['format'])
+        self._assert_plain_image(dest_path, 'raw', 2)
+        self._assert_guest_view([(dest_path, 'raw')], 1)
 
-    @ddt.data(({'provisioning:type': 'thin'}, 'qcow2'),
-              ({'provisioning:type': 'thick'}, 'raw'))
+    @ddt.data(({'provisioning:type': 'thin'}, False, 'qcow2'),
+              ({'provisioning:type': 'thick'}, False, 'raw'),
+              ({'provisioning:type': 'thin'}, True, 'raw'),
+              (None, True, 'raw'))
     @ddt.unpack
     def test_create_volume_from_snapshot_records_format(self, specs,
+                                                        multiattach,
                                                         volume_format):
-        src = self._volume(volume_format='raw')
+        src = self._volume()
         snapshot = self._snapshot_chain(src)
         volume = self._volume(id=fake.VOLUME2_ID, provider_location=None,
-                              extra_specs=specs)
+                              extra_specs=specs, multiattach=multiattach)
         self.mock_object(self.driver, '_ensure_shares_mounted')
         self.mock_object(self.driver, '_find_share', return_value=SHARE)
-        self._touch(src.name)
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        self.mock_object(image_utils, 'resize_image')
         self.driver.create_volume_from_snapshot(volume, snapshot)
-        self.assertEqual(volume_format, self._format_written(mock_convert))
+        dest_path = self._path(volume.name)
+        self.assertEqual(volume_format, self._written_format(dest_path))
         self.assertEqual(volume_format, volume.admin_metadata['format'])
+        self._assert_guest_view([(dest_path, volume_format)], 1)
 
     def test_create_volume_from_snapshot_bad_status(self):
-        src = self._volume(volume_format='raw')
+        src = self._volume()
         snapshot = self._snapshot_chain(src)
         snapshot.status = 'error'
         volume = self._volume(id=fake.VOLUME2_ID, provider_location=None)
@@ -3231,88 +4236,154 @@ class LustreDriverTestCase(LustreTestBase):
                           snapshot)
         self._execute.assert_not_called()
 
+    # ------------------------------------------------------------------
+    # Clones
+    # ------------------------------------------------------------------
+
+    def _clone(self, volume, src):
+        """Clone for real; the source is found in the database by id."""
+        self.mock_object(objects.Volume, 'get_by_id', return_value=src)
+        self.mock_object(self.driver, '_ensure_share_mounted')
+        src.obj_reset_changes()
+        return self.driver.create_cloned_volume(volume, src)
+
     @ddt.data(
-        # source specs, encrypted, raw view, format recorded
-        ({'provisioning:type': 'thin'}, False, False, 'qcow2'),
-        ({'provisioning:type': 'thick'}, False, False, 'raw'),
-        ({'provisioning:type': 'thin'}, True, False, 'raw'),
-        ({'provisioning:type': 'thin'}, False, True, 'raw'),
-        (None, False, False, 'qcow2'),
+        # source type and format, clone type, clone multiattach, clone a
+        # backup view, format of the clone
+        ({'provisioning:type': 'thick'}, 'raw',
+         {'provisioning:type': 'thin'}, False, False, 'qcow2'),
+        ({'provisioning:type': 'thin'}, 'qcow2',
+         {'provisioning:type': 'thick'}, False, False, 'raw'),
+        ({'provisioning:type': 'thick'}, 'raw', None, False, False, 'qcow2'),
+        # Finding 3: a multiattach clone of a thin volume is raw.
+        ({'provisioning:type': 'thin'}, 'qcow2',
+         {'provisioning:type': 'thin'}, True, False, 'raw'),
+        ({'provisioning:type': 'thin'}, 'qcow2',
+         {'provisioning:type': 'thin'}, False, True, 'raw'),
     )
     @ddt.unpack
-    def test_create_cloned_volume_records_format(self, specs, encrypted,
+    def test_create_cloned_volume_records_format(self, src_specs, src_format,
+                                                 clone_specs, multiattach,
                                                  raw_view, volume_format):
-        # A qcow2 source: the general path (temporary snapshot, convert).
-        src = self._volume(extra_specs=specs, volume_format='qcow2')
-        key = fake.ENCRYPTION_KEY_ID if encrypted else None
-        volume = self._volume(id=fake.VOLUME2_ID, encryption_key_id=key,
-                              extra_specs=specs)
+        # Finding 4: the clone's file is in the format of the clone's own
+        # type and flags, never its source's: they differ in every row.
+        src = self._volume(extra_specs=src_specs)
+        self._chain_files(src, base_fmt=src_format)
+        volume = self._volume(id=fake.VOLUME2_ID, extra_specs=clone_specs,
+                              multiattach=multiattach)
         if raw_view:
             self._make_backup_view(volume)
-        mock_base = self.mock_object(
-            remotefs.RemoteFSSnapDriverBase, '_create_cloned_volume',
-            return_value={'provider_location': SHARE})
         self.assertEqual({'provider_location': SHARE},
-                         self.driver.create_cloned_volume(volume, src))
-        mock_base.assert_called_once_with(volume, src, src.obj_context)
+                         self._clone(volume, src))
+        path = self._path(volume.name)
+        self.assertEqual(volume_format, self._written_format(path))
         self.assertEqual(volume_format, volume.admin_metadata['format'])
-        objects.Volume.save.assert_called_with()
+        self._assert_plain_image(path, volume_format, 1)
+        self._assert_guest_view([(path, volume_format)], 1)
+        thick = (clone_specs or {}).get('provisioning:type') == 'thick'
+        self.assertEqual(volume_format == 'raw' and thick,
+                         bool(self._commands('fallocate')))
+        # The source is as it was: one file, no snapshot left over.
+        self.assertEqual(sorted([src.name, volume.name, src.name + '.info']),
+                         sorted(os.listdir(self.mnt)))
+        self.assertEqual({'active': src.name}, self._read_info(src))
+
+    def test_create_cloned_volume_own_layout_and_pool(self):
+        # Finding 4: a thick clone of a thin volume, scheduled to the hdd
+        # OST pool, is a raw file of the clone's size, striped as its own
+        # type says, in the OST pool of its own Cinder pool.
+        self._ost_pool_driver()
+        src = self._volume(extra_specs={'provisioning:type': 'thin',
+                                        'lustre:stripe_count': '1'},
+                           host=HOST + '#' + POOL + '.ssd')
+        self._chain_files(src, [fake.SNAPSHOT_ID])
+        volume = self._volume(id=fake.VOLUME2_ID, size=2,
+                              extra_specs={'provisioning:type': 'thick',
+                                           'lustre:stripe_count': '4'},
+                              host=HOST + '#' + POOL + '.hdd')
+        self._clone(volume, src)
+        path = self._path(volume.name)
+        self.assertEqual(mock.call('lfs', 'setstripe', '-c', '4', '-p',
+                                   'hdd', '--', path, run_as_root=True),
+                         self._setstripes()[0])
+        self.assertEqual('raw', self._written_format(path))
+        self._assert_plain_image(path, 'raw', 2)
+        self._execute.assert_any_call('fallocate', '-l', '2G', path,
+                                      run_as_root=True)
+        self._assert_guest_view([(path, 'raw')], 2)
+        self.assertEqual({'format': 'raw'}, dict(volume.admin_metadata))
+
+    def test_create_cloned_volume_general_path_failure_removes_file(self):
+        # Finding 10: a failed copy leaves no file of the clone, and the
+        # temporary snapshot of the source is gone again.
+        src = self._volume()
+        info = self._chain_files(src, [fake.SNAPSHOT_ID], base_fmt='qcow2')
+        volume = self._volume(id=fake.VOLUME2_ID)
+
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('qemu-img', 'convert'):
+                open(cmd[-1], 'w').close()
+                raise putils.ProcessExecutionError(stderr='No space left')
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        self.assertRaises(putils.ProcessExecutionError, self._clone,
+                          volume, src)
+        self.assertEqual(sorted([src.name, info['active'],
+                                 src.name + '.info']),
+                         sorted(os.listdir(self.mnt)))
+        self.assertEqual(info, self._read_info(src))
+        self._assert_guest_view([(self._path(info['active']), 'qcow2'),
+                                 (self._path(src.name), 'qcow2')], 2,
+                                overlays=1)
 
     def _raw_clone_setup(self, src_specs=None, size=2, **src_kwargs):
         """A plain raw source of 1G and a raw clone of size GiB."""
         self.override_config('lustre_qcow2_volumes', False)
-        src = self._volume(extra_specs=src_specs, volume_format='raw',
-                           **src_kwargs)
-        self._sparse_file(src.name, units.Gi)
+        src = self._volume(extra_specs=src_specs, **src_kwargs)
+        self._chain_files(src)
         volume = self._volume(id=fake.VOLUME2_ID, size=size,
                               extra_specs=src_specs)
-        mock_base = self.mock_object(remotefs.RemoteFSSnapDriverBase,
-                                     '_create_cloned_volume')
-        mock_resize = self.mock_object(image_utils, 'resize_image')
-        return src, volume, mock_base, mock_resize
+        return src, volume
 
     def test_create_cloned_volume_raw_is_a_sparse_copy(self):
-        src, volume, mock_base, mock_resize = self._raw_clone_setup(
-            {'lustre:stripe_count': '2'})
+        src, volume = self._raw_clone_setup({'lustre:stripe_count': '2'})
         self.assertEqual({'provider_location': SHARE},
                          self.driver.create_cloned_volume(volume, src))
         dest = self._path(volume.name)
-        # No temporary snapshot, no qemu-img at all: the source's file
-        # is copied as it is into the clone's striped file.
-        mock_base.assert_not_called()
-        self.mock_qemu_img_info.assert_not_called()
+        # No temporary snapshot, no qemu-img but to grow the copy: the
+        # source's file is copied as it is into the clone's striped file.
+        self.qemu_img_info.assert_not_called()
         self.assertEqual(
             [mock.call('lfs', 'setstripe', '-c', '2', '--', dest,
                        run_as_root=True),
              mock.call('cp', '--sparse=always', '--', self._path(src.name),
-                       dest, run_as_root=True),
-             mock.call('chmod', 'ugo+rw', dest, run_as_root=True)],
-            self._execute.call_args_list)
-        mock_resize.assert_called_once_with(dest, 2, run_as_root=True,
-                                            file_format='raw')
+                       dest, run_as_root=True)],
+            [c for c in self._execute.call_args_list
+             if c.args[0] in ('lfs', 'cp')])
+        self.assertEqual(['resize'], self._qemu_img())
+        self._assert_plain_image(dest, 'raw', 2)
+        self._assert_guest_view([(dest, 'raw')], 1)
         self.assertEqual('raw', volume.admin_metadata['format'])
         self.assertEqual(SHARE, volume.provider_location)
-        # The source was not touched: no overlay, no .info file (the
-        # clone's own file is made by the mocked lfs and cp).
-        self.assertEqual([src.name], os.listdir(self.mnt))
+        # The source was not touched: no overlay, no .info file.
+        self.assertEqual(sorted([src.name, volume.name]),
+                         sorted(os.listdir(self.mnt)))
 
     def test_create_cloned_volume_raw_thick_is_preallocated(self):
-        src, volume, mock_base, mock_resize = self._raw_clone_setup(
-            {'provisioning:type': 'thick'}, size=1)
+        src, volume = self._raw_clone_setup({'provisioning:type': 'thick'},
+                                            size=1)
         self.driver.create_cloned_volume(volume, src)
         dest = self._path(volume.name)
-        mock_base.assert_not_called()
-        mock_resize.assert_not_called()
         self.assertEqual(['cp', 'fallocate', 'chmod'],
                          [c.args[0] for c in self._execute.call_args_list])
         self._execute.assert_any_call('fallocate', '-l', '1G', dest,
                                       run_as_root=True)
+        self._assert_guest_view([(dest, 'raw')], 1)
 
-    @ddt.data('snapshots', 'attached', 'source_key', 'clone_key', 'qcow2',
-              'qcow2_source')
-    def test_create_cloned_volume_general_path(self, reason):
-        src, volume, mock_base, _resize = self._raw_clone_setup()
-        mock_base.return_value = {'provider_location': SHARE}
+    @ddt.data('plain', 'snapshots', 'attached', 'source_key', 'clone_key',
+              'qcow2', 'qcow2_source', 'multiattach_qcow2')
+    def test_can_clone_by_copy(self, reason):
+        src, volume = self._raw_clone_setup()
         if reason == 'snapshots':
             snap = '%s.%s' % (src.name, fake.SNAPSHOT_ID)
             self._write_info(src, {'active': snap, fake.SNAPSHOT_ID: snap})
@@ -3324,14 +4395,18 @@ class LustreDriverTestCase(LustreTestBase):
             volume.encryption_key_id = fake.ENCRYPTION_KEY_ID
         elif reason == 'qcow2':
             self.override_config('lustre_qcow2_volumes', True)
-        else:
+        elif reason == 'multiattach_qcow2':
+            # A multiattach clone is raw even where thin volumes are qcow2.
+            self.override_config('lustre_qcow2_volumes', True)
+            volume.multiattach = True
+        elif reason == 'qcow2_source':
             src.admin_metadata = {'format': 'qcow2'}
-        self.driver.create_cloned_volume(volume, src)
-        mock_base.assert_called_once_with(volume, src, src.obj_context)
-        self.assertEqual([], self._commands('cp'))
+        self.assertEqual(reason in ('plain', 'multiattach_qcow2'),
+                         self.driver._can_clone_by_copy(volume, src))
+        self._execute.assert_not_called()
 
     def test_create_cloned_volume_raw_refuses_existing_file(self):
-        src, volume, mock_base, _resize = self._raw_clone_setup()
+        src, volume = self._raw_clone_setup()
         self._touch(volume.name, content='keep')
         self.assertRaises(lustre_client.LustreException,
                           self.driver.create_cloned_volume, volume, src)
@@ -3340,7 +4415,7 @@ class LustreDriverTestCase(LustreTestBase):
             self.assertEqual('keep', f.read())
 
     def test_create_cloned_volume_raw_refuses_oversized_source(self):
-        src, volume, mock_base, _resize = self._raw_clone_setup()
+        src, volume = self._raw_clone_setup()
         self._sparse_file(src.name, units.Gi + 1)
         self.assertRaises(exception.InvalidVolume,
                           self.driver.create_cloned_volume, volume, src)
@@ -3348,24 +4423,30 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertFalse(os.path.lexists(self._path(volume.name)))
 
     def test_create_cloned_volume_raw_refuses_bad_status(self):
-        src, volume, mock_base, _resize = self._raw_clone_setup(
-            status='error')
+        src, volume = self._raw_clone_setup(status='error')
         self.assertRaises(exception.InvalidVolume,
                           self.driver.create_cloned_volume, volume, src)
         self._execute.assert_not_called()
 
-    def test_create_cloned_volume_raw_refuses_a_link(self):
-        src, volume, mock_base, _resize = self._raw_clone_setup()
-        os.unlink(self._path(src.name))
-        os.symlink('/etc/hostname', self._path(src.name))
-        self.assertRaises(lustre_client.LustreException,
+    @ddt.data('symlink', 'fifo', 'hardlink')
+    def test_create_cloned_volume_raw_refuses_a_link(self, kind):
+        src, volume = self._raw_clone_setup()
+        path = self._path(src.name)
+        os.unlink(path)
+        if kind == 'symlink':
+            os.symlink(self.host_file, path)
+        elif kind == 'fifo':
+            os.mkfifo(path)
+        else:
+            os.link(self.host_file, path)
+        self.assertRaises(lustre_images.UnsafeImage,
                           self.driver.create_cloned_volume, volume, src)
-        self.assertEqual([], self._commands('cp'))
+        self.assertEqual([], self._commands('cp') + self._commands('qemu-img'))
         self.assertFalse(os.path.lexists(self._path(volume.name)))
+        self._assert_host_file_unread()
 
     def test_create_cloned_volume_raw_failed_layout_removes_nothing(self):
-        src, volume, mock_base, _resize = self._raw_clone_setup(
-            {'lustre:stripe_count': '2'})
+        src, volume = self._raw_clone_setup({'lustre:stripe_count': '2'})
         self._execute.side_effect = putils.ProcessExecutionError(
             stderr='lfs setstripe: Invalid argument')
         self.assertRaises(putils.ProcessExecutionError,
@@ -3376,8 +4457,7 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual([src.name], os.listdir(self.mnt))
 
     def test_create_cloned_volume_raw_failed_copy_is_removed(self):
-        src, volume, mock_base, _resize = self._raw_clone_setup(
-            {'lustre:stripe_count': '2'})
+        src, volume = self._raw_clone_setup({'lustre:stripe_count': '2'})
         dest = self._path(volume.name)
 
         def execute(*cmd, **kwargs):
@@ -3385,53 +4465,108 @@ class LustreDriverTestCase(LustreTestBase):
                 open(dest, 'w').close()
             if cmd[0] == 'cp':
                 raise putils.ProcessExecutionError(stderr='No space left')
-            return '', ''
+            return self._execute_side_effect(*cmd, **kwargs)
         self._execute.side_effect = execute
         self.assertRaises(putils.ProcessExecutionError,
                           self.driver.create_cloned_volume, volume, src)
         self.assertEqual(mock.call('rm', '-f', '--', dest, run_as_root=True),
                          self._execute.call_args_list[-1])
-        self.assertTrue(os.path.exists(self._path(src.name)))
+        self.assertEqual([src.name], os.listdir(self.mnt))
+
+    # ------------------------------------------------------------------
+    # Revert
+    # ------------------------------------------------------------------
 
     def test_revert_to_snapshot(self):
-        volume = self._volume(volume_format='qcow2')
+        volume = self._volume()
         snapshot = self._snapshot_chain(volume)
-        snap = '%s.%s' % (volume.name, snapshot.id)
+        snap = self._path('%s.%s' % (volume.name, snapshot.id))
+        infos = []
+
+        def execute(*cmd, **kwargs):
+            # At every step the .info file names a complete image.
+            infos.append((self._read_info(volume), os.path.exists(snap)))
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
         self.driver.revert_to_snapshot(self.context, volume, snapshot)
-        calls = self._execute.call_args_list
-        self.assertEqual(mock.call('rm', '-f', '--', self._path(snap),
-                                   run_as_root=True), calls[0])
+        self.assertEqual({(json.dumps(self._read_info(volume)), True)},
+                         {(json.dumps(i), e) for i, e in infos})
         self.assertEqual(
-            mock.call('qemu-img', 'create', '-f', 'qcow2', '-o',
-                      'backing_file=%s,backing_fmt=raw'
-                      % self._path(volume.name), self._path(snap), '1G',
-                      run_as_root=True), calls[1])
-        self.assertEqual({'active': snap, snapshot.id: snap},
-                         self._read_info(volume))
+            [mock.call('mv', '-f', '--', snap + '.revert', snap,
+                       run_as_root=True)], self._commands('mv'))
+        self.assertEqual([], self._commands('rm'))
+        # The guest's writes after the snapshot are gone; the new overlay
+        # is on the base, as raw.
+        self._assert_guest_view([(snap, 'qcow2'),
+                                 (self._path(volume.name), 'raw')], 1)
+        info = self._info_of(snap, 'qcow2')
+        self.assertEqual((volume.name, 'raw'), (
+            info['backing-filename'], info['backing-filename-format']))
+        self.assertEqual(sorted([volume.name, volume.name + '.info',
+                                 os.path.basename(snap)]),
+                         sorted(os.listdir(self.mnt)))
+
+    def test_revert_to_snapshot_failure_keeps_the_overlay(self):
+        volume = self._volume()
+        snapshot = self._snapshot_chain(volume)
+        snap = self._path('%s.%s' % (volume.name, snapshot.id))
+        self._touch(os.path.basename(snap) + '.revert', 'left by a crash')
+
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('qemu-img', 'create'):
+                raise putils.ProcessExecutionError(stderr='No space left')
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        self.assertRaises(putils.ProcessExecutionError,
+                          self.driver.revert_to_snapshot, self.context,
+                          volume, snapshot)
+        # The leftover of an earlier attempt went; the overlay is intact.
+        self.assertFalse(os.path.exists(snap + '.revert'))
+        self._assert_guest_view([(snap, 'qcow2'),
+                                 (self._path(volume.name), 'raw')], 2)
 
     def test_revert_to_snapshot_not_latest(self):
-        volume = self._volume(volume_format='qcow2')
+        volume = self._volume()
+        self._chain_files(volume, [fake.SNAPSHOT_ID, fake.SNAPSHOT2_ID])
         snapshot = self._snapshot(volume)
-        snap1 = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
-        snap2 = '%s.%s' % (volume.name, fake.SNAPSHOT2_ID)
-        self._write_info(volume, {'active': snap2, fake.SNAPSHOT_ID: snap1,
-                                  fake.SNAPSHOT2_ID: snap2})
         self.assertRaises(exception.InvalidSnapshot,
                           self.driver.revert_to_snapshot, self.context,
                           volume, snapshot)
         self._execute.assert_not_called()
 
+    def test_revert_to_snapshot_without_data(self):
+        volume = self._volume()
+        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        self._image(snap, 'qcow2')
+        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        volume.admin_metadata = {'format': 'qcow2', 'base_format': 'raw'}
+        self.assertRaises(exception.InvalidSnapshot,
+                          self.driver.revert_to_snapshot, self.context,
+                          volume, self._snapshot(volume))
+        self.assertEqual([], self._qemu_img())
+
     # ------------------------------------------------------------------
     # Images
     # ------------------------------------------------------------------
 
-    @ddt.data(('qcow2', 'qcow2'), ('raw', 'raw'), (None, 'raw'))
-    @ddt.unpack
-    def test_copy_image_to_volume(self, metadata_format, volume_format):
-        volume = self._volume(volume_format=metadata_format, size=2)
-        mock_fetch = self.mock_object(image_utils, 'fetch_to_volume_format')
-        mock_resize = self.mock_object(image_utils, 'resize_image')
-        self.mock_qemu_img_info.return_value = _img_info(volume_format, 2)
+    def _fetch_writes(self, size_gb=1, data_size_gb=None):
+        """A fetch_to_volume_format that writes an image of size_gb.
+
+        As image_utils does, in the volume's format into its file, with
+        GUEST_BEFORE at 0.
+        """
+        def fetch(ctxt, service, image_id, dest, fmt, blocksize, **kwargs):
+            os.unlink(dest)
+            self._image(os.path.basename(dest), fmt, size_gb)
+            self._guest_write([(dest, fmt)], GUEST_BEFORE, 0)
+        return self.mock_object(image_utils, 'fetch_to_volume_format',
+                                side_effect=fetch)
+
+    @ddt.data('qcow2', 'raw')
+    def test_copy_image_to_volume(self, volume_format):
+        volume = self._volume(size=2)
+        self._chain_files(volume, base_fmt=volume_format, guest_data=False)
+        mock_fetch = self._fetch_writes(1)
         image_service = mock.Mock()
         self.driver.copy_image_to_volume(self.context, volume, image_service,
                                          fake.IMAGE_ID)
@@ -3439,11 +4574,36 @@ class LustreDriverTestCase(LustreTestBase):
         mock_fetch.assert_called_once_with(
             self.context, image_service, fake.IMAGE_ID, path, volume_format,
             '1M', size=2, run_as_root=True, disable_sparse=False)
-        mock_resize.assert_called_once_with(path, 2, run_as_root=True,
-                                            file_format=volume_format)
-        self.assertEqual(volume_format,
-                         self.mock_qemu_img_info.call_args.kwargs[
-                             'img_format'])
+        # The image is grown to the volume's size, in the volume's format.
+        self._assert_plain_image(path, volume_format, 2)
+        self._assert_guest_view([(path, volume_format)], 1)
+        self.assertEqual(['resize'], self._qemu_img())
+
+    def test_copy_image_to_volume_format_not_recorded(self):
+        volume = self._volume(size=2)
+        self._image(volume.name)
+        mock_fetch = self._fetch_writes(1)
+        self.assertRaises(lustre_images.UnsafeImage,
+                          self.driver.copy_image_to_volume, self.context,
+                          volume, mock.Mock(), fake.IMAGE_ID)
+        mock_fetch.assert_not_called()
+
+    @ddt.data('symlink', 'fifo', 'hardlink')
+    def test_copy_image_to_volume_refuses_a_link(self, kind):
+        volume = self._volume(volume_format='raw')
+        path = self._path(volume.name)
+        if kind == 'symlink':
+            os.symlink(self.host_file, path)
+        elif kind == 'fifo':
+            os.mkfifo(path)
+        else:
+            os.link(self.host_file, path)
+        mock_fetch = self._fetch_writes(1)
+        self.assertRaises(lustre_images.UnsafeImage,
+                          self.driver.copy_image_to_volume, self.context,
+                          volume, mock.Mock(), fake.IMAGE_ID)
+        mock_fetch.assert_not_called()
+        self._assert_host_file_unread()
 
     @ddt.data(
         # extra specs, format, preallocated
@@ -3454,11 +4614,9 @@ class LustreDriverTestCase(LustreTestBase):
     @ddt.unpack
     def test_copy_image_to_volume_preallocation(self, specs, volume_format,
                                                 preallocated):
-        volume = self._volume(extra_specs=specs, volume_format=volume_format,
-                              size=2)
-        self.mock_object(image_utils, 'fetch_to_volume_format')
-        self.mock_object(image_utils, 'resize_image')
-        self.mock_qemu_img_info.return_value = _img_info(volume_format, 2)
+        volume = self._volume(extra_specs=specs, size=2)
+        self._chain_files(volume, base_fmt=volume_format, guest_data=False)
+        self._fetch_writes(1)
         self.driver.copy_image_to_volume(self.context, volume, mock.Mock(),
                                          fake.IMAGE_ID)
         self.assertEqual(
@@ -3466,25 +4624,31 @@ class LustreDriverTestCase(LustreTestBase):
                        run_as_root=True)] if preallocated else [],
             self._commands('fallocate'))
 
-    @ddt.data(1, 3)
-    def test_copy_image_to_volume_wrong_size(self, size_gb):
-        volume = self._volume(volume_format='raw', size=2)
-        self.mock_object(image_utils, 'fetch_to_volume_format')
-        self.mock_object(image_utils, 'resize_image')
-        self.mock_qemu_img_info.return_value = _img_info('raw', size_gb)
+    def test_copy_image_to_volume_wrong_size(self):
+        # qemu-img reports success, the image did not grow: refused.
+        volume = self._volume(size=2)
+        self._chain_files(volume, guest_data=False)
+        self._fetch_writes(1)
+
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('qemu-img', 'resize'):
+                return '', ''
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
         exc = self.assertRaises(exception.ImageUnacceptable,
                                 self.driver.copy_image_to_volume,
                                 self.context, volume, mock.Mock(),
                                 fake.IMAGE_ID)
         self.assertIn(fake.IMAGE_ID, str(exc))
+        self.assertIn(str(units.Gi), str(exc))
 
     def test_copy_image_to_volume_unsafe_image(self):
         # image_utils refuses an image that fails the format inspector's
         # safety check with a bare Invalid: the driver says what it is.
-        volume = self._volume(volume_format='raw', size=1)
+        volume = self._volume(size=1)
+        self._chain_files(volume, guest_data=False)
         self.mock_object(image_utils, 'fetch_to_volume_format',
                          side_effect=exception.Invalid(reason='unsafe'))
-        mock_resize = self.mock_object(image_utils, 'resize_image')
         exc = self.assertRaises(exception.ImageUnacceptable,
                                 self.driver.copy_image_to_volume,
                                 self.context, volume, mock.Mock(),
@@ -3492,20 +4656,20 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertIn(fake.IMAGE_ID, str(exc))
         self.assertIn('safety check', str(exc))
         self.assertIsInstance(exc.__cause__, exception.Invalid)
-        mock_resize.assert_not_called()
+        self.assertEqual([], self._qemu_img())
 
     def test_copy_image_to_volume_too_big_unchanged(self):
         # image_utils (not mocked) reports an image that fills the image
         # conversion directory as ImageTooBig, an Invalid too: it is not
         # relabelled as a failed format check.
         volume = self._volume(volume_format='raw', size=1)
+        self._chain_files(volume, guest_data=False)
         image_service = mock.Mock(temp_images=None)
         image_service.show.return_value = {
             'id': fake.IMAGE_ID, 'disk_format': 'raw',
             'container_format': 'bare', 'size': units.Mi}
         image_service.download.side_effect = IOError(
             errno.ENOSPC, 'No space left on device')
-        mock_resize = self.mock_object(image_utils, 'resize_image')
         exc = self.assertRaises(exception.ImageTooBig,
                                 self.driver.copy_image_to_volume,
                                 self.context, volume, image_service,
@@ -3513,13 +4677,14 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertIn('image_conversion_dir', str(exc))
         self.assertNotIn('safety check', str(exc))
         image_service.download.assert_called_once()
-        mock_resize.assert_not_called()
+        self.assertEqual([], self._qemu_img())
 
     @ddt.data(exception.InvalidVolume(reason='x'),
               exception.ImageUnacceptable(image_id=fake.IMAGE_ID,
                                           reason='x'))
     def test_copy_image_to_volume_other_invalid_unchanged(self, error):
         volume = self._volume(volume_format='raw', size=1)
+        self._chain_files(volume, guest_data=False)
         self.mock_object(image_utils, 'fetch_to_volume_format',
                          side_effect=error)
         exc = self.assertRaises(exception.Invalid,
@@ -3528,63 +4693,100 @@ class LustreDriverTestCase(LustreTestBase):
                                 fake.IMAGE_ID)
         self.assertIs(error, exc)
 
-    def _copy_volume_to_image(self, volume, info):
-        self.mock_qemu_img_info.return_value = info
-        mock_upload = self.mock_object(volume_utils, 'upload_volume')
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        temp_path = os.path.join(self.tempdir, 'temp.img')
+    def _copy_volume_to_image(self, volume):
+        """Upload a volume; return what was uploaded.
 
-        @contextlib.contextmanager
-        def temporary_file(**kwargs):
-            yield temp_path
-        self.mock_object(image_utils, 'temporary_file',
-                         side_effect=temporary_file)
+        That is: the path uploaded, its format and the guest's view of it
+        (as _summary gives it).
+        """
+        os.makedirs(os.path.join(self.tempdir, 'conversion'), exist_ok=True)
+        uploaded = []
+        encrypted = bool(volume.encryption_key_id)
+
+        def upload(ctxt, service, meta, path, vol, run_as_root):
+            fmt = self._written_format(path)
+            view = [self._summary(data) for data in self._guest_read(
+                [(path, fmt)], [0, CHUNK, 2 * CHUNK], encrypted=encrypted)]
+            uploaded.append((path, fmt, view))
+        mock_upload = self.mock_object(volume_utils, 'upload_volume',
+                                       side_effect=upload)
         image_service = mock.Mock()
         image_meta = {'id': fake.IMAGE_ID, 'disk_format': 'raw'}
         self.driver.copy_volume_to_image(self.context, volume, image_service,
                                          image_meta)
-        return mock_upload, mock_convert, temp_path, image_service, \
-            image_meta
+        mock_upload.assert_called_once_with(
+            self.context, image_service, image_meta, uploaded[0][0], volume,
+            run_as_root=True)
+        # A temporary copy is gone after the upload.
+        self.assertEqual([], os.listdir(os.path.join(self.tempdir,
+                                                     'conversion')))
+        return uploaded[0]
+
+    @staticmethod
+    def _view(layers, overlays=2):
+        """What _assert_guest_view expects, as _copy_volume_to_image says."""
+        return [(CHUNK, [GUEST_BEFORE])] + [
+            (CHUNK, [0x50 + index if layers > index + 1 else 0])
+            for index in range(overlays)]
 
     def test_copy_volume_to_image_raw_image(self):
-        volume = self._volume(volume_format='raw')
-        upload, convert, _temp, image_service, image_meta = (
-            self._copy_volume_to_image(volume, _img_info('raw')))
-        convert.assert_not_called()
-        upload.assert_called_once_with(self.context, image_service,
-                                       image_meta, self._path(volume.name),
-                                       volume, run_as_root=True)
+        # A raw volume without snapshots: its own file is uploaded.
+        volume = self._volume()
+        self._chain_files(volume)
+        path, fmt, view = self._copy_volume_to_image(volume)
+        self.assertEqual((self._path(volume.name), 'raw', self._view(1)),
+                         (path, fmt, view))
+        self.assertEqual([], self._qemu_img())
 
     def test_copy_volume_to_image_qcow2_image(self):
-        volume = self._volume(volume_format='qcow2')
-        upload, convert, temp, image_service, image_meta = (
-            self._copy_volume_to_image(volume, _img_info('qcow2')))
-        convert.assert_called_once_with(self._path(volume.name), temp,
-                                        'raw', src_format='qcow2',
-                                        run_as_root=True, data=mock.ANY)
-        self.assertEqual('qcow2',
-                         convert.call_args.kwargs['data'].file_format)
-        upload.assert_called_once_with(self.context, image_service,
-                                       image_meta, temp, volume,
-                                       run_as_root=True)
+        # A qcow2 volume: what the guest sees, converted to a raw file.
+        volume = self._volume()
+        self._chain_files(volume, base_fmt='qcow2')
+        path, fmt, view = self._copy_volume_to_image(volume)
+        self.assertNotEqual(self._path(volume.name), path)
+        self.assertEqual(('raw', self._view(1)), (fmt, view))
+        self.assertEqual(['convert'], self._qemu_img())
 
-    def test_copy_volume_to_image_with_snapshot(self):
-        volume = self._volume(volume_format='qcow2')
-        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
-        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
-        upload, convert, temp, _service, _meta = self._copy_volume_to_image(
-            volume, _img_info('qcow2', backing_file=volume.name))
-        # The checked image information goes to qemu-img's inspection,
-        # which would refuse the overlay's backing file without it.
-        convert.assert_called_once_with(self._path(snap), temp, 'raw',
-                                        src_format='qcow2', run_as_root=True,
-                                        data=mock.ANY)
-        self.assertEqual(volume.name,
-                         convert.call_args.kwargs['data'].backing_file)
-        self.mock_qemu_img_info.assert_called_with(
-            self._path(snap), force_share=True, run_as_root=True,
-            allow_qcow2_backing_file=True, img_format='qcow2')
-        self.assertEqual(temp, upload.call_args.args[3])
+    @ddt.data('raw', 'qcow2')
+    def test_copy_volume_to_image_with_snapshot(self, base_format):
+        volume = self._volume()
+        self._chain_files(volume, [fake.SNAPSHOT_ID, fake.SNAPSHOT2_ID],
+                          base_fmt=base_format)
+        path, fmt, view = self._copy_volume_to_image(volume)
+        self.assertEqual(('raw', self._view(3)), (fmt, view))
+        self.assertEqual(['convert'], self._qemu_img())
+
+    def test_copy_volume_to_image_qcow2_header_in_raw_base(self):
+        # The guest of a raw volume with a snapshot wrote a qcow2 header
+        # naming a host file: the image holds the guest's bytes, not one
+        # of the host file's.
+        volume = self._volume()
+        self._chain_files(volume, [fake.SNAPSHOT_ID], guest_data=False)
+        header = self._forged_qcow2(backing=self.host_file)
+        self._write_raw(self._path(volume.name), header)
+        os.makedirs(os.path.join(self.tempdir, 'conversion'))
+        uploaded = []
+
+        def upload(ctxt, service, meta, path, vol, run_as_root):
+            with open(path, 'rb') as f:
+                uploaded.append(f.read(len(header)))
+            self._assert_host_file_unread(path)
+        self.mock_object(volume_utils, 'upload_volume', side_effect=upload)
+        self.driver.copy_volume_to_image(self.context, volume, mock.Mock(),
+                                         {'id': fake.IMAGE_ID})
+        self.assertEqual([header], uploaded)
+
+    def test_copy_volume_to_image_encrypted(self):
+        # An encrypted volume is uploaded as a LUKS container under its
+        # own key, never decrypted.
+        self._key_manager()
+        volume = self._volume(encryption_key_id=fake.ENCRYPTION_KEY_ID)
+        self._chain_files(volume, [fake.SNAPSHOT_ID], base_fmt='qcow2',
+                          size=64 * units.Mi)
+        path, fmt, view = self._copy_volume_to_image(volume)
+        self.assertEqual(('raw', self._view(2, overlays=1) + [
+            (CHUNK, [0])]), (fmt, view))
+        self.assertEqual(['convert'], self._qemu_img())
 
     # ------------------------------------------------------------------
     # Manage existing
@@ -3592,19 +4794,27 @@ class LustreDriverTestCase(LustreTestBase):
 
     def test_manage_existing(self):
         volume = self._volume(provider_location=None)
-        self._touch('image.qcow2')
-        self.mock_qemu_img_info.return_value = _img_info('qcow2')
+        self._image('image.qcow2', 'qcow2')
+        self._guest_write([(self._path('image.qcow2'), 'qcow2')],
+                          GUEST_BEFORE, 0)
         self.mock_object(self.driver, '_ensure_shares_mounted')
         update = self.driver.manage_existing(
             volume, {'source-name': SHARE + '/image.qcow2'})
         self.assertEqual({'provider_location': SHARE}, update)
         self.assertEqual([volume.name], os.listdir(self.mnt))
+        # The format the inspector found, recorded; qemu-img read the file
+        # in it and guessed nothing.
         self.assertEqual('qcow2', volume.admin_metadata['format'])
+        self.assertEqual({'qcow2'}, {c.kwargs['img_format'] for c in
+                                     self.qemu_img_info.call_args_list})
         self._execute.assert_called_once_with(
             'chmod', 'ugo+rw', self._path('image.qcow2'), run_as_root=True)
-        self.mock_qemu_img_info.assert_called_with(
-            self._path(volume.name), force_share=True, run_as_root=True,
-            allow_qcow2_backing_file=True, img_format=None)
+        self._assert_guest_view([(self._path(volume.name), 'qcow2')], 1,
+                                overlays=0)
+        # And it is a volume now: it attaches as what it is.
+        volume.provider_location = SHARE
+        self.assertEqual('qcow2', self.driver.initialize_connection(
+            volume, {})['data']['format'])
 
     def test_manage_existing_in_subdirectory(self):
         volume = self._volume(provider_location=None)
@@ -3691,28 +4901,57 @@ class LustreDriverTestCase(LustreTestBase):
     def test_manage_existing_name_not_of_a_volume(self, name):
         self.assertIsNone(self.driver._owning_volume(name))
 
-    @ddt.data(('vmdk', None), ('qcow2', 'volume-x'))
-    @ddt.unpack
-    def test_manage_existing_unmanageable_image(self, image_format, backing):
-        self._touch('image.img')
-        self.mock_qemu_img_info.return_value = _img_info(
-            image_format, backing_file=backing)
+    @ddt.data('vmdk', 'qcow2_backing', 'qcow2_data_file', 'vpc')
+    def test_manage_existing_unmanageable_image(self, kind):
+        path = self._path('image.img')
+        if kind == 'qcow2_backing':
+            _run('qemu-img', 'create', '-f', 'qcow2', '-u', '-b',
+                 self.host_file, '-F', 'raw', path, '1G')
+        elif kind == 'qcow2_data_file':
+            with open(path, 'wb') as f:
+                f.write(self._forged_qcow2(data_file=self.host_file))
+        else:
+            _run('qemu-img', 'create', '-f', kind, path, '1G')
         volume = self._volume(provider_location=None)
         self.assertRaises(exception.ManageExistingInvalidReference,
                           self.driver.manage_existing, volume,
                           {'source-name': SHARE + '/image.img'})
         self.assertEqual(['image.img'], os.listdir(self.mnt))
+        self._assert_host_file_unread(path)
 
-    @ddt.data(('luks', False), ('qcow2', True), (None, True))
+    def test_manage_existing_vmdk_descriptor_is_raw_data(self):
+        # A VMDK descriptor naming a host file as its extent is text to
+        # the inspector: managed, it is a raw volume of those bytes, which
+        # nothing ever reads as VMDK.
+        path = self._path('image.img')
+        descriptor = ('# Disk DescriptorFile\nversion=1\nCID=fffffffe\n'
+                      'parentCID=ffffffff\ncreateType="monolithicFlat"\n'
+                      'RW 128 FLAT "%s" 0\n' % self.host_file).encode()
+        with open(path, 'wb') as f:
+            f.write(descriptor)
+        volume = self._volume(provider_location=None)
+        self.driver.manage_existing(volume,
+                                    {'source-name': SHARE + '/image.img'})
+        self.assertEqual('raw', volume.admin_metadata['format'])
+        volume.provider_location = SHARE
+        self.assertEqual('raw', self.driver.initialize_connection(
+            volume, {})['data']['format'])
+        with open(self._path(volume.name), 'rb') as f:
+            self.assertEqual(descriptor, f.read())
+        self._assert_host_file_unread()
+
+    @ddt.data(('luks', False), ('qcow2', True), ('raw', True))
     @ddt.unpack
-    def test_manage_existing_luks_refused(self, specific_type, manageable):
-        # qemu-img reports a LUKS container as raw; its format-specific
-        # data says what it is.
-        self._touch('image.img')
-        info = _img_info('raw')
-        if specific_type:
-            info.format_specific = {'type': specific_type, 'data': {}}
-        self.mock_qemu_img_info.return_value = info
+    def test_manage_existing_luks_refused(self, kind, manageable):
+        # The format inspector calls a LUKS container raw; qemu-img's
+        # format-specific data of it says what it is.
+        if kind == 'luks':
+            self._image('image.img', 'raw', size=64 * units.Mi,
+                        encrypted=True)
+        elif kind == 'qcow2':
+            self._image('image.img', 'qcow2')
+        else:
+            self._touch('image.img')
         volume = self._volume(provider_location=None)
         ref = {'source-name': SHARE + '/image.img'}
         if manageable:
@@ -3724,12 +4963,36 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertIn('LUKS', str(exc))
         self.assertEqual(['image.img'], os.listdir(self.mnt))
 
-    def test_manage_existing_get_size(self):
-        self._touch('image.img')
-        self.mock_qemu_img_info.return_value = _img_info(
-            'raw', virtual_size=3 * units.Gi - 1)
-        self.assertEqual(3, self.driver.manage_existing_get_size(
+    @ddt.data(('raw', 3 * units.Gi - 1, 3), ('qcow2', 2 * units.Gi, 2),
+              ('raw', 1, 1))
+    @ddt.unpack
+    def test_manage_existing_get_size(self, fmt, size, size_gb):
+        self._image('image.img', fmt, size=size)
+        self.assertEqual(size_gb, self.driver.manage_existing_get_size(
             self._volume(), {'source-name': SHARE + '/image.img'}))
+        self.assertEqual([fmt], [c.kwargs['img_format'] for c in
+                                 self.qemu_img_info.call_args_list])
+
+    def test_manage_existing_get_size_of_qcow2_header_in_raw_file(self):
+        # A raw file holding a qcow2 header that names a host file: the
+        # inspector refuses it, nothing follows the reference.
+        path = self._path('image.img')
+        with open(path, 'wb') as f:
+            f.write(self._forged_qcow2(backing=self.host_file))
+        self.assertRaises(lustre_images.UnsafeImage,
+                          self.driver.manage_existing_get_size,
+                          self._volume(),
+                          {'source-name': SHARE + '/image.img'})
+        self.qemu_img_info.assert_not_called()
+
+    def test_qemu_img_info_only_for_unknown_files(self):
+        # A file of a volume has the format Cinder recorded: asking
+        # qemu-img what it is, is refused.
+        for name, fmt in (('volume-x', None), (None, 'raw')):
+            self.assertRaises(lustre_images.UnsafeImage,
+                              self.driver._qemu_img_info, self._path('x'),
+                              name, fmt)
+        self.qemu_img_info.assert_not_called()
 
 
 @ddt.ddt
@@ -3968,7 +5231,6 @@ class LustreProjectQuotaTestCase(LustreTestBase):
     def test_create_volume_sets_project_and_limit(self):
         self._setup()
         volume = self._volume(extra_specs={'provisioning:type': 'thin'})
-        self.mock_object(self.driver, '_create_qcow2_file')
         self.driver._do_create_volume(volume)
         prj = self._first_id(volume)
         self.assertEqual(str(prj), volume.admin_metadata['lustre_project_id'])
@@ -3989,13 +5251,15 @@ class LustreProjectQuotaTestCase(LustreTestBase):
             volume_format='qcow2', size=2,
             status=fields.VolumeStatus.RESTORING_BACKUP))
         snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
-        self._touch(volume.name)
-        self._touch(snap)
+        self._image(volume.name, 'qcow2', 2)
+        self._image(snap, 'qcow2', 2, backing=volume.name,
+                    backing_fmt='qcow2')
         self._write_info(volume, {'active': snap})
-        self.mock_qemu_img_info.return_value = _img_info('raw', 2)
         self.driver.initialize_connection(volume, {})
-        # The overlay and the .info file are gone (truncate is mocked).
-        self.assertEqual([], os.listdir(self.mnt))
+        # The overlay and the .info file are gone; an empty raw file of
+        # the volume's size is left for the backup's bytes.
+        self.assertEqual([volume.name], os.listdir(self.mnt))
+        self.assertEqual(b'', self._data_of(self._path(volume.name)))
         self.assertEqual(
             [mock.call('lfs', 'setquota', '-p', '77', '-B',
                        '%dK' % (2 * 1048576 + 2 * 4096 + 1024), self.mnt,
@@ -4056,9 +5320,10 @@ class LustreProjectQuotaTestCase(LustreTestBase):
 
     def test_snapshot_raises_limit_and_tags_overlay(self):
         self._setup()
-        volume = self._with_id(self._volume(volume_format='raw'))
-        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
-        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
+        volume = self._volume()
+        snap = self._chain_files(volume, [fake.SNAPSHOT_ID],
+                                 guest_data=False)['active']
+        self._with_id(volume)
         self.driver._apply_project_quota(volume)
         self.assertEqual(
             [mock.call('lfs', 'setquota', '-p', '77', '-B',
@@ -4070,33 +5335,33 @@ class LustreProjectQuotaTestCase(LustreTestBase):
 
     def test_create_and_delete_snapshot_apply(self):
         self._setup()
-        volume = self._volume(volume_format='raw')
+        volume = self._volume()
+        self._chain_files(volume, guest_data=False)
         snapshot = self._snapshot(volume)
-        self.mock_object(self.driver, '_create_snapshot')
         mock_apply = self.mock_object(self.driver, '_apply_project_quota')
         self.driver.create_snapshot(snapshot)
-        self.mock_object(remotefs.RemoteFSSnapDriverDistributed,
-                         '_delete_snapshot')
-        self.driver.delete_snapshot(snapshot)
-        self.mock_object(remotefs.RevertToSnapshotMixin,
-                         '_revert_to_snapshot')
         self.driver._revert_to_snapshot(self.context, volume, snapshot)
+        self.driver.delete_snapshot(snapshot)
         self.assertEqual([mock.call(volume)] * 3, mock_apply.call_args_list)
+        self.assertEqual(sorted([volume.name, volume.name + '.info']),
+                         sorted(os.listdir(self.mnt)))
 
     def test_extend_raises_limit_before_resize(self):
         self._setup()
-        volume = self._with_id(self._volume(
-            extra_specs={'provisioning:type': 'thick'}, volume_format='raw'))
+        volume = self._volume(extra_specs={'provisioning:type': 'thick'})
+        self._chain_files(volume, guest_data=False)
+        self._with_id(volume)
         self._capacity(50, 100)
-        self.mock_object(image_utils, 'resize_image')
-        self.mock_qemu_img_info.return_value = _img_info('raw', 3)
         self.driver.extend_volume(volume, 3)
         self.assertEqual(
             mock.call('lfs', 'setquota', '-p', '77', '-B',
                       '%dK' % (3 * 1048576 + 3 * 4096 + 1024), self.mnt,
                       run_as_root=True),
             self._execute.call_args_list[0])
-        self.assertEqual('fallocate', self._execute.call_args_list[-1].args[0])
+        self.assertEqual(['lfs', 'lfs', 'qemu-img', 'fallocate'],
+                         [c.args[0] for c in self._execute.call_args_list])
+        self.assertEqual(3 * units.Gi,
+                         os.path.getsize(self._path(volume.name)))
 
     def test_delete_clears_limit(self):
         self._setup()
@@ -4134,15 +5399,20 @@ class LustreProjectQuotaTestCase(LustreTestBase):
     def test_clone_and_manage_apply_to_their_share(self):
         self._setup()
         mock_apply = self.mock_object(self.driver, '_apply_project_quota')
-        volume = self._volume(provider_location=None)
-        src = self._volume(id=fake.VOLUME2_ID, volume_format='raw')
-        self.mock_object(remotefs.RemoteFSSnapDriverDistributed,
-                         '_create_cloned_volume',
-                         return_value={'provider_location': SHARE})
-        self.mock_object(self.driver, '_save_volume_format')
+        self.override_config('lustre_qcow2_volumes', False)
+        volume = self._volume(id=fake.VOLUME2_ID, provider_location=None)
+        src = self._volume()
+        self._chain_files(src, guest_data=False)
         self.driver._create_cloned_volume(volume, src, self.context)
         self.assertEqual(SHARE, volume.provider_location)
         mock_apply.assert_called_once_with(volume)
+        managed = self._volume(id=fake.VOLUME3_ID, provider_location=None)
+        self._touch('image.img')
+        mock_apply.reset_mock()
+        self.driver.manage_existing(managed,
+                                    {'source-name': SHARE + '/image.img'})
+        self.assertEqual(SHARE, managed.provider_location)
+        mock_apply.assert_called_once_with(managed)
 
 
 @ddt.ddt
@@ -4178,12 +5448,9 @@ class LustreRetypeTestCase(LustreTestBase):
                 if c.args[:2] == ('lfs', 'migrate')]
 
     def test_retype_migrates_base_and_overlays(self):
-        volume = self._volume(extra_specs={'lustre:stripe_count': '1'},
-                              volume_format='qcow2')
-        snap = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
-        self._write_info(volume, {'active': snap, fake.SNAPSHOT_ID: snap})
-        self._touch(volume.name)
-        self._touch(snap)
+        volume = self._volume(extra_specs={'lustre:stripe_count': '1'})
+        snap = self._chain_files(volume, [fake.SNAPSHOT_ID],
+                                 guest_data=False)['active']
         result = self._retype(volume, {'lustre:stripe_count': '4'},
                               {'lustre:stripe_count': ('1', '4')})
         self.assertEqual((True, None), result)
@@ -4192,9 +5459,29 @@ class LustreRetypeTestCase(LustreTestBase):
                        run_as_root=True) for name in (volume.name, snap)],
             self._migrations())
 
+    @ddt.data('symlink', 'hardlink')
+    def test_retype_refuses_a_link(self, kind):
+        # lfs migrate rewrites a file in place: never one that a link
+        # makes another volume's or the host's.
+        volume = self._volume(extra_specs={'lustre:stripe_count': '1'})
+        snap = self._chain_files(volume, [fake.SNAPSHOT_ID],
+                                 guest_data=False)['active']
+        os.unlink(self._path(snap))
+        if kind == 'symlink':
+            os.symlink(self.host_file, self._path(snap))
+        else:
+            os.link(self.host_file, self._path(snap))
+        self.assertRaises(lustre_images.UnsafeImage, self._retype, volume,
+                          {'lustre:stripe_count': '4'},
+                          {'lustre:stripe_count': ('1', '4')})
+        self.assertEqual([], self._commands('lfs'))
+
     def test_retype_to_type_without_layout_uses_default(self):
         volume = self._volume(extra_specs={'lustre:stripe_count': '4'})
-        self._touch(volume.name)
+        self._chain_files(volume, guest_data=False)
+        self._execute.side_effect = lambda *cmd, **kw: (
+            (GETSTRIPE_D, '') if 'getstripe' in cmd
+            else self._execute_side_effect(*cmd, **kw))
         result = self._retype(volume, {}, {'lustre:stripe_count': ('4',
                                                                    None)})
         self.assertEqual((True, None), result)
@@ -4328,7 +5615,7 @@ class LustreRetypeTestCase(LustreTestBase):
     def test_retype_provisioning_default_made_explicit(self):
         # Unset and 'thin' are the same with lustre_sparsed_volumes.
         volume = self._volume(extra_specs=None)
-        self._touch(volume.name)
+        self._chain_files(volume, guest_data=False)
         self.assertEqual((True, None), self._retype(
             volume, {'provisioning:type': 'thin', 'lustre:stripe_count': '2'},
             {'provisioning:type': (None, 'thin'),

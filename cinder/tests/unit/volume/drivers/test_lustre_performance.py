@@ -18,12 +18,15 @@
 These tests count work (subprocesses, directory walks, lock names, parsed
 lines), never seconds, so that they hold on any machine: a stats refresh
 costs the same for 10 or 10,000 volumes, a thick volume is preallocated
-without writing data, operations lock only the volumes they touch, and the
-``lfs df`` parser is linear in the number of OSTs.
+without writing data, a raw copy is one sparse cp, a chain check reads one
+header per overlay, operations lock only the volumes they touch, and the
+``lfs df`` parser is linear in the number of OSTs. qemu-img, dd, cp, mv,
+rm and truncate run for real on the test's files, as in test_lustre.
 """
 
 import collections
 import contextlib
+import json
 import os
 import threading
 from unittest import mock
@@ -31,7 +34,6 @@ import uuid
 
 import ddt
 import fixtures
-from oslo_utils import imageutils
 from oslo_utils import units
 
 from cinder import context
@@ -44,6 +46,7 @@ from cinder.objects import fields
 from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import fake_volume
 from cinder.tests.unit import test
+from cinder.tests.unit.volume.drivers import test_lustre
 from cinder.volume import configuration as conf
 from cinder.volume import driver as base_driver
 from cinder.volume.drivers import lustre
@@ -58,6 +61,10 @@ OST_POOLS = ['testfs.ssd', 'testfs.hdd']
 # How long a thread may take to get going or to finish once it is free to;
 # only an upper bound for waiting, never a measure.
 WAIT = 10
+# The commands run for real, on the test's files, as plain processes (a
+# greenlet switch would lose coverage's trace of the driver).
+_REAL_COMMANDS = ('qemu-img', 'dd', 'cp', 'mv', 'rm', 'truncate')
+subprocess = test_lustre.plain_subprocess()
 
 
 def _lfs_df(osts, kib_per_ost=1024 ** 3, used_per_ost=1024 ** 2):
@@ -126,7 +133,10 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.override_config('max_over_subscription_ratio', 1.0)
         self.override_config('reserved_percentage', 0)
 
-        self.mock_object(objects.Volume, 'save')
+        # Forgotten as changes, as a real save does (the temporary
+        # snapshot of a clone refuses to save a changed volume).
+        self.mock_object(objects.Volume, 'save', autospec=True,
+                         side_effect=lambda vol: vol.obj_reset_changes())
         self.mock_object(lustre_client, 'time')
         self.mock_qemu_img_info = self.mock_object(image_utils,
                                                    'qemu_img_info')
@@ -144,7 +154,12 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         if cmd[:2] == ('lfs', 'pool_list'):
             return 'Pools from testfs:\n%s' % ''.join(
                 '%s\n' % pool for pool in OST_POOLS), ''
-        return '', ''
+        if cmd[0] not in _REAL_COMMANDS:
+            return '', ''
+        proc = subprocess.run(cmd, capture_output=True, check=True)
+        if kwargs.get('binary'):
+            return proc.stdout, proc.stderr
+        return proc.stdout.decode(), proc.stderr.decode()
 
     def _make_driver(self):
         self._execute = mock.Mock(side_effect=self._execute_side_effect)
@@ -160,13 +175,21 @@ class LustreDriverPerformanceTestCase(test.TestCase):
     def _volume(self, volume_id=fake.VOLUME_ID, extra_specs=None,
                 volume_format=None, **kwargs):
         values = {'id': volume_id, 'size': 1, 'provider_location': SHARE,
-                  'host': HOST + '#' + POOL}
+                  'host': HOST + '#' + POOL,
+                  # A type in the database: temporary volumes load it.
+                  'volume_type_id': self.vt['id']}
         values.update(kwargs)
         volume = fake_volume.fake_volume_obj(self.context, **values)
         volume.volume_type = fake_volume.fake_volume_type_obj(
             self.context, extra_specs=extra_specs or {})
         if volume_format:
             volume.admin_metadata = {'format': volume_format}
+            path = os.path.join(self.mnt, volume.name)
+            if not os.path.exists(path):
+                subprocess.run(['qemu-img', 'create', '-f', volume_format,
+                                path, '%dG' % volume.size], check=True,
+                               capture_output=True)
+        volume.obj_reset_changes()
         return volume
 
     def _commands(self, name):
@@ -352,18 +375,12 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.driver = self._make_driver()
         src = self._volume(volume_format='raw', size=1024)
         src_path = os.path.join(self.mnt, src.name)
-        with open(src_path, 'w') as f:
-            f.truncate(1024 * units.Gi)
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        mock_base = self.mock_object(remotefs.RemoteFSSnapDriverBase,
-                                     '_create_cloned_volume')
         volume = self._volume(fake.VOLUME2_ID, size=1024)
         self.driver.create_cloned_volume(volume, src)
-        # No temporary snapshot (overlays, .info), no qemu-img convert
-        # reading every block, no qemu-img info (two processes for a raw
-        # file): one cp that keeps holes.
-        mock_base.assert_not_called()
-        mock_convert.assert_not_called()
+        # One cp that keeps holes: no temporary snapshot (overlays, .info),
+        # no qemu-img at all (no convert reading every block, no info; the
+        # clone is as big as the source, so nothing grows it), and no dd
+        # (a raw file's size is its virtual size: lstat, no header read).
         self.mock_qemu_img_info.assert_not_called()
         self.assertEqual(
             [mock.call('cp', '--sparse=always', '--', src_path,
@@ -372,35 +389,67 @@ class LustreDriverPerformanceTestCase(test.TestCase):
             self._commands('cp'))
         self.assertEqual(['cp', 'chmod'],
                          [c.args[0] for c in self._execute.call_args_list])
-        self.assertEqual([src.name], os.listdir(self.mnt))
+        self.assertEqual(sorted([src.name, volume.name]),
+                         sorted(os.listdir(self.mnt)))
+        # The terabyte was not written: the copy is as sparse as its source.
+        clone = os.stat(os.path.join(self.mnt, volume.name))
+        self.assertEqual((1024 * units.Gi, 0), (clone.st_size,
+                                                clone.st_blocks))
 
     def test_volume_from_raw_snapshot_is_one_sparse_copy(self):
         self.override_config('lustre_qcow2_volumes', False)
         self.driver = self._make_driver()
-        src = self._volume(volume_format='qcow2', size=1024)
-        src.admin_metadata['base_format'] = 'raw'
+        src = self._volume(volume_format='raw', size=1024)
+        src.admin_metadata = {'format': 'qcow2', 'base_format': 'raw'}
         overlay = '%s.%s' % (src.name, fake.SNAPSHOT_ID)
         with open(os.path.join(self.mnt, src.name + '.info'), 'w') as f:
             f.write('{"active": "%s", "%s": "%s"}' % (
                 overlay, fake.SNAPSHOT_ID, overlay))
-        with open(os.path.join(self.mnt, src.name), 'w') as f:
-            f.truncate(1024 * units.Gi)
-        info = imageutils.QemuImgInfo()
-        info.file_format = 'qcow2'
-        info.backing_file = src.name
-        self.mock_qemu_img_info.return_value = info
+        subprocess.run(['qemu-img', 'create', '-f', 'qcow2', '-u', '-b',
+                        src.name, '-F', 'raw',
+                        os.path.join(self.mnt, overlay), '1024G'],
+                       check=True, capture_output=True)
         snapshot = mock.Mock(id=fake.SNAPSHOT_ID, volume=src)
-        mock_convert = self.mock_object(image_utils, 'convert_image')
-        mock_resize = self.mock_object(image_utils, 'resize_image')
         volume = self._volume(fake.VOLUME2_ID, size=1024)
         self.driver._copy_volume_from_snapshot(snapshot, volume, 1024)
-        # One qemu-img info (the overlay's backing file), one cp: the raw
-        # base file is neither probed, converted nor resized.
-        self.assertEqual(1, self.mock_qemu_img_info.call_count)
-        mock_convert.assert_not_called()
-        mock_resize.assert_not_called()
-        self.assertEqual(['cp', 'chmod'],
+        # One dd of 64 KiB reads the overlay's header to check the chain
+        # (where a qemu-img info used to run), one cp copies the raw base:
+        # the base is neither probed, converted nor resized.
+        self.mock_qemu_img_info.assert_not_called()
+        self.assertEqual(['dd', 'cp', 'chmod'],
                          [c.args[0] for c in self._execute.call_args_list])
+        dd = self._commands('dd')[0].args
+        self.assertEqual(('if=%s' % os.path.join(self.mnt, overlay),
+                          'bs=65536', 'count=1'), dd[1:4])
+        clone = os.stat(os.path.join(self.mnt, volume.name))
+        self.assertEqual((1024 * units.Gi, 0), (clone.st_size,
+                                                clone.st_blocks))
+
+    @ddt.data(0, 1, 2, 3)
+    def test_chain_check_reads_one_header_per_overlay(self, snapshots):
+        # Attaching a volume checks its chain: one dd of one header per
+        # overlay (the active one is read once more for its size), and a
+        # raw base is only lstat'ed. No qemu-img process, however long the
+        # chain.
+        volume = self._volume(volume_format='raw')
+        info = {'active': volume.name}
+        backing, backing_fmt = volume.name, 'raw'
+        for index in range(snapshots):
+            name = '%s.%d' % (volume.name, index)
+            subprocess.run(['qemu-img', 'create', '-f', 'qcow2', '-u', '-b',
+                            backing, '-F', backing_fmt,
+                            os.path.join(self.mnt, name), '1G'],
+                           check=True, capture_output=True)
+            info[str(index)] = info['active'] = name
+            backing, backing_fmt = name, 'qcow2'
+        if snapshots:
+            with open(os.path.join(self.mnt, volume.name + '.info'),
+                      'w') as f:
+                f.write(json.dumps(info))
+        self.driver.initialize_connection(volume, {})
+        self.assertEqual(['dd'] * (snapshots + bool(snapshots)),
+                         [c.args[0] for c in self._execute.call_args_list])
+        self.mock_qemu_img_info.assert_not_called()
 
     # ------------------------------------------------------------------
     # Locks: only the volumes involved
@@ -430,11 +479,7 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         return [n for n in names if not n.startswith('lustre-mount-')]
 
     def _fake_image_copy(self):
-        self.mock_object(image_utils, 'resize_image')
-        info = imageutils.QemuImgInfo()
-        info.file_format = 'qcow2'
-        info.virtual_size = units.Gi
-        self.mock_qemu_img_info.return_value = info
+        """The image download writes nothing: the volume's file stays."""
         return self.mock_object(image_utils, 'fetch_to_volume_format')
 
     def test_create_volume_from_image_locks_only_the_volume(self):
@@ -448,23 +493,21 @@ class LustreDriverPerformanceTestCase(test.TestCase):
                          self._volume_locks(names))
 
     def test_clone_locks_only_source_and_clone(self):
-        self.mock_object(remotefs.RemoteFSSnapDriverBase,
-                         '_create_cloned_volume',
-                         return_value={'provider_location': SHARE})
-        names = self._record_lock_names()
+        # A qcow2 source is copied from a temporary snapshot of it: taking
+        # and deleting that snapshot inside the clone takes no other lock.
         src = self._volume(volume_format='qcow2')
+        self.mock_object(objects.Volume, 'get_by_id', return_value=src)
         volume = self._volume(fake.VOLUME2_ID)
+        names = self._record_lock_names()
         self.driver.create_cloned_volume(volume, src)
         # The source first, then the clone, and nothing else.
         self.assertEqual(['lustre-%s' % src.id, 'lustre-%s' % volume.id],
                          self._volume_locks(names))
+        self.assertTrue(os.path.exists(os.path.join(self.mnt, volume.name)))
 
     def test_backup_device_locks_only_volume_and_temp_volume(self):
         volume = self._volume(volume_format='qcow2')
         self.mock_object(objects.Volume, 'get_by_id', return_value=volume)
-        self.mock_object(remotefs.RemoteFSSnapDriverBase,
-                         '_create_cloned_volume',
-                         return_value={'provider_location': SHARE})
         backup = mock.Mock(volume_id=volume.id, snapshot_id=None,
                            temp_volume_id=None)
         names = self._record_lock_names()
@@ -476,6 +519,7 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.assertEqual(fields.VolumeStatus.BACKING_UP, temp.status)
         self.assertEqual(['lustre-%s' % volume.id, 'lustre-%s' % temp.id],
                          self._volume_locks(names))
+        self.assertTrue(os.path.exists(os.path.join(self.mnt, temp.name)))
 
     def _hold_first(self, target, attribute, is_first, result=None):
         """Make target.attribute block the first call is_first accepts.
@@ -526,8 +570,9 @@ class LustreDriverPerformanceTestCase(test.TestCase):
 
     def _image_ops(self, same):
         """Two image copies: to two volumes, or twice to one."""
-        volume_a = self._volume(fake.VOLUME_ID)
-        volume_b = volume_a if same else self._volume(fake.VOLUME2_ID)
+        volume_a = self._volume(fake.VOLUME_ID, volume_format='qcow2')
+        volume_b = volume_a if same else self._volume(fake.VOLUME2_ID,
+                                                      volume_format='qcow2')
         self._fake_image_copy()
         held = self._hold_first(
             image_utils, 'fetch_to_volume_format',
@@ -547,10 +592,11 @@ class LustreDriverPerformanceTestCase(test.TestCase):
                                                 volume_format='qcow2')
         clone_a = self._volume(fake.VOLUME2_ID)
         clone_b = self._volume(fake.VOLUME4_ID)
+        # Held inside the copy from the temporary snapshot (which is
+        # mocked: the locks around it are what is tested).
         held = self._hold_first(
-            remotefs.RemoteFSSnapDriverBase, '_create_cloned_volume',
-            lambda volume, src, ctxt: volume.id == clone_a.id,
-            result={'provider_location': SHARE})
+            self.driver, '_clone_through_snapshot',
+            lambda volume, src, ctxt: volume.id == clone_a.id)
 
         def clone(volume, src):
             return lambda: self.driver.create_cloned_volume(volume, src)
@@ -574,9 +620,8 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         self.mock_object(self.driver, '_create_temp_volume',
                          side_effect=temp_volume)
         held = self._hold_first(
-            remotefs.RemoteFSSnapDriverBase, '_create_cloned_volume',
-            lambda volume, src, ctxt: src.id == volume_a.id,
-            result={'provider_location': SHARE})
+            self.driver, '_clone_through_snapshot',
+            lambda volume, src, ctxt: src.id == volume_a.id)
 
         def backup(volume):
             return lambda: self.driver.get_backup_device(
