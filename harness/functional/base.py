@@ -29,6 +29,7 @@ import uuid
 
 import fixtures
 from os_brick import privileged as brick_privileged
+from oslo_utils import imageutils
 
 from cinder import context
 from cinder import db
@@ -107,6 +108,16 @@ def guest_digest(path, fmt=None):
             cmd += ['-f', fmt]
         run(*cmd + [path, raw])
         return file_digest(raw)
+
+
+def image_info(path):
+    """qemu-img info of a file a test made, its format found by qemu-img.
+
+    Only for files whose content the test wrote itself: the drivers never
+    let qemu-img guess a format.
+    """
+    return imageutils.QemuImgInfo(
+        run('qemu-img', 'info', '-U', '--output=json', path), format='json')
 
 
 def file_digest(path):
@@ -222,16 +233,22 @@ class FunctionalTestCase(test.TestCase):
         return driver._local_path_active_image(
             objects.Volume.get_by_id(self.ctxt, volume.id))
 
+    def chain(self, driver, volume):
+        """The volume's checked chain, as the driver sees it."""
+        return driver._chain(objects.Volume.get_by_id(self.ctxt, volume.id))
+
     def digest(self, driver, volume):
-        """What a guest attached to the volume would read, hashed."""
-        volume = objects.Volume.get_by_id(self.ctxt, volume.id)
-        return guest_digest(self.active_path(driver, volume))
+        """What a guest attached to the volume would read, hashed.
+
+        qemu-img reads the chain the driver checked, each image in its
+        recorded format: a guest's header is data, not a format.
+        """
+        return guest_digest(self.chain(driver, volume).filename())
 
     def write(self, driver, volume, offset, data_byte, length=MiB):
         """Write into the volume through its active image, as a guest."""
-        path = self.active_path(driver, volume)
-        info = driver._qemu_img_info(path, volume.name)
-        guest_write(path, info.file_format, offset, data_byte, length)
+        active = self.chain(driver, volume).active
+        guest_write(active.path, active.fmt, offset, data_byte, length)
 
     def share_files(self, driver):
         """Every file on the share, but the driver's own marker files."""

@@ -25,11 +25,13 @@ from base import FunctionalTestCase
 from base import GiB
 from base import guest_digest
 from base import guest_write
+from base import image_info
 from base import ImageService
 from base import MiB
 from base import run
 
 from cinder import context
+from cinder import coordination
 from cinder import exception
 from cinder import objects
 from cinder.tests.unit import utils as test_utils
@@ -72,8 +74,7 @@ class VolumeLifecycleTestCase(FunctionalTestCase):
 
     def test_thin_volume_is_qcow2(self):
         volume = self.make_volume(self.driver, self.thin)
-        info = self.driver._qemu_img_info(self.driver.local_path(volume),
-                                          volume.name)
+        info = image_info(self.driver.local_path(volume))
         self.assertEqual('qcow2', info.file_format)
         self.assertEqual(GiB, info.virtual_size)
         self.assertEqual('qcow2', self.volume_format(volume))
@@ -133,13 +134,11 @@ class VolumeLifecycleTestCase(FunctionalTestCase):
             self.driver.extend_volume(volume, 2)
             volume.size = 2
             volume.save()
-            info = self.driver._qemu_img_info(
-                self.active_path(self.driver, volume), volume.name)
+            info = image_info(self.active_path(self.driver, volume))
             self.assertEqual(2 * GiB, info.virtual_size)
             self.assertEqual(before, self._first_gib_digest(volume))
-            base = self.driver._qemu_img_info(
-                self.driver.local_path(volume), volume.name)
-            self.assertEqual(GiB, base.virtual_size)
+            base_info = image_info(self.driver.local_path(volume))
+            self.assertEqual(GiB, base_info.virtual_size)
 
     def _first_gib_digest(self, volume):
         raw = os.path.join(self.tmp, 'first-gib')
@@ -227,7 +226,7 @@ class VolumeLifecycleTestCase(FunctionalTestCase):
                 image_service.download(self.ctxt, image_id, f)
             self.assertEqual(
                 disk_format,
-                self.driver._qemu_img_info(image_file, 'x').file_format)
+                image_info(image_file).file_format)
             self.assertEqual(views[-1], guest_digest(image_file))
             image_service.update(self.ctxt, image_id,
                                  {'status': 'active',
@@ -239,7 +238,7 @@ class VolumeLifecycleTestCase(FunctionalTestCase):
                 copy = objects.Volume.get_by_id(self.ctxt, copy.id)
                 self.assertEqual(views[-1], self.digest(self.driver, copy))
                 path = self.driver.local_path(copy)
-                info = self.driver._qemu_img_info(path, copy.name)
+                info = image_info(path)
                 self.assertEqual(self.volume_format(copy), info.file_format)
                 if volume_type is self.thick:
                     # Writing the image left holes; a thick volume has none.
@@ -275,7 +274,12 @@ class ActiveActiveTestCase(FunctionalTestCase):
             volume = objects.Volume.get_by_id(ctxt, volume.id)
             try:
                 snapshot = self.make_snapshot(driver, volume, ctxt)
-                self.write(driver, volume, 0, 0x42)
+                # The volume is detached: nothing writes to it while a
+                # service works on its files, so the "guest" takes the
+                # volume's lock too.
+                with coordination.COORDINATOR.get_lock(
+                        'lustre-%s' % volume.id):
+                    self.write(driver, volume, 0, 0x42)
                 driver.delete_snapshot(snapshot)
             except Exception as exc:  # reported below
                 errors.append(exc)

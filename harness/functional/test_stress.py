@@ -156,10 +156,9 @@ class StressTestCase(FunctionalTestCase):
         return objects.Volume.get_by_id(ctxt, record.id)
 
     def _write(self, driver, ctxt, volume, record, offset, byte):
-        path = driver._local_path_active_image(volume)
-        info = driver._qemu_img_info(path, volume.name)
-        run('qemu-io', '-f', info.file_format, '-c',
-            'write -P %d %d %d' % (byte, offset * MiB, MiB), path)
+        active = driver._chain(volume).active
+        run('qemu-io', '-f', active.fmt, '-c',
+            'write -P %d %d %d' % (byte, offset * MiB, MiB), active.path)
         record.writes[offset] = byte
 
     def op_create(self, driver, ctxt):
@@ -299,19 +298,22 @@ class StressTestCase(FunctionalTestCase):
         """Problems with a live volume's data, chain and .info file."""
         problems = []
         volume = objects.Volume.get_by_id(self.ctxt, record.id)
-        path = driver._local_path_active_image(volume)
-        info = driver._qemu_img_info(path, volume.name)
+        active = driver._chain(volume).active
         for offset, byte in sorted(record.writes.items()):
-            out = run('qemu-io', '-f', info.file_format, '-r', '-c',
-                      'read -P %d %d %d' % (byte, offset * MiB, MiB), path)
+            out = run('qemu-io', '-f', active.fmt, '-r', '-c',
+                      'read -P %d %d %d' % (byte, offset * MiB, MiB),
+                      active.path)
             if 'verification failed' in out:
                 problems.append('%s: bad data at %d MiB' % (record.id,
                                                             offset))
-        if info.virtual_size != volume.size * 1024 * MiB:
+        virtual_size = driver._reader.header(active).virtual_size
+        if virtual_size != volume.size * 1024 * MiB:
             problems.append('%s: %d bytes, not %dG' % (
-                record.id, info.virtual_size, volume.size))
-        chain = json.loads(run('qemu-img', 'info', '--force-share',
-                               '--backing-chain', '--output=json', path))
+                record.id, virtual_size, volume.size))
+        # The chain as qemu-img follows it, from the images' own headers.
+        chain = json.loads(run('qemu-img', 'info', '--force-share', '-f',
+                               active.fmt, '--backing-chain',
+                               '--output=json', active.path))
         names = {os.path.basename(image['filename']) for image in chain}
         snap_info = driver._read_info_file(
             driver._local_path_volume_info(volume), empty_if_missing=True)
