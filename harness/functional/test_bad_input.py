@@ -96,17 +96,9 @@ class BadInputTestCase(FunctionalTestCase):
         return lambda: self.driver.manage_existing(volume, ref)
 
     def _luks_file(self, path):
-        # qemu-img times its key derivation, and under load it may fail
-        # to ("Unable to get accurate CPU usage"): try again.
-        for attempt in range(3):
-            try:
-                run('qemu-img', 'create', '-f', 'luks', '--object',
-                    'secret,id=s0,data=not-a-secret', '-o',
-                    'key-secret=s0,iter-time=10', path, '16M')
-                return
-            except AssertionError:
-                if attempt == 2:
-                    raise
+        run('qemu-img', 'create', '-f', 'luks', '--object',
+            'secret,id=s0,data=not-a-secret', '-o',
+            'key-secret=s0,iter-time=10', path, '16M')
 
     def _with_info(self, content):
         """Give the live volume a .info file with this content."""

@@ -853,13 +853,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _create_volume_file(self, volume: objects.Volume, path: str) -> str:
         """Create the file as the volume's type asks; return its format."""
         volume_format = self._file_format(volume)
-        if volume.encryption_key_id:
-            encryption = volume_utils.check_encryption_provider(
-                volume, volume.obj_context)
-            self._create_encrypted_volume_file(path, volume.size, encryption,
-                                               volume.obj_context)
-        elif volume_format == 'qcow2':
-            self._create_qcow2_file(path, volume.size)
+        if volume_format == 'qcow2':
+            with self._volume_passphrase(volume) as passphrase:
+                self._qemu_img.create(path, volume.size, passphrase,
+                                      self._encrypt_options(volume))
         elif self._is_thick(volume):
             self._create_regular_file(path, volume.size)
         else:

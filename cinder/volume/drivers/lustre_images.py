@@ -45,6 +45,7 @@ import stat
 import struct
 from typing import Callable, Optional, Sequence  # noqa: H301
 
+from oslo_concurrency import processutils
 from oslo_log import log as logging
 from oslo_utils import units
 
@@ -78,6 +79,11 @@ _INCOMPAT_KNOWN = 0x1f
 _MAX_CLUSTER_BITS = 21
 # The LUKS1 header (cryptsetup's on-disk format): payload offset, sectors.
 _LUKS_MAGIC = b'LUKS\xba\xbe'
+# qemu (7.2, Debian 12's) times LUKS key derivation on the thread's CPU
+# clock before it writes a LUKS header, and fails when the clock has not
+# moved: on a busy host, a third of the attempts or more.
+_LUKS_TIMING_FAILED = 'Unable to get accurate CPU usage'
+_LUKS_ATTEMPTS = 10
 _LUKS_PAYLOAD = struct.Struct('>I')
 _LUKS_PAYLOAD_OFFSET = 104
 # Enough for a header, its extensions and backing name at the default
@@ -380,8 +386,18 @@ class QemuImg(object):
         self._execute = execute
         self.run_as_root = run_as_root
 
-    def _run(self, *cmd: str) -> None:
-        self._execute('qemu-img', *cmd, run_as_root=self.run_as_root)
+    def _run(self, *args: str, prefix: Sequence[str] = ()) -> None:
+        for attempt in range(1, _LUKS_ATTEMPTS):
+            try:
+                self._execute(*prefix, 'qemu-img', *args,
+                              run_as_root=self.run_as_root)
+                return
+            except processutils.ProcessExecutionError as exc:
+                if _LUKS_TIMING_FAILED not in (exc.stderr or ''):
+                    raise
+                LOG.warning('qemu-img could not time LUKS key derivation '
+                            '(attempt %d): trying again.', attempt)
+        self._execute(*prefix, 'qemu-img', *args, run_as_root=self.run_as_root)
 
     @staticmethod
     def _secrets(*files: Optional[str]) -> list[str]:
@@ -391,6 +407,17 @@ class QemuImg(object):
                 args += ['--object',
                          'secret,id=%s,format=raw,file=%s' % (secret, path)]
         return args
+
+    def create(self, path: str, size_gb: int,
+               passphrase_file: Optional[str] = None,
+               encrypt_opts: str = '') -> None:
+        """A new qcow2 image of a volume, with LUKS inside if keyed."""
+        opts = 'preallocation=metadata'
+        if passphrase_file:
+            opts = 'encrypt.format=luks,encrypt.key-secret=%s%s' % (
+                _SECRET, encrypt_opts)
+        self._run('create', *self._secrets(passphrase_file), '-f', QCOW2,
+                  '-o', opts, path, '%dG' % size_gb)
 
     def create_overlay(self, path: str, backing: Image, size_gb: int,
                        passphrase_file: Optional[str] = None,
@@ -448,9 +475,8 @@ class QemuImg(object):
             args += ['-o', opt]
         throttle = throttling.Throttle.get_default()
         with throttle.subcommand(source.active.path, dest) as throttle_cmd:
-            self._execute(*throttle_cmd['prefix'], 'qemu-img', *args,
-                          source.filename(), dest,
-                          run_as_root=self.run_as_root)
+            self._run(*args, source.filename(), dest,
+                      prefix=throttle_cmd['prefix'])
 
     @staticmethod
     def encrypt_options(cipher: str, key_size: int) -> str:

@@ -163,7 +163,7 @@ def _fast_luks(cmd):
 
 
 def _subprocess(cmd):
-    for _attempt in range(10):
+    for _attempt in range(20):
         proc = _real_subprocess.run(cmd, capture_output=True)
         if not _luks_timing_failed(proc):
             break
@@ -2071,7 +2071,7 @@ class LustreDriverTestCase(LustreTestBase):
         path = self._create(volume)
         self.assertEqual(
             [mock.call('qemu-img', 'create', '-f', 'qcow2',
-                       '-o', 'preallocation=metadata', path, str(units.Gi),
+                       '-o', 'preallocation=metadata', path, '1G',
                        run_as_root=True),
              mock.call('chmod', 'ugo+rw', path, run_as_root=True)],
             self._execute.call_args_list)
@@ -2366,18 +2366,25 @@ class LustreDriverTestCase(LustreTestBase):
                               provider_location=None, size=2)
         encryption = {'cipher': 'aes-xts-plain64', 'key_size': 256,
                       'provider': 'luks'}
+        self._key_manager()
         mock_check = self.mock_object(volume_utils,
                                       'check_encryption_provider',
                                       return_value=encryption)
-        mock_create = self.mock_object(self.driver,
-                                       '_create_encrypted_volume_file')
         path = self._create(volume)
         mock_check.assert_called_once_with(volume, volume.obj_context)
-        mock_create.assert_called_once_with(path, 2, encryption,
-                                            volume.obj_context)
         self.assertEqual('qcow2', volume.admin_metadata['format'])
-        self._execute.assert_called_once_with('chmod', 'ugo+rw', path,
-                                              run_as_root=True)
+        self.assertEqual(['create'], self._qemu_img())
+        self.assertIn('encrypt.format=luks,encrypt.key-secret=sec0,'
+                      'encrypt.cipher-alg=aes-256,encrypt.cipher-mode=xts,'
+                      'encrypt.ivgen-alg=plain64',
+                      self._commands('qemu-img')[0].args)
+        self.assertEqual(mock.call('chmod', 'ugo+rw', path,
+                                   run_as_root=True),
+                         self._execute.call_args)
+        # A guest reads zeros through the volume's key.
+        self.assertEqual([(CHUNK, [0])], [
+            self._summary(data) for data in self._guest_read(
+                [(path, 'qcow2')], [0], encrypted=True)])
 
     @ddt.data(('true', '660'), ('false', 'ugo+rw'))
     @ddt.unpack
@@ -5280,7 +5287,6 @@ class LustreProjectQuotaTestCase(LustreTestBase):
     def test_create_volume_no_free_id(self):
         self._setup()
         volume = self._volume(extra_specs={'provisioning:type': 'thin'})
-        self.mock_object(self.driver, '_create_qcow2_file')
         self.used_ids = {self._first_id(volume) + n
                          for n in range(lustre._PROJECT_ID_PROBES)}
         self.assertRaises(lustre_client.LustreException,
@@ -5299,9 +5305,6 @@ class LustreProjectQuotaTestCase(LustreTestBase):
                 raise putils.ProcessExecutionError(stderr='EPERM')
             return self._execute_side_effect(*cmd, **kwargs)
         self._execute.side_effect = execute
-        self.mock_object(self.driver, '_create_qcow2_file',
-                         side_effect=lambda path, size: self._touch(
-                             os.path.basename(path)))
         self.assertRaises(putils.ProcessExecutionError,
                           self.driver._do_create_volume, volume)
         self.assertFalse(os.path.exists(self._path(volume.name)))
