@@ -158,6 +158,9 @@ _BACKUP_VIEW_PREFIX = 'backup-vol-'
 _UUID_RE = '(?P<id>[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})'
 
 _PROJECT_ID_KEY = 'lustre_project_id'
+# A backup's copy of an encrypted volume is that volume's LUKS container;
+# the copy's own record has no key (BaseVD._create_temp_volume).
+_LUKS_COPY_KEY = 'lustre_luks_copy'
 _PROJECT_ID_PROBES = 32
 # The block limit the start-up probe sets on a scratch project id, in KiB.
 _PROBE_LIMIT_KIB = 1024
@@ -777,9 +780,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return volume_format
 
     def _base_image(self, volume: objects.Volume) -> images.Image:
+        with volume.obj_as_admin():
+            luks_copy = (volume.admin_metadata or {}).get(_LUKS_COPY_KEY)
         return images.Image(self.local_path(volume),
                             self._recorded_format(volume),
-                            bool(volume.encryption_key_id))
+                            bool(volume.encryption_key_id or luks_copy))
 
     @property
     def _reader(self) -> images.ImageReader:
@@ -1649,6 +1654,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         except Exception:
             with excutils.save_and_reraise_exception():
                 self._delete_if_present(dest)
+        if self._is_backup_view(volume) and src_vref.encryption_key_id:
+            volume.admin_metadata[_LUKS_COPY_KEY] = 'True'
         self._save_volume_format(volume,
                                  self._file_format(volume, copied=True))
         self._apply_project_quota(volume)

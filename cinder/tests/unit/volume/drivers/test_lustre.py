@@ -3019,6 +3019,10 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual(device.id, backup.temp_volume_id)
         self.assertEqual(fields.VolumeStatus.BACKING_UP, device.status)
         self.assertEqual('raw', device.admin_metadata['format'])
+        # cinder-backup attaches it.
+        conn = self.driver.initialize_connection(device, {})
+        self.assertEqual({'export': SHARE, 'name': device.name,
+                          'format': 'raw'}, conn['data'])
         return self.driver.local_path(device)
 
     @ddt.data(0, 2)
