@@ -214,14 +214,14 @@ class BadInputTestCase(FunctionalTestCase):
         run('qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b',
             self.host_file, self._on_share('legacy'))
         return (self._manage('legacy'),
-                exception.ManageExistingInvalidReference, 'acking file')
+                exception.ManageExistingInvalidReference, 'backing or data')
 
     def case_manage_qcow2_data_file(self):
         run('qemu-img', 'create', '-f', 'qcow2', '-o',
             'data_file=%s,data_file_raw=on' % self.host_file,
             self._on_share('legacy'), '1M')
         return (self._manage('legacy'),
-                exception.ManageExistingInvalidReference, 'image')
+                exception.ManageExistingInvalidReference, 'backing or data')
 
     def case_manage_luks_unexpected(self):
         self._luks_file(self._on_share('legacy'))

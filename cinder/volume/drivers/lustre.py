@@ -2051,11 +2051,18 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """
         manageable, reason = super()._is_volume_manageable(volume_path,
                                                            already_managed)
-        if manageable:
+        if already_managed:
+            return manageable, reason
+        try:
             info = self._qemu_img_info(volume_path, None)
-            if (info.format_specific or {}).get('type') == 'luks':
-                return False, _('the file is a LUKS container; an '
-                                'encrypted file cannot be managed')
+        except images.UnsafeImage as exc:
+            # The base class says only "Failed to open image".
+            return False, exc.msg
+        except Exception:
+            return manageable, reason
+        if manageable and (info.format_specific or {}).get('type') == 'luks':
+            return False, _('the file is a LUKS container; an encrypted '
+                            'file cannot be managed')
         return manageable, reason
 
     def _get_rounded_manageable_image_size(self, image_path: str) -> int:

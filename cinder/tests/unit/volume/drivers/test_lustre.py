@@ -635,6 +635,12 @@ class LustreTestBase(test.TestCase):
             for pool in self.driver._pools:
                 self._provision(provisioned_gb, pool)
 
+    @staticmethod
+    def _written_format(path):
+        """The format a copy was written in: qcow2 by its magic, or raw."""
+        with open(path, 'rb') as f:
+            return 'qcow2' if f.read(4) == b'QFI\xfb' else 'raw'
+
 
 @ddt.ddt
 class LustreDriverTestCase(LustreTestBase):
@@ -3924,12 +3930,6 @@ class LustreDriverTestCase(LustreTestBase):
                           **kwargs)
         return self._snapshot(volume)
 
-    @staticmethod
-    def _written_format(path):
-        """The format a copy was written in: qcow2 by its magic, or raw."""
-        with open(path, 'rb') as f:
-            return 'qcow2' if f.read(4) == b'QFI\xfb' else 'raw'
-
     def _assert_plain_image(self, path, fmt, size_gb):
         """A file of one image: no backing file, no data file, full size."""
         info = self._info_of(path, fmt)
@@ -4911,6 +4911,13 @@ class LustreDriverTestCase(LustreTestBase):
     @ddt.data('volume-x', 'volume-%s-extra' % fake.VOLUME2_ID, 'image.img')
     def test_manage_existing_name_not_of_a_volume(self, name):
         self.assertIsNone(self.driver._owning_volume(name))
+
+    def test_manageable_already_managed(self):
+        # A file of a volume is listed as managed, and not read.
+        path = self._touch('volume-x')
+        self.assertEqual((False, 'Volume already managed.'),
+                         self.driver._is_volume_manageable(path, True))
+        self._execute.assert_not_called()
 
     @ddt.data('vmdk', 'qcow2_backing', 'qcow2_data_file', 'vpc')
     def test_manage_existing_unmanageable_image(self, kind):
