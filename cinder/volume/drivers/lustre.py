@@ -1202,6 +1202,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """
         if not self._retype_in_place(volume, new_type, diff, host):
             return False, None
+        if self._is_multiattach_type(new_type):
+            self._make_one_raw_file(volume)
         changed = [key for key in diff.get('extra_specs') or {}
                    if key.startswith(lustre_client.SPEC_PREFIX)]
         if not changed:
@@ -1267,7 +1269,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             return False
         old_specs = self._extra_specs(volume.volume_type)
         for key in diff.get('extra_specs') or {}:
-            if key.startswith(lustre_client.SPEC_PREFIX):
+            # Any volume can become multiattach: see _make_one_raw_file.
+            if key.startswith(lustre_client.SPEC_PREFIX) or \
+                    key == 'multiattach':
                 continue
             # provisioning:type may go from unset to its default.
             if key != 'provisioning:type' or (
@@ -1278,6 +1282,52 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                           {'vol': volume.id, 'key': key})
                 return False
         return True
+
+    @staticmethod
+    def _is_multiattach_type(volume_type: Any) -> bool:
+        return (volume_type['extra_specs'] or {}).get(
+            'multiattach') == '<is> True'
+
+    def _make_one_raw_file(self, volume: objects.Volume) -> None:
+        """Rewrite a volume as the one raw file that guests can share.
+
+        A thin volume is a qcow2 file (lustre_qcow2_volumes), which two
+        guests cannot share. Cinder allows a retype to a multiattach type
+        only for a volume that is available; one with snapshots is
+        refused, as multiattach volumes cannot have any. The raw copy is
+        written beside the volume and renamed over it: at every moment
+        the volume is one complete image.
+        """
+        if self._is_plain_raw(volume):
+            return
+        info = self._read_info_file(self._local_path_volume_info(volume),
+                                    empty_if_missing=True)
+        if set(info) - {'active'}:
+            raise exception.InvalidVolume(reason=_(
+                'volume %s has snapshots, which a multiattach volume cannot '
+                'have; delete them before the retype') % volume.id)
+        self._ensure_share_mounted(volume.provider_location)
+        chain = self._chain(volume)
+        old_files = self._volume_files(volume)
+        path = self.local_path(volume)
+        new_path = path + '.raw'
+        self._delete_if_present(new_path)
+        self._create_new_file(new_path, self._layout(volume))
+        LOG.info('Volume %(vol)s becomes multiattach: rewriting %(src)s '
+                 'as one raw file.', {'vol': volume.id, 'src': chain.names()})
+        try:
+            self._qemu_img.convert(chain, new_path, 'raw')
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                self._delete_if_present(new_path)
+        self._set_rw_permissions(new_path)
+        self._execute('mv', '-f', '--', new_path, path,
+                      run_as_root=self._execute_as_root)
+        for old in old_files:
+            if old != path:
+                self._delete(old)
+        self._save_volume_format(volume, 'raw')
+        self._apply_project_quota(volume)
 
     def _default_layout(self, share: str) -> Optional[lustre_client.Layout]:
         """The share directory's default layout, for a type without one.

@@ -5608,8 +5608,6 @@ class LustreRetypeTestCase(LustreTestBase):
     @ddt.data(
         ({'provisioning:type': 'thick'},
          {'provisioning:type': ('thin', 'thick')}, {}),
-        ({'multiattach': '<is> True'},
-         {'multiattach': (None, '<is> True')}, {}),
         ({}, {}, {'encryption': {'cipher': ('a', 'b')}}),
     )
     @ddt.unpack
@@ -5625,6 +5623,79 @@ class LustreRetypeTestCase(LustreTestBase):
             volume, {'lustre:stripe_count': '2'},
             {'lustre:stripe_count': (None, '2')}, host=HOST + '#' + POOL2))
         self.assertEqual([], self._commands('lfs'))
+
+    def _retype_multiattach(self, volume, to=True):
+        specs = {'multiattach': '<is> True'} if to else {}
+        change = (None, '<is> True') if to else ('<is> True', None)
+        return self._retype(volume, specs, {'multiattach': change})
+
+    def test_retype_to_multiattach_makes_one_raw_file(self):
+        # A thin volume is a qcow2 file; guests share only a raw one.
+        # Cinder retypes multiattach in place (migration policy never).
+        volume = self._volume()
+        self._chain_files(volume, base_fmt='qcow2')
+        path = self._path(volume.name)
+        self.assertEqual((True, None), self._retype_multiattach(volume))
+        self.assertEqual('raw', self._written_format(path))
+        self.assertNotIn('backing-filename', self._info_of(path, 'raw'))
+        self._assert_guest_view([(path, 'raw')], 1)
+        self.assertEqual([volume.name], os.listdir(self.mnt))
+        self.assertEqual('raw', volume.admin_metadata['format'])
+        self.assertEqual(['convert'], self._qemu_img())
+
+    def test_retype_to_multiattach_after_online_merge(self):
+        # Nova merged the last snapshot into the active overlay: that
+        # overlay, unnamed base below it, is what is rewritten.
+        volume = self._volume()
+        self._chain_files(volume, [fake.SNAPSHOT_ID])
+        overlay = '%s.%s' % (volume.name, fake.SNAPSHOT_ID)
+        _run('qemu-img', 'rebase', '-b', '', '-f', 'qcow2',
+             self._path(overlay))
+        os.unlink(self._path(volume.name))
+        self._write_info(volume, {'active': overlay})
+        self.assertEqual((True, None), self._retype_multiattach(volume))
+        path = self._path(volume.name)
+        self._assert_guest_view([(path, 'raw')], 2, overlays=1)
+        self.assertEqual([volume.name], os.listdir(self.mnt))
+
+    def test_retype_to_multiattach_raw_unchanged(self):
+        volume = self._volume()
+        self._chain_files(volume)
+        self.assertEqual((True, None), self._retype_multiattach(volume))
+        self._execute.assert_not_called()
+
+    def test_retype_from_multiattach_unchanged(self):
+        volume = self._volume(multiattach=True)
+        self._chain_files(volume)
+        self.assertEqual((True, None),
+                         self._retype_multiattach(volume, to=False))
+        self._execute.assert_not_called()
+
+    def test_retype_to_multiattach_with_snapshots_refused(self):
+        volume = self._volume()
+        self._chain_files(volume, [fake.SNAPSHOT_ID], guest_data=False)
+        before = sorted(os.listdir(self.mnt))
+        exc = self.assertRaises(exception.InvalidVolume,
+                                self._retype_multiattach, volume)
+        self.assertIn('snapshots', str(exc))
+        self.assertEqual(before, sorted(os.listdir(self.mnt)))
+        self.assertEqual([], self._qemu_img())
+
+    def test_retype_to_multiattach_failed_copy_keeps_the_volume(self):
+        volume = self._volume()
+        self._chain_files(volume, base_fmt='qcow2')
+
+        def execute(*cmd, **kwargs):
+            if cmd[:2] == ('qemu-img', 'convert'):
+                raise putils.ProcessExecutionError(stderr='No space left')
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+        self.assertRaises(putils.ProcessExecutionError,
+                          self._retype_multiattach, volume)
+        path = self._path(volume.name)
+        self.assertEqual([volume.name], os.listdir(self.mnt))
+        self.assertEqual('qcow2', self._written_format(path))
+        self._assert_guest_view([(path, 'qcow2')], 1, overlays=0)
 
     def test_retype_provisioning_default_made_explicit(self):
         # Unset and 'thin' are the same with lustre_sparsed_volumes.
