@@ -634,6 +634,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             'total_capacity_gb': round(total / units.Gi, 2),
             'free_capacity_gb': round(free / units.Gi, 2),
             'sparse_copy_volume': True,
+            # A clone is a file copy into its own pool: see _clone_share.
+            'clone_across_pools': True,
             'pools': pools,
         }
 
@@ -1693,7 +1695,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                              obj_description='source volume')
         LOG.info('Cloning volume %(src)s to volume %(dst)s',
                  {'src': src_vref.id, 'dst': volume.id})
-        volume.provider_location = src_vref.provider_location
+        volume.provider_location = self._clone_share(volume, src_vref)
         dest = self.local_path(volume)
         self._create_new_file(dest, self._layout(volume))
         try:
@@ -1709,7 +1711,22 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._save_volume_format(volume,
                                  self._file_format(volume, copied=True))
         self._apply_project_quota(volume)
-        return {'provider_location': src_vref.provider_location}
+        return {'provider_location': volume.provider_location}
+
+    def _clone_share(self, volume: objects.Volume,
+                     src_vref: objects.Volume) -> str:
+        """The share a clone is written to: that of its own pool.
+
+        Cinder clones into another pool of the back end than the source's
+        where the driver reports clone_across_pools (the image cache
+        does): the clone's pool may be another share, or another file
+        system, which the copy reaches as well as the source's own.
+        """
+        pool = self._pools.get(self._pool_name_of(volume) or '')
+        if pool is None or pool.share == src_vref.provider_location:
+            return src_vref.provider_location
+        self._ensure_share_mounted(pool.share)
+        return pool.share
 
     def _can_clone_by_copy(self, volume: objects.Volume,
                            src_vref: objects.Volume) -> bool:

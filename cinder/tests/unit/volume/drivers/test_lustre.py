@@ -1346,6 +1346,7 @@ class LustreDriverTestCase(LustreTestBase):
             'total_capacity_gb': 200.0,
             'free_capacity_gb': 140.0,
             'sparse_copy_volume': True,
+            'clone_across_pools': True,
             'pools': [self._expected_pool(POOL, 100.0, 70.0, provisioned,
                                           ratio, reserved),
                       self._expected_pool(POOL2, 100.0, 70.0, provisioned,
@@ -4323,6 +4324,24 @@ class LustreDriverTestCase(LustreTestBase):
                                       run_as_root=True)
         self._assert_guest_view([(path, 'raw')], 2)
         self.assertEqual({'format': 'raw'}, dict(volume.admin_metadata))
+
+    @ddt.data(0, 1)
+    def test_create_cloned_volume_across_pools(self, snapshots):
+        # Scheduled to a pool of another file system (clone_across_pools,
+        # as the image cache clones): the clone is written there.
+        src = self._volume(host=HOST + '#' + POOL)
+        self._chain_files(src, [fake.SNAPSHOT_ID][:snapshots])
+        volume = self._volume(id=fake.VOLUME2_ID, host=HOST + '#' + POOL2,
+                              provider_location=None)
+        update = self._clone(volume, src)
+        self.assertEqual({'provider_location': SHARE2}, update)
+        path = self._path(volume.name, self.mnt2)
+        self._assert_guest_view([(path, self._written_format(path))],
+                                snapshots + 1, overlays=snapshots)
+        self.assertNotIn(volume.name, os.listdir(self.mnt))
+        self.assertEqual([volume.name], os.listdir(self.mnt2))
+        self.assertTrue(self._stats_with(lambda *cmd, **kwargs: None)[
+            'clone_across_pools'])
 
     def test_create_cloned_volume_general_path_failure_removes_file(self):
         # Finding 10: a failed copy leaves no file of the clone, and the
