@@ -25,7 +25,6 @@ backup objects written below it.
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 from typing import Optional
@@ -82,10 +81,6 @@ lustrebackup_service_opts = [
 
 CONF = cfg.CONF
 CONF.register_opts(lustrebackup_service_opts)
-
-# oslo.rootwrap's exit code for a command whose executable is not found
-# (RC_NOEXECFOUND): how a missing lfs shows when it is run as root.
-_ROOTWRAP_NO_EXECUTABLE = 96
 
 
 @interface.backupdriver
@@ -217,13 +212,6 @@ class LustreBackupDriver(posix.PosixBackupDriver):
                 'read-only?') % path)
 
     @staticmethod
-    def _lfs_missing(exc: Exception) -> bool:
-        """Whether running lfs failed because it is not installed."""
-        if isinstance(exc, putils.ProcessExecutionError):
-            return exc.exit_code == _ROOTWRAP_NO_EXECUTABLE
-        return getattr(exc, 'errno', None) == errno.ENOENT
-
-    @staticmethod
     def _is_writable(path: str) -> bool:
         return os.access(path, os.W_OK | os.X_OK)
 
@@ -253,13 +241,12 @@ class LustreBackupDriver(posix.PosixBackupDriver):
             self._lfs.setstripe(path, stripe_count=count, stripe_size=size,
                                 run_as_root=True)
         except (OSError, putils.ProcessExecutionError) as exc:
-            if not self._lfs_missing(exc):
-                raise lustre_client.LustreException(msg=_(
-                    'cannot set the layout asked for by '
-                    'backup_lustre_stripe_count and '
-                    'backup_lustre_stripe_size on %(path)s: %(error)s') % {
-                    'path': path,
-                    'error': getattr(exc, 'stderr', None) or exc})
+            raise lustre_client.LustreException(msg=_(
+                'cannot set the layout asked for by '
+                'backup_lustre_stripe_count and backup_lustre_stripe_size '
+                'on %(path)s: %(error)s') % {
+                'path': path, 'error': getattr(exc, 'stderr', None) or exc})
+        except lustre_client.LfsNotInstalled:
             LOG.warning('The lfs command is not installed: the default '
                         'layout that backup_lustre_stripe_count and '
                         'backup_lustre_stripe_size ask for was not set on '

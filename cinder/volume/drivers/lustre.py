@@ -88,6 +88,25 @@ lustre_opts = [
                min=1,
                help='The number of attempts to mount a Lustre share before '
                     'raising an error.'),
+    cfg.IntOpt('lustre_mount_timeout',
+               default=lustre_client.DEFAULT_MOUNT_TIMEOUT,
+               min=1,
+               help='Seconds one attempt to mount a Lustre share may take. '
+                    'A mount still running then is stopped and counts as a '
+                    'failed attempt.'),
+    cfg.IntOpt('lustre_umount_timeout',
+               default=lustre_client.DEFAULT_UMOUNT_TIMEOUT,
+               min=3,
+               help='Seconds the unmount of a stale Lustre mount may take in '
+                    'all: umount, repeated while the mount is busy, for '
+                    'half of the time; umount -f, only if umount hung, for '
+                    'a third; then umount -l.'),
+    cfg.IntOpt('lustre_lfs_timeout',
+               default=lustre_client.DEFAULT_LFS_TIMEOUT,
+               min=1,
+               help='Seconds an lfs command may take before it is stopped '
+                    'and counts as failed. lfs migrate, which copies a '
+                    'volume\'s data, has no time limit.'),
     cfg.BoolOpt('lustre_sparsed_volumes',
                 default=True,
                 help='Provision volumes thin when their volume type does '
@@ -228,9 +247,12 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._mounter = lustre_client.LustreMounter(
             utils.get_root_helper(), execute, self.base,
             self.configuration.lustre_mount_options,
-            self.configuration.lustre_mount_attempts)
+            self.configuration.lustre_mount_attempts,
+            mount_timeout=self.configuration.lustre_mount_timeout,
+            umount_timeout=self.configuration.lustre_umount_timeout)
         self._remotefsclient = self._mounter.client
-        self._lfs = lustre_client.Lfs(execute)
+        self._lfs = lustre_client.Lfs(
+            execute, timeout=self.configuration.lustre_lfs_timeout)
         self._lfs_available = True
         self._supports_encryption = True
         self.reserved_percentage = self.configuration.reserved_percentage
@@ -280,7 +302,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """Refuse a Lustre client older than the oldest the driver reads."""
         try:
             version = self._lfs.version()
-        except (OSError, putils.ProcessExecutionError) as exc:
+        except (lustre_client.LfsNotInstalled,
+                putils.ProcessExecutionError) as exc:
             LOG.warning('Could not run lfs --version (%s); the driver '
                         'needs the lfs command of Lustre %s or later.',
                         exc, lustre_client.format_version(
@@ -345,7 +368,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 project_id = self._probe_project_quota(
                     self._get_mount_point_for_share(share),
                     self._share_objects[share].fsname)
-            except (putils.ProcessExecutionError, OSError,
+            except (putils.ProcessExecutionError,
                     lustre_client.LustreException) as exc:
                 missing.append('%s (%s)' % (
                     share, getattr(exc, 'stderr', None) or exc))
@@ -464,7 +487,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                                 {'share': share,
                                  'osts': ', '.join([*missing, *df.failed])})
                 return df
-            except OSError:
+            except lustre_client.LfsNotInstalled:
                 LOG.warning('The lfs command is not installed: capacity of '
                             'Lustre shares comes from df, which includes '
                             'metadata targets.')
@@ -652,7 +675,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             return pools
         try:
             existing = self._lfs.pools(self._get_mount_point_for_share(share))
-        except (putils.ProcessExecutionError, OSError) as exc:
+        except (putils.ProcessExecutionError,
+                lustre_client.LfsNotInstalled) as exc:
             LOG.warning('Could not list the OST pools of %(share)s: '
                         '%(err)s', {'share': share, 'err': exc})
             return []
@@ -680,7 +704,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         try:
             return self._lfs.stripe_defaults(
                 self._get_mount_point_for_share(share))
-        except (putils.ProcessExecutionError, OSError,
+        except (putils.ProcessExecutionError,
                 lustre_client.LustreException) as exc:
             LOG.debug('Could not read the default layout of %(share)s: '
                       '%(err)s', {'share': share, 'err': exc})
@@ -1177,7 +1201,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             volume.provider_location)
         try:
             self._lfs.setquota(mount_point, project_id, 0)
-        except (putils.ProcessExecutionError, OSError) as exc:
+        except (putils.ProcessExecutionError,
+                lustre_client.LfsNotInstalled) as exc:
             LOG.warning('Could not remove the quota of project %(id)d of '
                         'volume %(vol)s: %(err)s',
                         {'id': project_id, 'vol': volume.id,

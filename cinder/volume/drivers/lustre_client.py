@@ -16,19 +16,22 @@
 """The Lustre client side, shared by the Lustre volume and backup drivers.
 
 Everything Cinder needs to know about a Lustre client lives here, in one
-small typed unit: the share syntax, mounting through os-brick (with
-retries, a lock per share, a real check that the mount point is a mount,
-and stale-mount repair), and the ``lfs`` command with parsers for its
-output. Both drivers call this module; neither runs ``mount`` or ``lfs``
-itself.
+small typed unit: the share syntax, mounting (with retries, a lock of this
+host per mount point, a time limit on every mount and unmount, a real
+check that the mount point is a Lustre mount, and the repair of a mount
+that stays stale), and the ``lfs`` command with parsers for its output.
+Both drivers call this module; neither runs ``mount`` or ``lfs`` itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import errno
+import ipaddress
 import os
 import re
+import string
+import subprocess
 import time
 import typing
 from typing import Any, Callable, Optional  # noqa: H301
@@ -36,26 +39,41 @@ from typing import Any, Callable, Optional  # noqa: H301
 from os_brick import exception as brick_exception
 from os_brick import executor as brick_executor
 from os_brick.remotefs import remotefs as remotefs_brick
+from oslo_concurrency import lockutils
 from oslo_concurrency import processutils as putils
 from oslo_log import log as logging
 
-from cinder import coordination
 from cinder import exception
 from cinder.i18n import _
+from cinder import utils
 
 LOG = logging.getLogger(__name__)
 
-# A NID is HOST@NET: "10.0.0.1@tcp", "mgs1@tcp0", "192.168.1.5@o2ib1",
-# "0@lo". Commas join NIDs of one MGS host, colons join failover hosts.
-_NID = r'[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?@[a-z][a-z0-9]*'
-_MGS_NODE = r'%(nid)s(?:,%(nid)s)*' % {'nid': _NID}
+# A share is MGSNODE[:MGSNODE...]:/FSNAME[/SUBDIR]: colons join failover
+# MGS nodes, commas join the NIDs of one node. A NID is ADDRESS[@NET]
+# ("10.0.0.1@tcp", "mgs1", "192.168.1.5@o2ib1", "2001:db8::5@tcp", "0@lo");
+# without @NET it is on tcp0. The rules are mount.lustre's (lustre-release
+# libcfs/libcfs/util/nidstrings.c: libcfs_strnid(), libcfs_netstrfns[] and,
+# from 2.17, cfs_nidstr_find_delimiter(); v2_12_9 to v2_17_0).
+_DEFAULT_NET = 'tcp'
+# The LNet networks and how each writes an address. "lo" takes no network
+# number; IPv6 addresses are accepted on tcp and efa (Lustre 2.17).
+_IP_NETS = ('tcp', 'o2ib', 'gip', 'efa')
+_IPV6_NETS = ('tcp', 'efa')
+_NUMBER_NETS = ('gni', 'ptlf', 'kfi', 'bxi3f')
+_NET_RE = re.compile(r'^(?:lo|(?P<lnd>%s)[0-9]*)$'
+                     % '|'.join(_IP_NETS + _NUMBER_NETS))
+_IPV4_RE = re.compile(r'^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$')
+# mount.lustre resolves a name only if it starts with a letter.
+_HOSTNAME_RE = re.compile(
+    r'^(?=.{1,253}$)[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?'
+    r'(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$')
+_NUMBER_RE = re.compile(r'^(?:[0-9]+|0[xX][0-9A-Fa-f]+)$')
 # Lustre file system names are at most eight characters.
 _FSNAME = r'[A-Za-z0-9_-]{1,8}'
 _PATH_COMPONENT = r'[A-Za-z0-9_+-][A-Za-z0-9._+-]*'
-SHARE_RE = re.compile(
-    r'^(?P<mgs>%(node)s(?::%(node)s)*):/(?P<fsname>%(fs)s)'
-    r'(?P<subdir>(?:/%(comp)s)*)/?$' % {
-        'node': _MGS_NODE, 'fs': _FSNAME, 'comp': _PATH_COMPONENT})
+_PATH_RE = re.compile(r'^(?P<fsname>%(fs)s)(?P<subdir>(?:/%(comp)s)*)/?$' % {
+    'fs': _FSNAME, 'comp': _PATH_COMPONENT})
 # Mount options reach mount(8) as one argument; keep them to the
 # characters Lustre and VFS options are made of.
 _MOUNT_OPTION_RE = re.compile(r'^[A-Za-z0-9_.=/@:-]+$')
@@ -85,6 +103,35 @@ def can_fallocate(execute: Callable, path: str, run_as_root: bool) -> bool:
     return True
 
 
+# What a Lustre client mount shows as its type in /proc/mounts.
+LUSTRE_FS_TYPE = 'lustre'
+# Time limits, in seconds, unless the configuration sets them: one mount
+# attempt, the whole escalation of an unmount, one lfs command.
+DEFAULT_MOUNT_TIMEOUT = 120
+DEFAULT_UMOUNT_TIMEOUT = 30
+DEFAULT_LFS_TIMEOUT = 60
+# A mount that fails a stat is asked this many times, this far apart, to
+# answer a statfs within STALE_PROBE_TIMEOUT before it counts as stale.
+STALE_PROBES = 3
+STALE_PROBE_INTERVAL = 2
+STALE_PROBE_TIMEOUT = 10
+# timeout(1): the exit status of a command it stopped, with TERM or, after
+# _KILL_AFTER more seconds, KILL (128 + 9). The service waits _WAIT_MARGIN
+# seconds more before it stops waiting for timeout(1) itself.
+TIMEOUT_EXIT_CODE = 124
+_KILLED_EXIT_CODE = 137
+_KILL_AFTER = 2
+_WAIT_MARGIN = 1
+# How often a busy mount is asked again to unmount, and what came of it.
+_DRAIN_INTERVAL = 1
+_DONE, _REFUSED, _HUNG = 'done', 'refused', 'hung'
+# oslo.rootwrap's exit status for a command whose executable is missing.
+_ROOTWRAP_NO_EXECUTABLE = 96
+# What the rootwrap filters allow of lfs as root: files a project id is
+# given at once.
+PROJECT_PATHS_PER_CALL = 8
+
+
 class LustreException(exception.RemoteFSException):
     message = _("Lustre error: %(msg)s")
 
@@ -95,6 +142,116 @@ class LustreNoSharesMounted(exception.RemoteFSNoSharesMounted):
 
 class LustreNoSuitableShareFound(exception.RemoteFSNoSuitableShareFound):
     message = _("There is no Lustre share that can host %(volume_size)sG.")
+
+
+class LustreNotLustreMount(LustreException):
+    message = _("%(mount_point)s is a mount of a %(fs_type)s file system, "
+                "not of a Lustre one: unmount it, or choose another "
+                "mount point base.")
+
+
+class LfsNotInstalled(LustreException):
+    message = _("The lfs command of the Lustre client cannot be run: "
+                "%(reason)s")
+
+
+def _nid_end(text: str, start: int) -> int:
+    """Where the NID that starts at ``start`` ends (2.16+ mount.lustre).
+
+    After '@' the NID ends at the next delimiter; before it, a colon ends
+    the NID unless the text so far can be an IPv6 address (hexadecimal
+    groups of at most four digits), whose colons belong to it.
+    """
+    pos = start
+    hex_digits = 0
+    ipv6 = True
+    while pos < len(text) and text[pos] != ',':
+        char = text[pos]
+        if char == '@':
+            while pos < len(text) and text[pos] not in ',:':
+                pos += 1
+            break
+        if ipv6 and hex_digits <= 4 and (char == ':' or
+                                         char in string.hexdigits):
+            hex_digits = 0 if char == ':' else hex_digits + 1
+        else:
+            ipv6 = False
+            if char == ':':
+                break
+        pos += 1
+    return pos
+
+
+def _split_nids(source: str, end: int) -> list[tuple[str, str]]:
+    """The NIDs of a share as 2.16+ mount.lustre splits them.
+
+    ``end`` is the ':' of the ':/' that ends the NIDs. Each NID comes with
+    the delimiter after it (',' within a node, ':' between nodes). A NID
+    that does not end before ``end`` (mount.lustre cannot parse it) runs
+    into the path.
+    """
+    nids = []
+    start = stop = 0
+    while stop < end:
+        stop = _nid_end(source, start)
+        nids.append((source[start:stop], source[stop:stop + 1]))
+        start = stop + 1
+    return nids
+
+
+def _valid_address(address: str, lnd: Optional[str]) -> bool:
+    """Whether mount.lustre takes the address on a network of this LND.
+
+    ``lnd`` is None for "lo", which takes any address.
+    """
+    if lnd is None or lnd in _NUMBER_NETS:
+        if _NUMBER_RE.match(address):
+            return True
+        if lnd is not None:
+            return False
+    if _IPV4_RE.match(address):
+        return all(int(octet) < 256 for octet in address.split('.'))
+    if ':' in address:
+        try:
+            ip = ipaddress.IPv6Address(address)
+        except ValueError:
+            return False
+        # Lustre refuses loopback and link-local IPv6 addresses.
+        return lnd in _IPV6_NETS and not (ip.is_loopback or
+                                          ip.is_link_local)
+    return bool(_HOSTNAME_RE.match(address))
+
+
+def _check_nid(nid: str) -> None:
+    address, at, net = nid.partition('@')
+    match = _NET_RE.match(net if at else _DEFAULT_NET)
+    if not match or not _valid_address(address, match.group('lnd')):
+        raise ValueError(_("'%s' is not a Lustre NID (ADDRESS[@NET], for "
+                           "example 10.0.0.1@tcp, mgs1@o2ib1 or "
+                           "2001:db8::1@tcp)") % nid)
+
+
+def _mgs_nodes(address: str, end: int) -> tuple[tuple[str, ...], ...]:
+    """The MGS nodes of a share, checked as some mount.lustre splits them.
+
+    Up to 2.15 mount.lustre splits the NIDs at every ',' and ':'; from
+    2.16 the colons of an IPv6 address belong to it (2.17 takes IPv6 NIDs),
+    and a host name of hexadecimal digits without @NET is one it cannot
+    parse.
+    """
+    try:
+        nodes: list[list[str]] = [[]]
+        for nid, delimiter in _split_nids(address, end):
+            _check_nid(nid)
+            nodes[-1].append(nid)
+            if delimiter == ':':
+                nodes.append([])
+        return tuple(tuple(node) for node in nodes[:-1])
+    except ValueError:
+        for nid in re.split('[,:]', address[:end]):
+            _check_nid(nid)
+        return tuple(tuple(node.split(','))
+                     for node in address[:end].split(':'))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,19 +270,20 @@ class LustreShare:
     @classmethod
     def parse(cls, address: str) -> 'LustreShare':
         """Parse and validate a share; raise ValueError saying why not."""
-        match = SHARE_RE.match(address)
-        if not match:
+        # mount.lustre takes the NIDs up to the first '/', less its ':'.
+        slash = address.find('/')
+        match = _PATH_RE.match(address[slash + 1:])
+        if slash < 2 or address[slash - 1] != ':' or not match:
             raise ValueError(_(
                 "'%s' is not a Lustre share of the form "
-                "NID[,NID][:NID...]:/fsname[/subdir] (a NID is HOST@NET, "
-                "the fsname at most 8 characters of letters, digits, '_' "
-                "and '-')") % address)
+                "NID[,NID][:NID...]:/fsname[/subdir] (a NID is "
+                "ADDRESS[@NET], the fsname at most 8 characters of "
+                "letters, digits, '_' and '-')") % address)
+        nodes = _mgs_nodes(address, slash - 1)
         # Path components cannot start with '.', so '..' cannot escape.
-        subdir = match.group('subdir').rstrip('/')
-        nodes = tuple(tuple(node.split(','))
-                      for node in match.group('mgs').split(':'))
         return cls(address=address, mgs_nodes=nodes,
-                   fsname=match.group('fsname'), subdir=subdir)
+                   fsname=match.group('fsname'),
+                   subdir=match.group('subdir').rstrip('/'))
 
     @property
     def name(self) -> str:
@@ -233,38 +391,112 @@ def make_remotefs_client(root_helper: str, execute: Callable,
                                      mount_point_base, mount_options)
 
 
+# The kernel escapes blanks and backslashes in /proc/mounts as octal
+# (\040 for a space); every other byte of a path is written as it is.
+_MOUNTS_ESCAPE_RE = re.compile(rb'\\([0-3][0-7]{2})')
+
+
+def _unescape_mounts_field(field: bytes) -> str:
+    return os.fsdecode(_MOUNTS_ESCAPE_RE.sub(
+        lambda match: bytes((int(match.group(1), 8),)), field))
+
+
 def read_mount_points(mounts_file: str = '/proc/mounts') -> dict[str, str]:
-    """Return {mount point: file system type} of the host's mounts."""
+    """Return {mount point: file system type} of the host's mounts.
+
+    Of mounts stacked on one mount point, the last (the visible one) wins.
+    """
     mounts = {}
-    with open(mounts_file) as f:
+    with open(mounts_file, 'rb') as f:
         for line in f:
             fields = line.split()
             if len(fields) >= 3:
-                # /proc/mounts escapes blanks in paths as octal (\040).
-                path = fields[1].encode().decode('unicode_escape')
-                mounts[path] = fields[2]
+                mounts[_unescape_mounts_field(fields[1])] = os.fsdecode(
+                    fields[2])
     return mounts
+
+
+class CommandTimedOut(putils.ProcessExecutionError):
+    """A command that did not finish within its time limit."""
+
+    def __init__(self, cmd: typing.Sequence[str], seconds: float) -> None:
+        super().__init__(
+            exit_code=TIMEOUT_EXIT_CODE, cmd=' '.join(cmd),
+            description=_('did not finish within %d seconds') % seconds)
+
+
+def bounded(execute: Callable, seconds: Optional[float]) -> Callable:
+    """Wrap execute so that each command runs for at most ``seconds``.
+
+    A call may give its own ``timeout``; None waits as long as it takes.
+    When the time is up the caller gets CommandTimedOut at once and the
+    command is killed if it is ours to kill (a command run as root through
+    the root helper is not; see LustreMounter.run_as_root for those).
+    """
+    def run(*cmd: str, **kwargs: Any) -> tuple[str, str]:
+        limit = kwargs.pop('timeout', seconds)
+        if limit is None:
+            return execute(*cmd, **kwargs)
+        started: list = []
+        try:
+            return execute(*cmd, timeout=limit, on_execute=started.append,
+                           **kwargs)
+        except Exception as exc:
+            if not _timed_out(exc):
+                raise
+            for process in started:
+                _kill(process)
+            raise CommandTimedOut(cmd, limit)
+    return run
+
+
+def _timed_out(exc: Exception) -> bool:
+    """Whether execute gave up waiting for its command (timeout=...).
+
+    With eventlet, the green Popen raises the TimeoutExpired of its own
+    copy of the subprocess module, another class than this module sees.
+    """
+    return (isinstance(exc, subprocess.TimeoutExpired) or
+            type(exc).__name__ == 'TimeoutExpired')
+
+
+def _kill(process: subprocess.Popen) -> None:
+    try:
+        process.kill()
+    except OSError:
+        # Gone already, or a root helper's process we may not signal.
+        pass
 
 
 class LustreMounter:
     """Mounts Lustre shares below one base directory, safely.
 
-    ``ensure_mounted`` is what every driver operation calls first: it
-    repairs a stale mount, mounts (with retries) under a lock per mount
-    point, and refuses to go on unless the mount point really is a mount,
-    so that nothing is ever written into the bare local directory.
+    ``ensure_mounted`` is what every driver operation calls first. A
+    healthy mount costs a read of /proc/mounts and a stat; otherwise, under
+    a lock of this host (the mount is this host's), it mounts the share, or
+    repairs a mount that stays stale, and refuses to go on unless the mount
+    point really is a Lustre mount, so that nothing is ever written into
+    the bare local directory. Every mount and unmount has a time limit, so
+    no lock is held past it.
     """
 
     def __init__(self, root_helper: str, execute: Callable,
                  mount_point_base: str, mount_options: Optional[str],
-                 mount_attempts: int) -> None:
+                 mount_attempts: int,
+                 mount_timeout: int = DEFAULT_MOUNT_TIMEOUT,
+                 umount_timeout: int = DEFAULT_UMOUNT_TIMEOUT) -> None:
         self._execute = execute
         self._root_helper = root_helper
         self.mount_point_base = os.path.realpath(mount_point_base)
+        self._default_options = mount_options
         self.mount_attempts = max(1, mount_attempts)
+        self.mount_timeout = mount_timeout
+        self.umount_timeout = umount_timeout
         self.client = make_remotefs_client(root_helper, execute,
                                            self.mount_point_base,
                                            mount_options)
+        # The last failure to mount each mount point, and when it ended.
+        self._failures: dict[str, tuple[float, LustreException]] = {}
 
     def get_mount_point(self, share: str) -> str:
         """Return the share's mount point: a hash of it under the base."""
@@ -272,18 +504,31 @@ class LustreMounter:
 
     @staticmethod
     def is_mounted(mount_point: str) -> bool:
-        return mount_point in read_mount_points()
+        """Whether a Lustre file system is mounted there.
+
+        :raises: LustreNotLustreMount if another file system is
+        """
+        fs_type = read_mount_points().get(mount_point)
+        if fs_type is None:
+            return False
+        if fs_type != LUSTRE_FS_TYPE:
+            raise LustreNotLustreMount(mount_point=mount_point,
+                                       fs_type=fs_type)
+        return True
 
     @staticmethod
-    def is_stale(mount_point: str) -> bool:
-        """Whether the client lost its servers for this mount point."""
+    def _answers(mount_point: str) -> bool:
+        """False if the mount point fails as a client without servers does.
+
+        Any other error (EACCES...) is raised: remounting cannot fix it.
+        """
         try:
             os.stat(mount_point)
         except OSError as exc:
             if exc.errno in STALE_MOUNT_ERRNOS:
-                return True
+                return False
             raise
-        return False
+        return True
 
     def ensure_mounted(self, share: str,
                        options: Optional[str] = None) -> str:
@@ -294,43 +539,35 @@ class LustreMounter:
         """
         mount_point = self.get_mount_point(share)
         # Every driver operation comes here: a healthy mount takes no lock.
-        if not self.is_mounted(mount_point) or self.is_stale(mount_point):
-            self._mount_locked(share, mount_point, options)
+        if self.is_mounted(mount_point) and self._answers(mount_point):
+            return mount_point
+        asked = time.monotonic()
+        with lockutils.lock('lustre-mount-%s' % os.path.basename(mount_point),
+                            lock_file_prefix='cinder-', external=True):
+            failed = self._failures.get(mount_point)
+            if failed and failed[0] > asked:
+                # It failed while this thread waited: trying again at once
+                # would only make every waiting thread wait in turn.
+                raise failed[1]
+            try:
+                self._mount_locked(share, mount_point, options)
+            except LustreException as exc:
+                self._failures[mount_point] = (time.monotonic(), exc)
+                raise
         return mount_point
 
-    @coordination.synchronized('lustre-mount-{mount_point}')
     def _mount_locked(self, share: str, mount_point: str,
                       options: Optional[str]) -> None:
         if self.is_mounted(mount_point):
-            if not self.is_stale(mount_point):
+            if self._answers(mount_point) or self._recovers(mount_point):
                 return
             LOG.warning('Lustre share %(share)s is stale at %(mp)s (the '
-                        'client was evicted or lost its servers); '
+                        'client lost its servers and did not reconnect); '
                         'mounting it again.',
                         {'share': share, 'mp': mount_point})
-            self.umount(mount_point)
-
-        flags = ['-o', options] if options else None
-        for attempt in range(1, self.mount_attempts + 1):
-            try:
-                self.client.mount(share, flags)
-                break
-            except (brick_exception.BrickException,
-                    putils.ProcessExecutionError) as exc:
-                if attempt == self.mount_attempts:
-                    LOG.error('Mounting Lustre share %(share)s failed '
-                              '%(count)d times.',
-                              {'share': share, 'count': attempt})
-                    raise LustreException(msg=_(
-                        'mounting %(share)s failed: %(error)s') % {
-                        'share': share,
-                        'error': getattr(exc, 'stderr', None) or exc})
-                LOG.warning('Mount attempt %(attempt)d of %(share)s '
-                            'failed, retrying: %(error)s',
-                            {'attempt': attempt, 'share': share,
-                             'error': exc})
-                time.sleep(attempt)
-
+            if self.is_mounted(mount_point):
+                self.umount(mount_point)
+        self._mount(share, mount_point, options)
         if not self.is_mounted(mount_point):
             raise LustreException(msg=_(
                 '%(share)s is not mounted at %(mp)s after a successful '
@@ -339,14 +576,139 @@ class LustreMounter:
         LOG.info('Mounted Lustre share %(share)s at %(mp)s.',
                  {'share': share, 'mp': mount_point})
 
-    def umount(self, mount_point: str) -> None:
-        """Unmount, forcing and detaching so an evicted client can't hang.
+    def _recovers(self, mount_point: str) -> bool:
+        """Whether a mount that failed a stat answers within a while.
 
-        A stale Lustre mount can block a plain umount in the kernel; -f
-        aborts its pending RPCs and -l detaches it from the tree at once.
+        An evicted client reconnects by itself, and an operation caught in
+        the eviction fails once with EIO: that is no reason to unmount.
+        The file system is asked (statfs, with a time limit) a few times,
+        STALE_PROBE_INTERVAL apart; the mount is stale if it never answers.
         """
-        self._execute('umount', '-f', '-l', mount_point,
-                      root_helper=self._root_helper, run_as_root=True)
+        for probe in range(STALE_PROBES):
+            if probe:
+                time.sleep(STALE_PROBE_INTERVAL)
+            try:
+                self._run(STALE_PROBE_TIMEOUT, 'stat', '-f', mount_point)
+            except putils.ProcessExecutionError as exc:
+                LOG.debug('%(mp)s does not answer: %(err)s',
+                          {'mp': mount_point, 'err': exc})
+                continue
+            # What answered may be the local directory, if the mount went.
+            if not self.is_mounted(mount_point):
+                return False
+            LOG.warning('Lustre mount %s failed a check and then answered '
+                        '(the client reconnected); it is kept.',
+                        mount_point)
+            return True
+        return False
+
+    def _mount(self, share: str, mount_point: str,
+               options: Optional[str]) -> None:
+        """Mount, retried mount_attempts times, each within mount_timeout."""
+        os.makedirs(mount_point, exist_ok=True)
+        cmd = ['mount', '-t', LUSTRE_FS_TYPE]
+        all_options = ','.join(option for option in (self._default_options,
+                                                     options) if option)
+        if all_options:
+            cmd += ['-o', all_options]
+        cmd += [share, mount_point]
+
+        @utils.retry(putils.ProcessExecutionError, interval=1,
+                     retries=self.mount_attempts, backoff_rate=2)
+        def attempt() -> None:
+            try:
+                self.run_as_root(self.mount_timeout, *cmd)
+            except putils.ProcessExecutionError as exc:
+                if self.is_mounted(mount_point):
+                    return      # mounted meanwhile, by someone else
+                LOG.warning('Mounting %(share)s failed: %(error)s',
+                            {'share': share,
+                             'error': exc.stderr or exc.description})
+                raise
+
+        try:
+            attempt()
+        except putils.ProcessExecutionError as exc:
+            LOG.error('Mounting Lustre share %(share)s failed %(count)d '
+                      'times.', {'share': share, 'count': self.mount_attempts})
+            raise LustreException(msg=_(
+                'mounting %(share)s failed: %(error)s') % {
+                'share': share, 'error': exc.stderr or exc.description})
+
+    def umount(self, mount_point: str) -> None:
+        """Unmount within umount_timeout; never abort someone else's I/O.
+
+        The escalation of the Lustre CSI drivers, except that ``-f`` (which
+        aborts every request in flight on the mount) only follows a plain
+        unmount that hung after the kernel found the mount unused:
+
+        1. ``umount``, again every second while the mount is busy, for half
+           of the time, so that the operations using it finish;
+        2. if it hung rather than being refused, ``umount -f``, for a third;
+        3. ``umount -l``: the mount leaves the tree at once, and whoever
+           still has files open on it keeps them until they close them.
+
+        :raises: LustreException if the mount is still there after that
+        """
+        until = time.monotonic() + self.umount_timeout / 2
+        while True:
+            outcome = self._umount(mount_point, (),
+                                   until - time.monotonic())
+            if (outcome != _REFUSED or
+                    time.monotonic() + _DRAIN_INTERVAL >= until):
+                break
+            time.sleep(_DRAIN_INTERVAL)
+        if outcome == _HUNG:
+            outcome = self._umount(mount_point, ('-f',),
+                                   self.umount_timeout / 3)
+        if outcome != _DONE:
+            outcome = self._umount(mount_point, ('-l',),
+                                   self.umount_timeout / 6)
+        if outcome != _DONE:
+            raise LustreException(msg=_(
+                'cannot unmount %s, not even lazily') % mount_point)
+
+    def _umount(self, mount_point: str, flags: tuple[str, ...],
+                seconds: float) -> str:
+        """One unmount; whether it is done, was refused or hung."""
+        try:
+            self.run_as_root(seconds, 'umount', '-c', *flags, mount_point)
+            outcome = _DONE
+        except CommandTimedOut:
+            outcome = _HUNG
+        except putils.ProcessExecutionError as exc:
+            LOG.debug('umount %(flags)s %(mp)s: %(err)s',
+                      {'flags': ' '.join(flags), 'mp': mount_point,
+                       'err': exc.stderr})
+            outcome = _REFUSED
+        # A hung unmount may have taken the mount out of the tree already;
+        # one that returned may have uncovered a mount below it.
+        if mount_point not in read_mount_points():
+            return _DONE
+        return _REFUSED if outcome == _DONE else outcome
+
+    def run_as_root(self, seconds: float, *cmd: str) -> tuple[str, str]:
+        """Run a command as root for at most ``seconds``.
+
+        timeout(1) runs it, so that the command is killed even though the
+        service may not signal a root process; the service itself stops
+        waiting a little later, even if the command is stuck in the kernel
+        where no signal reaches it.
+        """
+        seconds = max(1, int(seconds))
+        try:
+            return self._run(seconds + _KILL_AFTER + _WAIT_MARGIN,
+                             'timeout', '-k', str(_KILL_AFTER),
+                             str(seconds), *cmd,
+                             root_helper=self._root_helper, run_as_root=True)
+        except putils.ProcessExecutionError as exc:
+            if exc.exit_code in (TIMEOUT_EXIT_CODE, _KILLED_EXIT_CODE):
+                raise CommandTimedOut(cmd, seconds)
+            raise
+
+    def _run(self, seconds: float, *cmd: str, **kwargs: Any
+             ) -> tuple[str, str]:
+        return bounded(self._execute, seconds)(*cmd, **kwargs)
 
 
 # ``lfs --version`` prints "lfs 2.17.0" (libcfs's parser, every version).
@@ -738,11 +1100,34 @@ def parse_stripe_defaults(output: str) -> Optional[DefaultLayout]:
                          mirrors=mirrors)
 
 
+def _lfs_runner(execute: Callable, seconds: Optional[int]) -> Callable:
+    """execute for lfs: bounded, and LfsNotInstalled when lfs is missing.
+
+    Run directly, a missing lfs fails to start (ENOENT); run as root, the
+    root helper exits with its own status for it.
+    """
+    run = bounded(execute, seconds)
+
+    def run_lfs(*cmd: str, **kwargs: Any) -> tuple[str, str]:
+        try:
+            return run(*cmd, **kwargs)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            raise LfsNotInstalled(reason=exc)
+        except putils.ProcessExecutionError as exc:
+            if exc.exit_code != _ROOTWRAP_NO_EXECUTABLE:
+                raise
+            raise LfsNotInstalled(reason=exc.stderr or exc)
+    return run_lfs
+
+
 class Lfs:
     """The ``lfs`` command: what the drivers run and how they read it."""
 
-    def __init__(self, execute: Callable) -> None:
-        self._execute = execute
+    def __init__(self, execute: Callable,
+                 timeout: Optional[int] = DEFAULT_LFS_TIMEOUT) -> None:
+        self._execute = _lfs_runner(execute, timeout)
         self._version: Optional[tuple[int, ...]] = None
         self._version_read = False
 
@@ -850,13 +1235,17 @@ class Lfs:
         files nobody has open may be migrated.
         """
         self._check_pools(path, layout)
+        # It copies the data: its time grows with the file, unbounded.
         self._execute('lfs', 'migrate', *layout.setstripe_args(), '--',
-                      path, run_as_root=run_as_root)
+                      path, run_as_root=run_as_root, timeout=None)
 
     def set_project(self, paths: list[str], project_id: int) -> None:
         """Give files a project id; changing one takes root."""
-        self._execute('lfs', 'project', '-p', str(project_id), '--', *paths,
-                      run_as_root=True)
+        # The rootwrap filters allow a bounded number of paths a call.
+        for start in range(0, len(paths), PROJECT_PATHS_PER_CALL):
+            self._execute('lfs', 'project', '-p', str(project_id), '--',
+                          *paths[start:start + PROJECT_PATHS_PER_CALL],
+                          run_as_root=True)
 
     def setquota(self, mount_point: str, project_id: int,
                  block_hard_kib: int) -> None:

@@ -28,9 +28,9 @@ from unittest import mock
 
 import ddt
 import fixtures
-from os_brick.remotefs import remotefs as remotefs_brick
 from oslo_concurrency import processutils as putils
 from oslo_config import cfg
+import tenacity
 
 from cinder.backup.drivers import lustre
 from cinder.backup.drivers import posix
@@ -141,7 +141,7 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
         self.assertEqual('backup_lustre_share', exc.kwargs['option'])
         self.assertIn('backup_lustre_share', str(exc))
 
-    @ddt.data('fakehost:/fake/export',
+    @ddt.data('fakehost@nfs:/fake/export',
               '10.0.0.1@tcp:/fsnametoolong',
               '10.0.0.1@tcp:/testfs/../etc',
               '10.0.0.1@tcp:testfs',
@@ -195,7 +195,7 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
         driver.check_for_setup_error()
         self.mock_execute.assert_called_once_with(
             'lfs', 'setstripe', '-S', passed, '--', self.mount_point,
-            run_as_root=True)
+            run_as_root=True, timeout=60, on_execute=mock.ANY)
 
     def test_stripe_count_zero_invalid(self):
         self.override_config('backup_lustre_stripe_count', 0)
@@ -214,49 +214,58 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
         self.assertRaises(ValueError, self.override_config,
                           'backup_lustre_stripe_count', count)
 
-    @mock.patch('time.sleep')
-    @ddt.data(1, 3)
-    def test_mount_retried_then_failing(self, attempts, mock_sleep):
-        self.override_config('backup_lustre_mount_attempts', attempts)
+    def _real_mounter(self):
+        """The real LustreMounter; what mount does is up to the test."""
+        self.override_config('backup_lustre_mount_point_base',
+                             self.useFixture(fixtures.TempDir()).path)
         self.mock_object(lustre_client, 'LustreMounter', _REAL_MOUNTER)
-        mock_mount = self.mock_object(
-            remotefs_brick.RemoteFsClient, 'mount',
-            side_effect=putils.ProcessExecutionError(
-                stderr='mount.lustre: mount 10.0.0.1@tcp failed: '
-                       'Input/output error'))
+        mounts = {}
         self.mock_object(lustre_client, 'read_mount_points',
-                         return_value={})
+                         side_effect=lambda: dict(mounts))
+        return mounts
+
+    def _mount_commands(self):
+        return [c for c in self._commands() if c[:1] == ('timeout',)]
+
+    @ddt.data(1, 3)
+    def test_mount_retried_then_failing(self, attempts):
+        self.override_config('backup_lustre_mount_attempts', attempts)
+        self._real_mounter()
+        self.mock_execute.side_effect = putils.ProcessExecutionError(
+            stderr='mount.lustre: mount 10.0.0.1@tcp failed: '
+                   'Input/output error')
 
         exc = self.assertRaises(lustre_client.LustreException,
                                 lustre.LustreBackupDriver, self.ctxt)
 
-        self.assertEqual(attempts, mock_mount.call_count)
-        mock_mount.assert_called_with(SHARE, None)
+        mounts = self._mount_commands()
+        self.assertEqual(attempts, len(mounts))
+        self.assertEqual(('mount', '-t', 'lustre', '-o', 'flock', SHARE),
+                         mounts[-1][4:-1])
         self.assertEqual([mock.call(n) for n in range(1, attempts)],
-                         mock_sleep.call_args_list)
+                         tenacity.nap.sleep.call_args_list)
         self.assertIn('Input/output error', str(exc))
 
-    @mock.patch('time.sleep')
-    def test_mount_retried_then_succeeding(self, mock_sleep):
-        mount_point = _REAL_MOUNTER('sudo', mock.Mock(), MOUNT_POINT_BASE,
-                                    None, 1).get_mount_point(SHARE)
-        self.mock_object(lustre_client, 'LustreMounter', _REAL_MOUNTER)
-        mock_mount = self.mock_object(
-            remotefs_brick.RemoteFsClient, 'mount',
-            side_effect=[putils.ProcessExecutionError(), None])
-        # Not mounted before the mount (checked without, then under the
-        # lock), mounted after it.
-        self.mock_object(lustre_client, 'read_mount_points',
-                         side_effect=[{}, {}, {mount_point: 'lustre'}])
+    def test_mount_retried_then_succeeding(self):
+        mounts = self._real_mounter()
+        failures = [putils.ProcessExecutionError()]
+
+        def mount(*cmd, **kwargs):
+            if failures:
+                raise failures.pop()
+            mounts[cmd[-1]] = 'lustre'
+            return '', ''
+        self.mock_execute.side_effect = mount
         self.mock_object(lustre.LustreBackupDriver, '_is_writable',
                          return_value=True)
 
         driver = lustre.LustreBackupDriver(self.ctxt)
 
-        self.assertEqual(2, mock_mount.call_count)
-        self.assertEqual(mount_point, driver.backup_path)
-        self.assertTrue(mount_point.startswith(MOUNT_POINT_BASE + '/'))
-        mock_sleep.assert_called_once_with(1)
+        self.assertEqual(2, len(self._mount_commands()))
+        self.assertEqual([driver.backup_path], list(mounts))
+        self.assertTrue(driver.backup_path.startswith(
+            CONF.backup_lustre_mount_point_base + '/'))
+        tenacity.nap.sleep.assert_called_once_with(1)
 
     @mock.patch('os.getegid', return_value=EGID)
     @mock.patch.object(utils, 'get_file_mode')
@@ -336,9 +345,10 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
 
         lustre.LustreBackupDriver(self.ctxt)
 
+        # Within the default time limit of lfs commands.
         self.mock_execute.assert_called_once_with(
             'lfs', 'setstripe', *args, '--', self.mount_point,
-            run_as_root=True)
+            run_as_root=True, timeout=60, on_execute=mock.ANY)
 
     def test_layout_not_asked(self):
         lustre.LustreBackupDriver(self.ctxt)

@@ -28,11 +28,11 @@ from unittest import mock
 import ddt
 import eventlet
 import fixtures
-from os_brick import exception as brick_exception
 from os_brick.initiator.connectors import remotefs as brick_remotefs
 from os_brick.remotefs import remotefs as remotefs_brick
 from oslo_concurrency import processutils as putils
 from oslo_utils import units
+import tenacity
 
 from cinder.common import constants
 from cinder import context
@@ -223,7 +223,6 @@ class LustreTestBase(test.TestCase):
             lustre_client, 'read_mount_points', return_value={})
         self.mock_object(remotefs_brick.RemoteFsClient, '_read_mounts',
                          return_value={})
-        self.mock_time = self.mock_object(lustre_client, 'time')
         # image_utils runs qemu-img info as root through rootwrap, and the
         # format inspector through privsep: both run here, unprivileged.
         self.mock_object(image_utils.utils, 'execute',
@@ -300,7 +299,9 @@ class LustreTestBase(test.TestCase):
 
     def _make_driver(self, **kwargs):
         self._execute = mock.Mock(side_effect=self._execute_side_effect)
-        drv = lustre.LustreDriver(execute=self._execute,
+        execute = lfs_out.time_limited(self, self._execute)
+        self.time_limits = execute.limits
+        drv = lustre.LustreDriver(execute=execute,
                                   configuration=self.configuration,
                                   host=HOST, **kwargs)
         # Cinder's test database: provisioned capacity is summed there.
@@ -611,7 +612,8 @@ class LustreTestBase(test.TestCase):
             return json.load(f)
 
     def _commands(self, name):
-        return [c for c in self._execute.call_args_list if c.args[0] == name]
+        return [c for c in self._execute.call_args_list
+                if lfs_out.unwrapped(c.args)[0] == name]
 
     def _setstripes(self):
         return [c for c in self._commands('lfs') if c.args[1] == 'setstripe']
@@ -710,33 +712,31 @@ class LustreDriverTestCase(LustreTestBase):
     # ------------------------------------------------------------------
 
     @ddt.data(
-        ('10.0.0.1@tcp:/testfs', 'testfs', (('10.0.0.1@tcp',),), None),
-        ('10.0.0.1@tcp:/testfs/', 'testfs', (('10.0.0.1@tcp',),), None),
-        ('mgs1@tcp0:/fs_1-a', 'fs_1-a', (('mgs1@tcp0',),), None),
-        ('0@lo:/lustre', 'lustre', (('0@lo',),), None),
-        ('10.0.0.1@o2ib1,10.0.1.1@tcp:/testfs', 'testfs',
-         (('10.0.0.1@o2ib1', '10.0.1.1@tcp'),), None),
-        ('10.0.0.1@tcp:10.0.0.2@tcp:/testfs/vols', 'testfs/vols',
-         (('10.0.0.1@tcp',), ('10.0.0.2@tcp',)), None),
+        ('10.0.0.1@tcp:/testfs', 'testfs', None),
+        ('10.0.0.1@tcp:/testfs/', 'testfs', None),
+        ('mgs1@tcp0:/fs_1-a', 'fs_1-a', None),
+        ('0@lo:/lustre', 'lustre', None),
+        ('10.0.0.1@o2ib1,10.0.1.1@tcp:/testfs', 'testfs', None),
+        ('10.0.0.1@tcp:10.0.0.2@tcp:/testfs/vols', 'testfs/vols', None),
         ('10.0.0.1@tcp,10.1.0.1@o2ib:10.0.0.2@tcp,10.1.0.2@o2ib:/fs/a/b.c',
-         'fs/a/b.c', (('10.0.0.1@tcp', '10.1.0.1@o2ib'),
-                      ('10.0.0.2@tcp', '10.1.0.2@o2ib')), None),
+         'fs/a/b.c', None),
         ('mgs.example.com@tcp:/testfs -o user_xattr,noatime', 'testfs',
-         (('mgs.example.com@tcp',),), 'user_xattr,noatime'),
-        ('10.0.0.1@tcp:/testfs   -o   localflock', 'testfs',
-         (('10.0.0.1@tcp',),), 'localflock'),
-        ('\t10.0.0.1@tcp:/fsname12/sub_dir\t', 'fsname12/sub_dir',
-         (('10.0.0.1@tcp',),), None),
+         'user_xattr,noatime'),
+        ('10.0.0.1@tcp:/testfs   -o   localflock', 'testfs', 'localflock'),
+        ('\t10.0.0.1@tcp:/fsname12/sub_dir\t', 'fsname12/sub_dir', None),
+        # Without @NET a NID is on tcp0; IPv6 NIDs need Lustre 2.17.
+        ('10.0.0.1:/testfs', 'testfs', None),
+        ('mgs1:mgs2:/testfs/vols', 'testfs/vols', None),
+        ('2001:db8::1@tcp:2001:db8::2@tcp:/testfs', 'testfs', None),
     )
     @ddt.unpack
-    def test_load_shares_config_valid(self, line, name, nodes, options):
+    def test_load_shares_config_valid(self, line, name, options):
         self._write_shares(line + '\n')
         self.driver._load_shares_config()
         address = line.split()[0]
         self.assertEqual({address: options}, self.driver.shares)
         share = self.driver._share_objects[address]
         self.assertEqual(name, share.name)
-        self.assertEqual(nodes, share.mgs_nodes)
         # Without lustre_ost_pools, a share is one Cinder pool named after
         # its path in Lustre.
         self.assertEqual({name: lustre_client.LustrePool(name, address)},
@@ -771,7 +771,7 @@ class LustreDriverTestCase(LustreTestBase):
         '10.0.0.1@tcp:/',                             # no fsname
         '10.0.0.1@tcp:',                              # no fsname
         '10.0.0.1@tcp',                               # no fsname
-        '10.0.0.1:/testfs',                           # NID without @net
+        '10.0.0.1@o2ib9x:/testfs',                    # bad net number
         '10.0.0.1@:/testfs',                          # NID without net
         '@tcp:/testfs',                               # NID without host
         '10.0.0.1@tcp,:/testfs',                      # empty NID
@@ -868,7 +868,7 @@ class LustreDriverTestCase(LustreTestBase):
         mounted = set()
 
         def execute(*cmd, **kwargs):
-            if cmd[0] == 'mount':
+            if lfs_out.unwrapped(cmd)[0] == 'mount':
                 mounted.add(cmd[-1])
             return '', ''
         self._execute.side_effect = execute
@@ -880,18 +880,16 @@ class LustreDriverTestCase(LustreTestBase):
         self._mounted_after_mount()
         self.driver._ensure_share_mounted(SHARE2)
         self.assertEqual(
-            [mock.call('mkdir', '-p', self.mnt2, check_exit_code=0),
-             mock.call('mount', '-t', 'lustre', '-o', 'flock',
-                       '-o', SHARE2_OPTS, SHARE2, self.mnt2,
-                       root_helper=mock.ANY, run_as_root=True,
-                       check_exit_code=0)],
+            [mock.call('timeout', '-k', '2', '120', 'mount', '-t', 'lustre',
+                       '-o', 'flock,' + SHARE2_OPTS, SHARE2, self.mnt2,
+                       root_helper=mock.ANY, run_as_root=True)],
             self._execute.call_args_list)
 
     @ddt.data((None, SHARE, []),
               ('flock', SHARE, ['-o', 'flock']),
               (None, SHARE2, ['-o', SHARE2_OPTS]),
               ('localflock,noatime', SHARE2,
-               ['-o', 'localflock,noatime', '-o', SHARE2_OPTS]))
+               ['-o', 'localflock,noatime,' + SHARE2_OPTS]))
     @ddt.unpack
     def test_mount_options(self, options, share, expected):
         self.override_config('lustre_mount_options', options)
@@ -899,9 +897,24 @@ class LustreDriverTestCase(LustreTestBase):
         self._mounted_after_mount()
         mount_point = self.driver._get_mount_point_for_share(share)
         self.driver._ensure_share_mounted(share)
-        self._execute.assert_called_with(
-            'mount', '-t', 'lustre', *expected, share, mount_point,
-            root_helper=mock.ANY, run_as_root=True, check_exit_code=0)
+        self.assertEqual(('mount', '-t', 'lustre', *expected, share,
+                          mount_point),
+                         lfs_out.unwrapped(self._execute.call_args.args))
+
+    def test_mount_timeouts_from_options(self):
+        self.override_config('lustre_mount_timeout', 7)
+        self.override_config('lustre_umount_timeout', 12)
+        self.override_config('lustre_lfs_timeout', 9)
+        drv = self._make_driver()
+        self._mounted_after_mount()
+        drv._ensure_share_mounted(SHARE)
+        drv._stripe_defaults(SHARE)
+        self.assertEqual(
+            [(('timeout', '-k', '2', '7', 'mount', '-t', 'lustre', '-o',
+               'flock', SHARE, self.mnt), 10),
+             (('lfs', 'getstripe', '-d', self.mnt), 9)],
+            self.time_limits)
+        self.assertEqual(12, drv._mounter.umount_timeout)
 
     def test_mount_lustre_should_reraise_exception_on_failure(self):
         self._execute.side_effect = putils.ProcessExecutionError(
@@ -911,42 +924,9 @@ class LustreDriverTestCase(LustreTestBase):
                                 self.driver._ensure_share_mounted, SHARE)
         self.assertIn('Input/output error', str(exc))
         self.assertIn(SHARE, str(exc))
-        self.assertEqual(3, len(self._commands('mkdir')))
+        self.assertEqual(3, len(self._commands('mount')))
         self.assertEqual([mock.call(1), mock.call(2)],
-                         self.mock_time.sleep.call_args_list)
-
-    @ddt.data(1, 2, 5)
-    def test_mount_attempts(self, attempts):
-        self.override_config('lustre_mount_attempts', attempts)
-        self.driver = self._make_driver()
-        self._execute.side_effect = brick_exception.BrickException('boom')
-        self.assertRaises(lustre_client.LustreException,
-                          self.driver._ensure_share_mounted, SHARE)
-        self.assertEqual(attempts, len(self._commands('mkdir')))
-        self.assertEqual(attempts - 1, self.mock_time.sleep.call_count)
-
-    def test_mount_retries_then_succeeds(self):
-        mounted = self._mounted_after_mount()
-        execute = self._execute.side_effect
-        failures = [putils.ProcessExecutionError(stderr='busy')]
-
-        def flaky(*cmd, **kwargs):
-            if cmd[0] == 'mount' and failures:
-                raise failures.pop()
-            return execute(*cmd, **kwargs)
-        self._execute.side_effect = flaky
-        self.driver._ensure_share_mounted(SHARE)
-        self.assertEqual({self.mnt}, mounted)
-        self.assertEqual(2, len(self._commands('mount')))
-        self.mock_time.sleep.assert_called_once_with(1)
-
-    def test_mount_not_in_proc_mounts_refused(self):
-        # mount returned 0 but the mount point is not a mount: never use
-        # the bare local directory.
-        exc = self.assertRaises(lustre_client.LustreException,
-                                self.driver._ensure_share_mounted, SHARE)
-        self.assertIn('not mounted', str(exc))
-        self.assertEqual(1, len(self._commands('mount')))
+                         tenacity.nap.sleep.call_args_list)
 
     def test_ensure_share_mounted(self):
         mounted = self._mounted_after_mount()
@@ -963,42 +943,15 @@ class LustreDriverTestCase(LustreTestBase):
         self.driver._ensure_share_mounted(SHARE)
         self._execute.assert_not_called()
 
-    def _stat_raising(self, mount_point, error):
-        real_stat = os.stat
-
-        def fake_stat(path, *args, **kwargs):
-            if path == mount_point:
-                raise OSError(error, os.strerror(error))
-            return real_stat(path, *args, **kwargs)
-        return self.mock_object(lustre_client.os, 'stat',
-                                side_effect=fake_stat)
-
-    @ddt.data(errno.ENOTCONN, errno.ESHUTDOWN, errno.EIO, errno.ESTALE)
-    def test_stale_mount_is_mounted_again(self, error):
-        self.mock_read_mounts.return_value = {self.mnt: 'lustre'}
-        self._stat_raising(self.mnt, error)
-        self.driver._ensure_share_mounted(SHARE)
-        names = [c.args[0] for c in self._execute.call_args_list]
-        self.assertEqual(['umount', 'mkdir', 'mount'], names)
-        self._execute.assert_any_call('umount', '-f', '-l', self.mnt,
-                                      root_helper=mock.ANY,
-                                      run_as_root=True)
-
-    @ddt.data(errno.EACCES, errno.ENOENT, errno.EPERM)
-    def test_mount_check_other_errors_reraised(self, error):
-        self.mock_read_mounts.return_value = {self.mnt: 'lustre'}
-        self._stat_raising(self.mnt, error)
-        exc = self.assertRaises(OSError, self.driver._ensure_share_mounted,
-                                SHARE)
-        self.assertEqual(error, exc.errno)
+    def test_ensure_share_mounted_refuses_other_file_system(self):
+        # Something else is mounted where the share belongs: nothing is
+        # mounted over it, and the driver does not use it.
+        self.mock_read_mounts.return_value = {self.mnt: 'nfs4'}
+        exc = self.assertRaises(lustre_client.LustreNotLustreMount,
+                                self.driver._ensure_share_mounted, SHARE)
+        self.assertIn(self.mnt, str(exc))
+        self.assertIn('nfs4', str(exc))
         self._execute.assert_not_called()
-
-    def test_do_umount(self):
-        self.driver._mounter.umount(self.mnt)
-        self._execute.assert_called_once_with(
-            'umount', '-f', '-l', self.mnt,
-            root_helper=self.driver._mounter._root_helper, run_as_root=True)
-        self.assertIn('rootwrap', self.driver._mounter._root_helper)
 
     def test_ensure_shares_mounted_should_save_mounting_successfully(self):
         mock_mount = self.mock_object(self.driver._mounter, 'ensure_mounted')
@@ -1040,7 +993,7 @@ class LustreDriverTestCase(LustreTestBase):
         execute = self._execute.side_effect
 
         def failing(*cmd, **kwargs):
-            if cmd[0] == 'mount' and cmd[-2] == SHARE:
+            if lfs_out.unwrapped(cmd)[0] == 'mount' and cmd[-2] == SHARE:
                 raise putils.ProcessExecutionError(stderr='no route to host')
             return execute(*cmd, **kwargs)
         self._execute.side_effect = failing
@@ -5308,6 +5261,7 @@ class LustreProjectQuotaTestCase(LustreTestBase):
     def test_create_volume_id_collision_takes_next(self):
         self._setup()
         volume = self._volume()
+        self._chain_files(volume, guest_data=False)
         self.used_ids = {self._first_id(volume), self._first_id(volume) + 1}
         self.driver._apply_project_quota(volume)
         self.assertEqual(str(self._first_id(volume) + 2),

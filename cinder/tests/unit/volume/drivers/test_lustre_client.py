@@ -22,19 +22,27 @@ formats of lustre-release at the tag and in the file named above each.
 """
 
 import dataclasses
+import errno
 import hashlib
 import os
+import subprocess
+import threading
+import time
 from unittest import mock
 
 import ddt
 import fixtures
 from os_brick import exception as brick_exception
 from os_brick.remotefs import remotefs as remotefs_brick
+from oslo_concurrency import lockutils
 from oslo_concurrency import processutils as putils
 from oslo_utils import units
+import tenacity
 
+from cinder import coordination
 from cinder import exception
 from cinder.tests.unit import test
+from cinder.tests.unit.volume.drivers import test_lustre_rootwrap
 from cinder.volume.drivers import lustre_client
 
 SHARE = '192.168.1.10@tcp:/testfs'
@@ -45,6 +53,46 @@ POOL2 = 'lfs2/cinder'
 # A mount point as the drivers make them: longer than 15 characters, which
 # lfs quota up to 2.15 prints on a line of its own.
 MNT = '/var/lib/cinder/mnt/5b4bb8b2d0ab4d1c5e5ce2e8a0d1a5f3'
+
+TIMEOUT_EXIT = putils.ProcessExecutionError(exit_code=124, stderr='')
+BUSY = putils.ProcessExecutionError(
+    exit_code=32, stderr='umount: /mnt/x: target is busy.')
+
+
+def unwrapped(cmd):
+    """A command without the timeout(1) that runs it, if one does."""
+    return tuple(cmd[4:]) if tuple(cmd[:2]) == ('timeout', '-k') else cmd
+
+
+def time_limited(test_case, execute):
+    """The drivers' execute: checks each command's time limit, records it.
+
+    Every lfs command (but lfs migrate), every mount and unmount (run by
+    timeout(1)) and every probe of a mount must have a time limit, and
+    the rootwrap filters must allow every command run as root; the test
+    fails at its end otherwise. ``execute`` records the commands without
+    the time limit, as the tests compare them.
+    """
+    unbounded = []
+    refused = []
+    test_case.addCleanup(test_case.assertEqual, [], unbounded)
+    test_case.addCleanup(test_case.assertEqual, [], refused)
+
+    def run(*cmd, **kwargs):
+        limit = kwargs.pop('timeout', None)
+        kwargs.pop('on_execute', None)
+        run.limits.append((cmd, limit))
+        if (cmd[0] in ('mount', 'umount') or
+                (cmd[0] in ('lfs', 'stat', 'timeout') and not limit and
+                 cmd[:2] != ('lfs', 'migrate'))):
+            unbounded.append(cmd)
+        if kwargs.get('run_as_root') and not test_lustre_rootwrap.allowed(
+                cmd):
+            refused.append(cmd)
+        return execute(*cmd, **kwargs)
+    run.limits = []
+    return run
+
 
 # ---------------------------------------------------------------------------
 # lfs --version: libcfs/libcfs/util/parser.c (Parser_version, v2_12_9;
@@ -512,8 +560,8 @@ class LustreClientTestCase(test.TestCase):
 
     def test_share_parse_error_message(self):
         exc = self.assertRaises(ValueError, lustre_client.LustreShare.parse,
-                                'host:/fs')
-        self.assertIn('host:/fs', str(exc))
+                                'host@ib:/fs')
+        self.assertIn('host@ib', str(exc))
 
     def test_parse_shares_result(self):
         shares = lustre_client.parse_shares(
@@ -573,56 +621,6 @@ class LustreClientTestCase(test.TestCase):
             lustre_mount_point_base='/mnt/base',
             lustre_mount_options='flock')
 
-    def test_read_mount_points(self):
-        path = os.path.join(self.tempdir, 'mounts')
-        with open(path, 'w') as f:
-            f.write('proc /proc proc rw 0 0\n'
-                    '10.0.0.1@tcp:/fs /mnt/abc lustre rw,flock 0 0\n'
-                    '10.0.0.1@tcp:/fs2 /mnt/with\\040space lustre rw 0 0\n'
-                    'short\n\n')
-        self.assertEqual({'/proc': 'proc', '/mnt/abc': 'lustre',
-                          '/mnt/with space': 'lustre'},
-                         lustre_client.read_mount_points(path))
-
-    def test_mounter_is_mounted(self):
-        self.mock_object(lustre_client, 'read_mount_points',
-                         return_value={'/mnt/a': 'lustre'})
-        self.assertTrue(lustre_client.LustreMounter.is_mounted('/mnt/a'))
-        self.assertFalse(lustre_client.LustreMounter.is_mounted('/mnt/b'))
-
-    def test_mounter_is_stale(self):
-        self.assertFalse(lustre_client.LustreMounter.is_stale(self.tempdir))
-
-    def test_mounter_healthy_mount_takes_no_lock(self):
-        mounter = lustre_client.LustreMounter('sudo', self.execute,
-                                              self.tempdir, None, 1)
-        mount_point = mounter.get_mount_point(SHARE)
-        os.makedirs(mount_point)
-        self.mock_object(lustre_client, 'read_mount_points',
-                         return_value={mount_point: 'lustre'})
-        mock_locked = self.mock_object(mounter, '_mount_locked')
-
-        self.assertEqual(mount_point, mounter.ensure_mounted(SHARE))
-
-        mock_locked.assert_not_called()
-        self.execute.assert_not_called()
-
-    @ddt.data(({}, False), ({'mp': 'lustre'}, True))
-    @ddt.unpack
-    def test_mounter_unmounted_or_stale_mount_is_locked(self, mounts, stale):
-        mounter = lustre_client.LustreMounter('sudo', self.execute,
-                                              self.tempdir, None, 1)
-        mount_point = mounter.get_mount_point(SHARE)
-        mounts = {mount_point: fs for fs in mounts.values()}
-        self.mock_object(lustre_client, 'read_mount_points',
-                         return_value=mounts)
-        self.mock_object(mounter, 'is_stale', return_value=stale)
-        mock_locked = self.mock_object(mounter, '_mount_locked')
-
-        mounter.ensure_mounted(SHARE, '-o x')
-
-        mock_locked.assert_called_once_with(SHARE, mount_point, '-o x')
-
     def test_mounter_mounted_while_waiting_for_the_lock(self):
         mounter = lustre_client.LustreMounter('sudo', self.execute,
                                               self.tempdir, None, 1)
@@ -632,13 +630,6 @@ class LustreClientTestCase(test.TestCase):
                          return_value={mount_point: 'lustre'})
         mounter._mount_locked(SHARE, mount_point, None)
         self.execute.assert_not_called()
-
-    def test_mounter_at_least_one_attempt(self):
-        mounter = lustre_client.LustreMounter('sudo', self.execute,
-                                              self.tempdir, None, 0)
-        self.assertEqual(1, mounter.mount_attempts)
-        self.assertEqual(os.path.realpath(self.tempdir),
-                         mounter.mount_point_base)
 
     @staticmethod
     def _shares(*addresses):
@@ -788,7 +779,7 @@ class LfsTestBase(test.TestCase):
     def setUp(self):
         super().setUp()
         self.execute = mock.Mock(return_value=('', ''))
-        self.lfs = lustre_client.Lfs(self.execute)
+        self.lfs = lustre_client.Lfs(time_limited(self, self.execute))
 
     def _version(self, version):
         """Make the client say it is this version (and forget the calls)."""
@@ -1140,12 +1131,12 @@ class LfsQuotaTestCase(LfsTestBase):
                           MNT, 5)
 
     def test_project_and_setquota(self):
-        self.lfs.set_project(['/m/a', '/m/a.info'], 9)
-        self.lfs.setquota('/m', 9, 2048)
+        self.lfs.set_project([MNT + '/a', MNT + '/a.info'], 9)
+        self.lfs.setquota(MNT, 9, 2048)
         self.assertEqual([
-            mock.call('lfs', 'project', '-p', '9', '--', '/m/a', '/m/a.info',
-                      run_as_root=True),
-            mock.call('lfs', 'setquota', '-p', '9', '-B', '2048K', '/m',
+            mock.call('lfs', 'project', '-p', '9', '--', MNT + '/a',
+                      MNT + '/a.info', run_as_root=True),
+            mock.call('lfs', 'setquota', '-p', '9', '-B', '2048K', MNT,
                       run_as_root=True)],
             self.execute.call_args_list)
 
@@ -1362,3 +1353,719 @@ class BackendCapacityTestCase(test.TestCase):
                    (self._share('10.0.9.9@o2ib:/scratch'), small)]
         self.assertEqual((30, 22), lustre_client.backend_capacity(reports))
         self.assertEqual((0, 0), lustre_client.backend_capacity([]))
+
+
+@ddt.ddt
+class LustreShareTestCase(test.TestCase):
+    """Shares and their NIDs, as mount.lustre 2.12 to 2.17 takes them."""
+
+    @ddt.data(
+        # (share, fsname, subdir)
+        ('10.0.0.1@tcp:/testfs', 'testfs', ''),
+        ('10.0.0.1@tcp0:/testfs/a/b', 'testfs', '/a/b'),
+        ('0@lo:/lustre', 'lustre', ''),
+        ('192.168.1.5@o2ib1,10.0.0.1@tcp:/fs', 'fs', ''),
+        ('mgs1.example.com@tcp:mgs2.example.com@tcp:/fs/', 'fs', ''),
+        ('12@gni:0x1f@kfi2:/fs', 'fs', ''),
+        ('localhost@lo:/fs', 'fs', ''),
+        # Without @NET a NID is on tcp0 (libcfs_strnid).
+        ('10.0.0.1:/testfs', 'testfs', ''),
+        ('mgs1:/testfs/vols', 'testfs', '/vols'),
+        ('mgs1,10.0.0.5:mgs2:/fs', 'fs', ''),
+        # IPv6 NIDs (Lustre 2.17, tcp and efa): their colons are theirs.
+        ('2001:db8::1@tcp:/fs', 'fs', ''),
+        ('2001:db8::1@tcp,10.0.0.1@o2ib:2001:db8:0:1::2@tcp1:/fs/v',
+         'fs', '/v'),
+        ('fd00::5@efa:/fs', 'fs', ''),
+        # A host name of hexadecimal digits: 2.16+ cannot split it from the
+        # next NID, 2.15 and earlier can.
+        ('cafe:/fs', 'fs', ''),
+    )
+    @ddt.unpack
+    def test_parse_valid(self, address, fsname, subdir):
+        share = lustre_client.LustreShare.parse(address)
+        self.assertEqual((address, fsname, subdir),
+                         (share.address, share.fsname, share.subdir))
+
+    @ddt.data(
+        '10.0.0.1@TCP:/fs',               # networks are lower case
+        '10.0.0.1@tcpx:/fs',              # not a network
+        '10.0.0.1@lo1:/fs',               # lo takes no number
+        '10.0.0.1@ib:/fs',                # not a network
+        '10.0.0.256@tcp:/fs',             # not an IPv4 address
+        '1mgs@tcp:/fs',                   # a host name starts with a letter
+        'mgs_1@tcp:/fs',                  # not a host name
+        'mgs1@gni:/fs',                   # gni addresses are numbers
+        '2001:db8::1@o2ib:/fs',           # IPv6 only on tcp and efa
+        '::1@tcp:/fs',                    # loopback
+        'fe80::1@tcp:/fs',                # link-local
+        '2001:db8::1:/fs',                # IPv6 needs @NET to end it
+        '2001:db8::g@tcp:/fs',            # not an IPv6 address
+        '10.0.0.1@tcp,:/fs',              # empty NID
+        '10.0.0.1@tcp::10.0.0.2@tcp:/fs',  # empty failover node
+        ':/fs',                           # no NID
+        '10.0.0.1@tcp/fs',                # no ':/'
+        '10.0.0.1@tcp:/a/../b',           # '..'
+        '10.0.0.1@tcp:/toolongfs',        # fsname over 8 characters
+    )
+    def test_parse_invalid(self, address):
+        exc = self.assertRaises(ValueError, lustre_client.LustreShare.parse,
+                                address)
+        self.assertTrue(address in str(exc) or 'Lustre NID' in str(exc),
+                        str(exc))
+
+    @ddt.data(
+        # What mount.lustre 2.16+ takes as NIDs (cfs_nidstr_find_delimiter),
+        # each with the delimiter after it.
+        ('10.0.0.1@tcp,10.0.0.2@o2ib:mgs2:/fs',
+         [('10.0.0.1@tcp', ','), ('10.0.0.2@o2ib', ':'), ('mgs2', ':')]),
+        ('2001:db8::1@tcp:2001:db8::2@tcp:/fs',
+         [('2001:db8::1@tcp', ':'), ('2001:db8::2@tcp', ':')]),
+        ('mgs1:10.0.0.2:/fs', [('mgs1', ':'), ('10.0.0.2', ':')]),
+        # Without @NET nothing ends these before the path.
+        ('cafe:/fs', [('cafe:/fs', '')]),
+        ('2001:db8::1:/fs', [('2001:db8::1:/fs', '')]),
+        ('a@tcp,:/fs', [('a@tcp', ','), (':/fs', '')]),
+    )
+    @ddt.unpack
+    def test_split_nids(self, address, nids):
+        self.assertEqual(nids, lustre_client._split_nids(
+            address, address.index(':/')))
+
+    @ddt.data(
+        ('10.0.0.1@tcp:/fs', (('10.0.0.1@tcp',),)),
+        ('a@tcp,b@o2ib:c@tcp,d@o2ib:/fs/x',
+         (('a@tcp', 'b@o2ib'), ('c@tcp', 'd@o2ib'))),
+        ('2001:db8::1@tcp,10.0.0.1@o2ib:2001:db8::2@tcp:/fs',
+         (('2001:db8::1@tcp', '10.0.0.1@o2ib'), ('2001:db8::2@tcp',))),
+        ('mgs1:mgs2:/fs', (('mgs1',), ('mgs2',))),
+        ('cafe:beef,10.0.0.3:/fs', (('cafe',), ('beef', '10.0.0.3'))),
+    )
+    @ddt.unpack
+    def test_mgs_nodes(self, address, nodes):
+        # Colons join failover nodes, commas the NIDs of one node.
+        self.assertEqual(nodes,
+                         lustre_client.LustreShare.parse(address).mgs_nodes)
+
+
+@ddt.ddt
+class LustreMountTableTestCase(test.TestCase):
+    """/proc/mounts as the kernel writes it."""
+
+    def setUp(self):
+        super().setUp()
+        self.tempdir = self.useFixture(fixtures.TempDir()).path
+
+    def _mounts(self, content):
+        path = os.path.join(self.tempdir, 'mounts')
+        with open(path, 'wb') as f:
+            f.write(content)
+        return lustre_client.read_mount_points(path)
+
+    def test_read_mount_points(self):
+        self.assertEqual(
+            {'/proc': 'proc', '/mnt/abc': 'lustre',
+             '/mnt/with space': 'lustre'},
+            self._mounts(b'proc /proc proc rw 0 0\n'
+                         b'10.0.0.1@tcp:/fs /mnt/abc lustre rw,flock 0 0\n'
+                         b'10.0.0.1@tcp:/fs2 /mnt/with\\040space lustre rw '
+                         b'0 0\nshort\n\n'))
+
+    @ddt.data(
+        # The kernel escapes blank, tab, newline and backslash as octal and
+        # writes every other byte as it is: UTF-8 names come out as UTF-8.
+        ('/var/lib/cinder/donn\u00e9es/mnt',
+         b'/var/lib/cinder/donn\xc3\xa9es/mnt'),
+        ('/m/\u30dc\u30ea\u30e5\u30fc\u30e0 x',
+         b'/m/\xe3\x83\x9c\xe3\x83\xaa\xe3\x83\xa5\xe3\x83\xbc\xe3\x83\xa0'
+         b'\\040x'),
+        ('/m/a\tb\nc\\d', b'/m/a\\011b\\012c\\134d'),
+        ('/m/\\x41', b'/m/\\134x41'),
+        # A byte that is not UTF-8 comes back as os.fsdecode gives it.
+        (os.fsdecode(b'/m/\xff'), b'/m/\xff'),
+    )
+    @ddt.unpack
+    def test_read_mount_points_unescapes_octal_only(self, path, field):
+        self.assertEqual(
+            {path: 'lustre'},
+            self._mounts(b'10.0.0.1@tcp:/fs %s lustre rw 0 0\n' % field))
+
+    def test_read_mount_points_stacked_mounts(self):
+        # Of two mounts on one mount point, the later one is visible.
+        self.assertEqual({'/mnt/x': 'tmpfs'},
+                         self._mounts(b'a /mnt/x lustre rw 0 0\n'
+                                      b'tmpfs /mnt/x tmpfs rw 0 0\n'))
+
+    def test_read_mount_points_of_this_host(self):
+        mounts = lustre_client.read_mount_points()
+        self.assertIn('/', mounts)
+
+
+class FakeHost(object):
+    """The mount table and the commands of a host, for a LustreMounter.
+
+    ``umount`` and ``stat`` results are scripted: each call takes the next
+    one (None succeeds, an exception is raised); with none left they
+    succeed. A successful umount takes the mount away.
+    """
+
+    def __init__(self, test_case, mount_point):
+        self.mount_point = mount_point
+        self.mounts = {}
+        self.commands = []
+        self.limits = []
+        self.umount_results = []
+        self.stat_results = []
+        self.mount_results = []
+        test_case.mock_object(lustre_client, 'read_mount_points',
+                              side_effect=lambda: dict(self.mounts))
+
+    def execute(self, *cmd, **kwargs):
+        self.limits.append(kwargs.get('timeout'))
+        if cmd[:2] == ('timeout', '-k'):
+            self.commands.append(cmd[4:])
+            name = cmd[4]
+        else:
+            self.commands.append(cmd)
+            name = cmd[0]
+        results = {'mount': self.mount_results, 'umount': self.umount_results,
+                   'stat': self.stat_results}.get(name, [])
+        result = results.pop(0) if results else None
+        if result is not None:
+            raise result
+        if name == 'mount':
+            self.mounts[cmd[-1]] = 'lustre'
+        elif name == 'umount':
+            self.mounts.pop(cmd[-1], None)
+        return '', ''
+
+    def names(self):
+        return [cmd[0] for cmd in self.commands]
+
+
+@ddt.ddt
+class LustreMounterTestCase(test.TestCase):
+    """Mounting, stale mounts and unmounting, with their time limits."""
+
+    def setUp(self):
+        super().setUp()
+        self.tempdir = self.useFixture(fixtures.TempDir()).path
+        self.mock_sleep = self.mock_object(time, 'sleep')
+        self.mounter = self._mounter()
+        self.mount_point = self.mounter.get_mount_point(SHARE)
+        self.host = FakeHost(self, self.mount_point)
+        self.mounter._execute = self.host.execute
+        self.real_stat = os.stat
+        self.stat_errors = []
+        self.mock_object(lustre_client.os, 'stat', side_effect=self._stat)
+
+    def _mounter(self, attempts=3, **kwargs):
+        return lustre_client.LustreMounter(
+            'sudo cinder-rootwrap /etc/cinder/rootwrap.conf', None,
+            os.path.join(self.tempdir, 'mnt'), 'flock', attempts, **kwargs)
+
+    def _stat(self, path, *args, **kwargs):
+        if path == self.mount_point and self.stat_errors:
+            error = self.stat_errors.pop(0)
+            raise OSError(error, os.strerror(error))
+        return self.real_stat(path, *args, **kwargs)
+
+    def _mounted(self):
+        os.makedirs(self.mount_point, exist_ok=True)
+        self.host.mounts[self.mount_point] = 'lustre'
+
+    def _fake_clock(self):
+        """lustre_client's clock: time passes only when it sleeps."""
+        clock = mock.Mock(now=0.0)
+        clock.monotonic.side_effect = lambda: clock.now
+        clock.sleep.side_effect = lambda s: setattr(clock, 'now',
+                                                    clock.now + s)
+        self.mock_object(lustre_client, 'time', clock)
+        return clock
+
+    # -- mounting ------------------------------------------------------------
+
+    def test_mount(self):
+        self.assertEqual(self.mount_point,
+                         self.mounter.ensure_mounted(SHARE, 'noatime'))
+        self.assertEqual(
+            [('mount', '-t', 'lustre', '-o', 'flock,noatime', SHARE,
+              self.mount_point)], self.host.commands)
+        self.assertTrue(os.path.isdir(self.mount_point))
+        self.assertEqual({self.mount_point: 'lustre'}, self.host.mounts)
+
+    def test_mount_is_time_limited(self):
+        mock_execute = mock.Mock(return_value=('', ''))
+        mounter = self._mounter(mount_timeout=45)
+        mounter._execute = mock_execute
+        self.mock_object(mounter, 'is_mounted',
+                         side_effect=[False, False, True])
+        mounter.ensure_mounted(SHARE)
+        # timeout(1) stops it after 45 s (and kills it 2 s later); the
+        # service stops waiting a second after that whatever happens.
+        mock_execute.assert_called_once_with(
+            'timeout', '-k', '2', '45', 'mount', '-t', 'lustre', '-o',
+            'flock', SHARE, self.mount_point,
+            root_helper=mounter._root_helper, run_as_root=True, timeout=48,
+            on_execute=mock.ANY)
+
+    def test_mount_without_options(self):
+        mounter = lustre_client.LustreMounter(
+            'sudo', self.host.execute, os.path.join(self.tempdir, 'mnt'),
+            None, 1)
+        mounter.ensure_mounted(SHARE)
+        self.assertEqual([('mount', '-t', 'lustre', SHARE, self.mount_point)],
+                         self.host.commands)
+
+    @ddt.data(1, 2, 4)
+    def test_mount_attempts(self, attempts):
+        mounter = self._mounter(attempts)
+        mounter._execute = self.host.execute
+        self.host.mount_results = [putils.ProcessExecutionError(
+            exit_code=5, stderr='mount.lustre: ... Input/output error')] * 9
+        exc = self.assertRaises(lustre_client.LustreException,
+                                mounter.ensure_mounted, SHARE)
+        self.assertIn('Input/output error', str(exc))
+        self.assertIn(SHARE, str(exc))
+        self.assertEqual(['mount'] * attempts, self.host.names())
+        # utils.retry: 1, 2, 4... seconds apart.
+        self.assertEqual([mock.call(2 ** n) for n in range(attempts - 1)],
+                         tenacity.nap.sleep.call_args_list)
+
+    def test_mount_retried_then_mounted(self):
+        self.host.mount_results = [putils.ProcessExecutionError(
+            exit_code=110, stderr='Connection timed out')]
+        self.mounter.ensure_mounted(SHARE)
+        self.assertEqual(['mount', 'mount'], self.host.names())
+        tenacity.nap.sleep.assert_called_once_with(1)
+
+    def test_mount_that_hangs_is_stopped_and_retried(self):
+        # timeout(1) stopped it: exit status 124, or 137 after KILL.
+        self.host.mount_results = [
+            TIMEOUT_EXIT, putils.ProcessExecutionError(exit_code=137)]
+        self.mounter.ensure_mounted(SHARE)
+        self.assertEqual(['mount'] * 3, self.host.names())
+
+    def test_mount_that_never_returns(self):
+        # Not even timeout(1) returns (its command is stuck in the kernel):
+        # the service stops waiting.
+        self.host.mount_results = [subprocess.TimeoutExpired('mount', 123)] * 3
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.mounter.ensure_mounted, SHARE)
+        self.assertIn('did not finish within 120 seconds', str(exc))
+        self.assertEqual([123] * 3, self.host.limits)
+
+    def test_mounted_meanwhile_by_someone_else(self):
+        # mount fails (EEXIST), but the share is mounted now: it is used.
+        def mounted_by_other(*cmd, **kwargs):
+            self._mounted()
+            raise putils.ProcessExecutionError(exit_code=17)
+        self.mounter._execute = mounted_by_other
+        self.assertEqual(self.mount_point,
+                         self.mounter.ensure_mounted(SHARE))
+        tenacity.nap.sleep.assert_not_called()
+
+    def test_mount_not_in_proc_mounts_refused(self):
+        # mount returned 0 but the mount point is not a mount: never use
+        # the bare local directory.
+        self.mounter._execute = mock.Mock(return_value=('', ''))
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.mounter.ensure_mounted, SHARE)
+        self.assertIn('not mounted', str(exc))
+
+    def test_healthy_mount_takes_no_lock(self):
+        self._mounted()
+        mock_lock = self.mock_object(lockutils, 'lock')
+        self.assertEqual(self.mount_point,
+                         self.mounter.ensure_mounted(SHARE))
+        mock_lock.assert_not_called()
+        self.assertEqual([], self.host.commands)
+
+    def test_at_least_one_attempt(self):
+        mounter = self._mounter(0)
+        self.assertEqual(1, mounter.mount_attempts)
+        self.assertEqual(os.path.realpath(os.path.join(self.tempdir, 'mnt')),
+                         mounter.mount_point_base)
+
+    # -- what is mounted there -----------------------------------------------
+
+    def test_is_mounted(self):
+        self.assertFalse(self.mounter.is_mounted(self.mount_point))
+        self._mounted()
+        self.assertTrue(self.mounter.is_mounted(self.mount_point))
+
+    @ddt.data('nfs4', 'tmpfs', 'ext4', 'fuse.lustre')
+    def test_other_file_system_refused(self, fs_type):
+        # Not mounted over, not used, not unmounted: the operator decides.
+        self.host.mounts[self.mount_point] = fs_type
+        exc = self.assertRaises(lustre_client.LustreNotLustreMount,
+                                self.mounter.ensure_mounted, SHARE)
+        self.assertIn(self.mount_point, str(exc))
+        self.assertIn(fs_type, str(exc))
+        self.assertEqual([], self.host.commands)
+        self.assertEqual({self.mount_point: fs_type}, self.host.mounts)
+
+    # -- stale mounts --------------------------------------------------------
+
+    def test_one_transient_eio_keeps_the_mount(self):
+        # An operation caught in an eviction fails; the client reconnects:
+        # the mount answers the file system check and is kept.
+        self._mounted()
+        self.stat_errors = [errno.EIO, errno.EIO]
+        self.assertEqual(self.mount_point,
+                         self.mounter.ensure_mounted(SHARE))
+        self.assertEqual([('stat', '-f', self.mount_point)],
+                         self.host.commands)
+        self.assertEqual([10], self.host.limits)
+        self.assertEqual({self.mount_point: 'lustre'}, self.host.mounts)
+
+    def test_error_gone_once_locked_keeps_the_mount(self):
+        self._mounted()
+        self.stat_errors = [errno.ESHUTDOWN]
+        self.mounter.ensure_mounted(SHARE)
+        self.assertEqual([], self.host.commands)
+
+    def test_mount_that_recovers_while_probed_is_kept(self):
+        self._mounted()
+        self.stat_errors = [errno.ESHUTDOWN, errno.ESHUTDOWN]
+        self.host.stat_results = [putils.ProcessExecutionError(exit_code=1),
+                                  None]
+        self.mounter.ensure_mounted(SHARE)
+        self.assertEqual(['stat', 'stat'], self.host.names())
+        self.mock_sleep.assert_called_once_with(2)
+
+    @ddt.data(errno.ENOTCONN, errno.ESHUTDOWN, errno.EIO, errno.ESTALE)
+    def test_stale_mount_is_mounted_again(self, error):
+        self._mounted()
+        self.stat_errors = [error, error]
+        self.host.stat_results = [
+            putils.ProcessExecutionError(exit_code=1),
+            lustre_client.CommandTimedOut(('stat',), 10),
+            subprocess.TimeoutExpired('stat', 10)]
+        self.mounter.ensure_mounted(SHARE)
+        # Three probes two seconds apart, then a plain unmount: nobody
+        # used the mount, nothing is forced.
+        self.assertEqual(
+            [('stat', '-f', self.mount_point)] * 3 +
+            [('umount', '-c', self.mount_point),
+             ('mount', '-t', 'lustre', '-o', 'flock', SHARE,
+              self.mount_point)], self.host.commands)
+        self.assertEqual([mock.call(2), mock.call(2)],
+                         self.mock_sleep.call_args_list)
+        self.assertEqual({self.mount_point: 'lustre'}, self.host.mounts)
+
+    def test_mount_gone_while_probed_is_mounted_again(self):
+        # What answered the probe was the local directory: the mount went
+        # meanwhile. It is mounted again, with nothing to unmount.
+        self._mounted()
+        self.stat_errors = [errno.EIO, errno.EIO]
+        probes = []
+
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'stat':
+                probes.append(cmd)
+                if len(probes) == 1:
+                    raise putils.ProcessExecutionError(exit_code=1)
+                self.host.mounts.clear()
+            return self.host.execute(*cmd, **kwargs)
+        self.mounter._execute = execute
+        self.mounter.ensure_mounted(SHARE)
+        self.assertEqual(2, len(probes))
+        self.assertEqual(['stat', 'mount'], self.host.names())
+        self.assertEqual({self.mount_point: 'lustre'}, self.host.mounts)
+
+    @ddt.data(errno.EACCES, errno.ENOENT, errno.EPERM)
+    def test_mount_check_other_errors_reraised(self, error):
+        self._mounted()
+        self.stat_errors = [error]
+        exc = self.assertRaises(OSError, self.mounter.ensure_mounted, SHARE)
+        self.assertEqual(error, exc.errno)
+        self.assertEqual([], self.host.commands)
+
+    # -- unmounting ----------------------------------------------------------
+
+    def test_umount(self):
+        self._mounted()
+        self.mounter.umount(self.mount_point)
+        self.assertEqual([('umount', '-c', self.mount_point)],
+                         self.host.commands)
+        self.assertEqual({}, self.host.mounts)
+
+    def test_umount_time_limits(self):
+        self._mounted()
+        mock_execute = mock.Mock(side_effect=[TIMEOUT_EXIT, TIMEOUT_EXIT,
+                                              ('', '')])
+        mounter = self._mounter(umount_timeout=60)
+        mounter._execute = mock_execute
+        self._fake_clock()
+        self.assertRaises(lustre_client.LustreException, mounter.umount,
+                          self.mount_point)
+        # Half, a third and a sixth of lustre_umount_timeout.
+        self.assertEqual(
+            [mock.call('timeout', '-k', '2', seconds, 'umount', '-c',
+                       *flags, self.mount_point,
+                       root_helper=mounter._root_helper, run_as_root=True,
+                       timeout=int(seconds) + 3, on_execute=mock.ANY)
+             for seconds, flags in (('30', ()), ('20', ('-f',)),
+                                    ('10', ('-l',)))],
+            mock_execute.call_args_list)
+
+    def test_busy_mount_is_drained_then_detached_never_forced(self):
+        # Operations still use the mount: umount is refused while they
+        # run. They are given half the time to finish; then the mount is
+        # detached, and they keep their open files. -f, which would abort
+        # them, is never used.
+        self._mounted()
+        clock = self._fake_clock()
+        self.host.umount_results = [BUSY] * 15
+        self.mounter.umount(self.mount_point)
+        self.assertEqual([('umount', '-c', self.mount_point)] * 15 +
+                         [('umount', '-c', '-l', self.mount_point)],
+                         self.host.commands)
+        self.assertEqual(14, clock.now)
+        self.assertEqual({}, self.host.mounts)
+
+    def test_busy_mount_drains_in_time(self):
+        self._mounted()
+        self.host.umount_results = [BUSY, BUSY]
+        self.mounter.umount(self.mount_point)
+        self.assertEqual([('umount', '-c', self.mount_point)] * 3,
+                         self.host.commands)
+        self.assertEqual([mock.call(1), mock.call(1)],
+                         self.mock_sleep.call_args_list)
+
+    def test_hung_umount_is_forced(self):
+        # umount hung after the kernel found the mount unused: -f aborts
+        # what keeps it waiting (requests to servers that are gone).
+        self._mounted()
+        self.host.umount_results = [TIMEOUT_EXIT]
+        self.mounter.umount(self.mount_point)
+        self.assertEqual([('umount', '-c', self.mount_point),
+                          ('umount', '-c', '-f', self.mount_point)],
+                         self.host.commands)
+
+    def test_hung_forced_umount_is_detached(self):
+        self._mounted()
+        self.host.umount_results = [TIMEOUT_EXIT,
+                                    subprocess.TimeoutExpired('umount', 13)]
+        self.mounter.umount(self.mount_point)
+        self.assertEqual(['-c', '-f', '-l'],
+                         [cmd[-2] for cmd in self.host.commands])
+        self.assertEqual({}, self.host.mounts)
+
+    def test_hung_umount_that_detached_the_mount(self):
+        # The unmount hung after taking the mount out of the tree: done.
+        self._mounted()
+
+        def hang_after_detach(*cmd, **kwargs):
+            self.host.commands.append(cmd[4:])
+            self.host.mounts.clear()
+            raise subprocess.TimeoutExpired(cmd, 18)
+        self.mounter._execute = hang_after_detach
+        self.mounter.umount(self.mount_point)
+        self.assertEqual([('umount', '-c', self.mount_point)],
+                         self.host.commands)
+
+    def test_umount_fails(self):
+        self._mounted()
+        self.host.umount_results = [TIMEOUT_EXIT, TIMEOUT_EXIT, BUSY]
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.mounter.umount, self.mount_point)
+        self.assertIn(self.mount_point, str(exc))
+        self.assertEqual({self.mount_point: 'lustre'}, self.host.mounts)
+
+    # -- locks ---------------------------------------------------------------
+
+    def test_mount_lock_is_this_hosts(self):
+        # A mount is this host's: mounting needs no coordination back end
+        # (which may be down, or far away).
+        coordination.COORDINATOR.get_lock.side_effect = Exception(
+            'the coordination back end is down')
+        self.mounter.ensure_mounted(SHARE)
+        self.assertEqual({self.mount_point: 'lustre'}, self.host.mounts)
+        coordination.COORDINATOR.get_lock.assert_not_called()
+
+    def test_mount_waits_for_the_host_lock(self):
+        # Another service of this host is mounting the same mount point:
+        # this one waits, then finds the share mounted.
+        events = []
+        name = 'lustre-mount-%s' % os.path.basename(self.mount_point)
+        holding = threading.Event()
+        release = threading.Event()
+
+        def other_service():
+            with lockutils.lock(name, lock_file_prefix='cinder-',
+                                external=True):
+                holding.set()
+                release.wait()
+                self._mounted()
+                events.append('other mounted')
+        other = threading.Thread(target=other_service)
+        other.start()
+        holding.wait()
+
+        def mount():
+            self.mounter.ensure_mounted(SHARE)
+            events.append('ensured')
+        this = threading.Thread(target=mount)
+        this.start()
+        release.set()
+        other.join()
+        this.join()
+        self.assertEqual(['other mounted', 'ensured'], events)
+        self.assertEqual([], self.host.commands)
+
+    def test_failure_after_the_call_is_raised(self):
+        # A failure that ended after this call began (while it waited for
+        # the lock) is raised; an older one is not.
+        clock = self._fake_clock()
+        error = lustre_client.LustreException(msg='mount failed')
+        self.mounter._failures[self.mount_point] = (clock.now + 1, error)
+        self.assertIs(error, self.assertRaises(
+            lustre_client.LustreException, self.mounter.ensure_mounted,
+            SHARE))
+        clock.now += 2
+        self.mounter.ensure_mounted(SHARE)
+        self.assertEqual(['mount'], self.host.names())
+
+    def test_waiters_fail_with_a_failure_they_waited_for(self):
+        # While one thread tries (and fails) to mount, others wait for the
+        # lock: they fail with its error at once, instead of each trying
+        # and timing out in turn.
+        attempts = []
+        waiting = []
+        real_lock = lockutils.lock
+
+        def lock(*args, **kwargs):
+            waiting.append(args[0])
+            return real_lock(*args, **kwargs)
+        self.mock_object(lustre_client.lockutils, 'lock', side_effect=lock)
+
+        def slow_failing_mount(*cmd, **kwargs):
+            attempts.append(cmd)
+            # Fails once this thread's caller waits for the lock too.
+            while len(waiting) < 2:
+                threading.Event().wait(0.01)
+            raise putils.ProcessExecutionError(exit_code=5, stderr='EIO')
+        self.mounter._execute = slow_failing_mount
+        self.mounter.mount_attempts = 1
+        errors = []
+
+        def first():
+            try:
+                self.mounter.ensure_mounted(SHARE)
+            except lustre_client.LustreException as exc:
+                errors.append(exc)
+        thread = threading.Thread(target=first)
+        thread.start()
+        while not attempts:
+            threading.Event().wait(0.01)
+        exc = self.assertRaises(lustre_client.LustreException,
+                                self.mounter.ensure_mounted, SHARE)
+        thread.join()
+        self.assertEqual(1, len(attempts))
+        self.assertEqual([exc], errors)
+        # A later call tries again.
+        self.mounter._execute = self.host.execute
+        self.mounter.ensure_mounted(SHARE)
+        self.assertEqual({self.mount_point: 'lustre'}, self.host.mounts)
+
+
+@ddt.ddt
+class LfsTimeLimitTestCase(test.TestCase):
+    """lfs commands: time limits, and lfs missing."""
+
+    def setUp(self):
+        super().setUp()
+        self.execute = mock.Mock(return_value=('', ''))
+        self.lfs = lustre_client.Lfs(self.execute)
+
+    def test_default_time_limit(self):
+        self.lfs.stripe_defaults('/mnt/x')
+        self.execute.assert_called_once_with(
+            'lfs', 'getstripe', '-d', '/mnt/x', timeout=60,
+            on_execute=mock.ANY)
+
+    def test_time_limit(self):
+        lustre_client.Lfs(self.execute, timeout=5).set_project(['/m/a'], 7)
+        self.assertEqual(5, self.execute.call_args.kwargs['timeout'])
+
+    def test_migrate_has_no_time_limit(self):
+        # It copies the whole file: its time grows with the volume.
+        self.lfs.migrate('/m/a', lustre_client.Layout(stripe_count=2),
+                         run_as_root=True)
+        self.execute.assert_called_once_with(
+            'lfs', 'migrate', '-c', '2', '--', '/m/a', run_as_root=True)
+
+    def test_timed_out_lfs_is_killed(self):
+        process = mock.Mock()
+
+        def hang(*cmd, **kwargs):
+            kwargs['on_execute'](process)
+            raise subprocess.TimeoutExpired(cmd, kwargs['timeout'])
+        self.execute.side_effect = hang
+        exc = self.assertRaises(putils.ProcessExecutionError,
+                                self.lfs.df, '/mnt/x')
+        self.assertIsInstance(exc, lustre_client.CommandTimedOut)
+        self.assertIn('did not finish within 60 seconds', str(exc))
+        self.assertIn('lfs df --lazy /mnt/x', str(exc))
+        process.kill.assert_called_once_with()
+
+    def test_timed_out_root_lfs_cannot_be_killed(self):
+        # Run through sudo: the service may not signal it; it stops
+        # waiting all the same.
+        process = mock.Mock()
+        process.kill.side_effect = PermissionError(errno.EPERM, 'EPERM')
+
+        def hang(*cmd, **kwargs):
+            kwargs['on_execute'](process)
+            raise subprocess.TimeoutExpired(cmd, kwargs['timeout'])
+        self.execute.side_effect = hang
+        self.assertRaises(lustre_client.CommandTimedOut,
+                          self.lfs.quota, '/mnt/x', 5)
+
+    @ddt.data(OSError(errno.ENOENT, 'No such file or directory'),
+              putils.ProcessExecutionError(
+                  exit_code=96, stderr='Executable not found: lfs'))
+    def test_lfs_not_installed(self, error):
+        # Run directly lfs cannot start; run as root, cinder-rootwrap
+        # exits 96. Both drivers see one error.
+        self.execute.side_effect = error
+        exc = self.assertRaises(lustre_client.LfsNotInstalled,
+                                self.lfs.df, '/mnt/x')
+        self.assertIsInstance(exc, lustre_client.LustreException)
+
+    @ddt.data(PermissionError(errno.EACCES, 'Permission denied'),
+              OSError(errno.EMFILE, 'Too many open files'),
+              putils.ProcessExecutionError(exit_code=22, stderr='EINVAL'))
+    def test_other_lfs_errors_raised(self, error):
+        self.execute.side_effect = error
+        exc = self.assertRaises(type(error), self.lfs.df, '/mnt/x')
+        self.assertNotIsInstance(exc, lustre_client.LfsNotInstalled)
+
+    def test_bounded_real_command(self):
+        # processutils gives up waiting and the command is killed, also
+        # with eventlet's green Popen, which raises its own TimeoutExpired.
+        run = lustre_client.bounded(putils.execute, 1)
+        exc = self.assertRaises(lustre_client.CommandTimedOut, run,
+                                'sleep', '17.25')
+        self.assertIn('sleep 17.25', str(exc))
+        for _i in range(100):
+            if subprocess.run(['pgrep', '-f', '^sleep 17.25$'],
+                              capture_output=True).returncode:
+                break
+            threading.Event().wait(0.05)
+        else:
+            self.fail('sleep 17.25 is still running')
+
+    def test_bounded_foreign_timeout_class(self):
+        # The TimeoutExpired of another copy of the subprocess module.
+        foreign = type('TimeoutExpired', (Exception,), {})
+        self.execute.side_effect = foreign()
+        self.assertRaises(lustre_client.CommandTimedOut,
+                          lustre_client.bounded(self.execute, 3), 'lfs')
+
+    def test_bounded_without_limit(self):
+        run = lustre_client.bounded(self.execute, None)
+        run('stat', '-f', '/')
+        self.execute.assert_called_once_with('stat', '-f', '/')

@@ -47,6 +47,7 @@ from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import fake_volume
 from cinder.tests.unit import test
 from cinder.tests.unit.volume.drivers import test_lustre
+from cinder.tests.unit.volume.drivers import test_lustre_client
 from cinder.volume import configuration as conf
 from cinder.volume import driver as base_driver
 from cinder.volume.drivers import lustre
@@ -163,7 +164,8 @@ class LustreDriverPerformanceTestCase(test.TestCase):
 
     def _make_driver(self):
         self._execute = mock.Mock(side_effect=self._execute_side_effect)
-        drv = lustre.LustreDriver(execute=self._execute,
+        execute = test_lustre_client.time_limited(self, self._execute)
+        drv = lustre.LustreDriver(execute=execute,
                                   configuration=self.configuration,
                                   host=HOST)
         # Cinder's test database: provisioned capacity is summed there.
