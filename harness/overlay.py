@@ -25,6 +25,10 @@ part of the installed packages:
   ``a/cinder/...``) is applied to the installed file, whose pristine copy is
   kept beside it as ``<file>.lustre-orig``; likewise the ``PATCH_DIRS`` of
   the companions (paths ``a/os_brick/...``, ``a/nova/...``).
+* every ``patches/tree/*.patch`` whose files are all data files that the
+  upstream wheel installed below the environment's prefix (paths
+  ``a/etc/...``: ``etc/cinder/rootwrap.d/volume.filters``) is applied there
+  in the same way, so that tests which read them see the change's version.
 
 Which packages are overlaid: those named in ``OVERLAY_PACKAGES`` (comma
 separated, e.g. ``os_brick`` in a venv without Cinder), each of which must
@@ -79,6 +83,10 @@ PATCH_DIRS = {
     'os_brick': 'harness/companions/os-brick/patches',
     'nova': 'harness/companions/nova/patches',
 }
+# Patches of upstream files outside the packages; those of data files
+# installed below sys.prefix (DATA_PREFIX) are laid over the venv's copy.
+TREE_PATCH_DIR = 'patches/tree'
+DATA_PREFIX = 'etc/'
 # Overlaid whether installed or not (unless OVERLAY_PACKAGES says otherwise):
 # a venv without it is the wrong venv.
 REQUIRED_PACKAGES = ('cinder',)
@@ -289,6 +297,22 @@ def _patch_files(site):
     return found
 
 
+def data_patch_files(prefix):
+    """The patches of TREE_PATCH_DIR that only touch data files in prefix."""
+    folder = os.path.join(REPO, TREE_PATCH_DIR)
+    if not os.path.isdir(folder):
+        return []
+    found = []
+    for name in sorted(os.listdir(folder)):
+        patch = os.path.join(folder, name)
+        if name.endswith('.patch') and all(
+                target.startswith(DATA_PREFIX) and
+                os.path.isfile(os.path.join(prefix, target))
+                for target in _patch_targets(patch)):
+            found.append(patch)
+    return found
+
+
 def _extra_patch_dirs():
     """{package: [folder, ...]} from OVERLAY_EXTRA_PATCHES."""
     extra = {}
@@ -351,9 +375,10 @@ def _desired(patches):
     return desired
 
 
-def patch_state(site):
+def patch_state(site, patches=None):
     """{target: state} with state one of ok, stale, changed, missing."""
-    patches = _patch_files(site)
+    if patches is None:
+        patches = _patch_files(site)
     desired = _desired(patches)
     state = _load_state(site)
     result = {}
@@ -399,11 +424,12 @@ def _run_patch(site, patch, dry_run):
                               proc.stdout))
 
 
-def apply_patches(site, verbose=True):
-    patches = _patch_files(site)
+def apply_patches(site, verbose=True, patches=None):
+    if patches is None:
+        patches = _patch_files(site)
     desired = _desired(patches)
     state = _load_state(site)
-    current = patch_state(site)
+    current = patch_state(site, patches)
 
     redo = {t for t, s in current.items() if s != 'ok'}
     # A patch spanning several files is applied whole: redo all its files.
@@ -623,6 +649,7 @@ def cmd_status(site, quiet=False):
         print(e)
         return 1
     patches = patch_state(site)
+    patches.update(patch_state(sys.prefix, data_patch_files(sys.prefix)))
     bad = 0
     for src, dest, state in links:
         bad += state != 'ok'
@@ -658,9 +685,12 @@ def main(argv=None):
         if args.command == 'apply':
             apply_links(site, verbose)
             apply_patches(site, verbose)
+            apply_patches(sys.prefix, verbose,
+                          data_patch_files(sys.prefix))
         elif args.command == 'clean':
             clean_links(site, verbose)
             clean_patches(site, verbose)
+            clean_patches(sys.prefix, verbose)
         elif args.command in ('status', 'check'):
             return cmd_status(site, quiet=args.command == 'check')
         elif args.command == 'manifest':

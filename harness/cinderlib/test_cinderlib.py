@@ -27,7 +27,9 @@ as a guest would see it.  Run as root: the emulator mounts.
 """
 
 import hashlib
+import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,11 +71,21 @@ def lustre_filters():
     lines = ['[Filters]']
     with open(ROOTWRAP_PATCH, encoding='utf-8') as f:
         for line in f:
-            if line.startswith('+') and ': CommandFilter,' in line:
+            if re.match(r'\+[\w.-]+: \w+Filter, ', line):
                 lines.append(line[1:].rstrip())
     if len(lines) == 1:
         raise AssertionError('no filters found in %s' % ROOTWRAP_PATCH)
     return '\n'.join(lines) + '\n'
+
+
+def _emulated_mounts():
+    """The module harness/functional/emulated_mounts.py."""
+    spec = importlib.util.spec_from_file_location(
+        'emulated_mounts', os.path.join(HARNESS, 'functional',
+                                        'emulated_mounts.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class State(object):
@@ -93,6 +105,8 @@ class CinderlibLifecycleTestCase(unittest.TestCase):
         if os.geteuid() != 0:
             raise AssertionError('the emulator mounts file systems: run as '
                                  'root')
+        # The emulator's mounts show the type of a real client's (lustre).
+        cls.addClassCleanup(_emulated_mounts().install())
         cls.tmp = tempfile.mkdtemp(prefix='cinderlib-lustre-')
         cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         cls.fsname = 'cl' + uuid.uuid4().hex[:6]

@@ -27,6 +27,7 @@ import tempfile
 import time
 import uuid
 
+import emulated_mounts
 import fixtures
 from os_brick import privileged as brick_privileged
 from oslo_utils import imageutils
@@ -41,6 +42,7 @@ from cinder.tests.unit import utils as test_utils
 from cinder.volume import configuration as conf
 from cinder.volume import driver
 from cinder.volume.drivers import lustre
+from cinder.volume.drivers import lustre_client
 
 HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMULATOR = os.path.join(HARNESS, 'emulator', 'lustre-emulator')
@@ -153,6 +155,8 @@ class FunctionalTestCase(test.TestCase):
             pctxt.set_client_mode(False)
             self.addCleanup(pctxt.set_client_mode, True)
         self.ctxt = context.get_admin_context()
+        # The emulator's mounts show the type of a real client's (lustre).
+        self.addCleanup(emulated_mounts.install())
         self.emulator = Emulator()
         self.tmp = self.useFixture(fixtures.TempDir()).path
         self.fsname = self.add_fs(pools=getattr(self, 'OST_POOLS', ()))
@@ -174,11 +178,15 @@ class FunctionalTestCase(test.TestCase):
         return fsname
 
     def _unmount_all(self):
-        with open('/proc/mounts') as f:
-            mounts = [line.split()[1] for line in f]
-        for mount_point in reversed(mounts):
-            if mount_point.startswith(self.mount_base + '/'):
-                subprocess.run(['umount', '-l', mount_point], check=False)
+        # read_mount_points unescapes mount points (a blank is \040 there).
+        for mount_point in reversed(list(lustre_client.read_mount_points())):
+            if not mount_point.startswith(self.mount_base + '/'):
+                continue
+            # Mounts stacked on one mount point: one umount each.
+            while (mount_point in lustre_client.read_mount_points() and
+                   subprocess.run(['umount', '-l', mount_point],
+                                  check=False).returncode == 0):
+                pass
 
     def make_driver(self, host='node1@lustre', cluster_name=None, **opts):
         """A LustreDriver configured as cinder.conf would, set up."""

@@ -487,7 +487,7 @@ class FaultTestCase(FunctionalTestCase):
         other = test_utils.create_volume(
             self.ctxt, host=self.pool_host(), size=1,
             volume_type_id=striped.id, status='creating')
-        exc = self.assertRaises((putils.ProcessExecutionError, OSError),
+        exc = self.assertRaises(lustre_client.LfsNotInstalled,
                                 driver.create_volume, other)
         self.assertIn('lfs', str(exc))
         self.assert_share_holds(driver, volume)

@@ -397,8 +397,13 @@ start_cinder() {
     # scheduler must be listening before cinder-backup starts, and the
     # first report may still say backend_state False (see wait_cinder_up).
     wait_for 60 "cinder-scheduler's RPC server" scheduler_listening
-    start_service cinder-volume "$VENV/bin/cinder-volume" --config-file "$conf"
-    start_service cinder-backup "$VENV/bin/cinder-backup" --config-file "$conf"
+    # The drivers refuse a mount that is not of type lustre: the emulator's
+    # mounts read as real clients' (harness/functional/emulated_mounts.py).
+    local emulated=$REPO/harness/functional/emulated_mounts.py
+    start_service cinder-volume "$VENV/bin/python" "$emulated" volume \
+        --config-file "$conf"
+    start_service cinder-backup "$VENV/bin/python" "$emulated" backup \
+        --config-file "$conf"
     wait_for 60 "cinder-api" http_ok http://$HOST:8776/
 }
 
