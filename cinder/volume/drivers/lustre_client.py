@@ -32,10 +32,13 @@ import os
 import re
 import string
 import subprocess
+import threading
 import time
 import typing
 from typing import Any, Callable, Optional  # noqa: H301
 
+import eventlet
+from eventlet import tpool
 from os_brick import exception as brick_exception
 from os_brick import executor as brick_executor
 from os_brick.remotefs import remotefs as remotefs_brick
@@ -468,6 +471,35 @@ def _kill(process: subprocess.Popen) -> None:
         pass
 
 
+def stat_within(path: str, seconds: float) -> os.stat_result:
+    """os.stat in a native thread; TimeoutError if it takes longer.
+
+    A stat on a Lustre mount whose servers are gone waits for them in the
+    kernel, where no signal reaches it (and, under eventlet, it would stop
+    every green thread of the service). The caller stops waiting; the
+    thread is left to the kernel, which an unmount -f releases.
+    """
+    if not utils.concurrency_mode_threading():
+        with eventlet.Timeout(seconds, TimeoutError()):
+            return tpool.execute(os.stat, path)
+    outcome: list = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(os.stat(path))
+        except OSError as exc:
+            outcome.append(exc)
+        finally:
+            done.set()
+    threading.Thread(target=run, daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeoutError(path)
+    if isinstance(outcome[0], OSError):
+        raise outcome[0]
+    return outcome[0]
+
+
 class LustreMounter:
     """Mounts Lustre shares below one base directory, safely.
 
@@ -520,10 +552,16 @@ class LustreMounter:
     def _answers(mount_point: str) -> bool:
         """False if the mount point fails as a client without servers does.
 
+        A stat that does not return within STALE_PROBE_TIMEOUT fails too.
         Any other error (EACCES...) is raised: remounting cannot fix it.
         """
         try:
-            os.stat(mount_point)
+            stat_within(mount_point, STALE_PROBE_TIMEOUT)
+        except TimeoutError:
+            LOG.warning('A stat of Lustre mount %(mp)s did not return '
+                        'within %(s)d seconds.',
+                        {'mp': mount_point, 's': STALE_PROBE_TIMEOUT})
+            return False
         except OSError as exc:
             if exc.errno in STALE_MOUNT_ERRNOS:
                 return False

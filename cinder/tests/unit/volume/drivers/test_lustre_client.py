@@ -31,6 +31,7 @@ import time
 from unittest import mock
 
 import ddt
+import eventlet
 import fixtures
 from os_brick import exception as brick_exception
 from os_brick.remotefs import remotefs as remotefs_brick
@@ -55,6 +56,8 @@ POOL2 = 'lfs2/cinder'
 MNT = '/var/lib/cinder/mnt/5b4bb8b2d0ab4d1c5e5ce2e8a0d1a5f3'
 
 TIMEOUT_EXIT = putils.ProcessExecutionError(exit_code=124, stderr='')
+# The threading module of native threads, also under eventlet.
+NATIVE_THREADING = eventlet.patcher.original('threading')
 BUSY = putils.ProcessExecutionError(
     exit_code=32, stderr='umount: /mnt/x: target is busy.')
 
@@ -1773,6 +1776,43 @@ class LustreMounterTestCase(test.TestCase):
         self.assertEqual(2, len(probes))
         self.assertEqual(['stat', 'mount'], self.host.names())
         self.assertEqual({self.mount_point: 'lustre'}, self.host.mounts)
+
+    @ddt.data(False, True)
+    def test_hung_stat_is_not_waited_for(self, threads):
+        # A stat of a mount whose servers are gone waits in the kernel
+        # (with eventlet, for every green thread): the check stops waiting,
+        # the probes time out too, and the mount is replaced.
+        self.mock_object(lustre_client.utils, 'concurrency_mode_threading',
+                         return_value=threads)
+        self.mock_object(lustre_client, 'STALE_PROBE_TIMEOUT', 0.1)
+        self._mounted()
+        # Without eventlet, a thread; with it, one of tpool's, native.
+        release = (threading if threads else NATIVE_THREADING).Event()
+        self.addCleanup(release.set)
+        hung = []
+        real_stat, host = self.real_stat, self.host
+
+        def stat(path, *args, **kwargs):
+            if path == self.mount_point and host.mounts:
+                hung.append(path)
+                release.wait(10)
+            return real_stat(path, *args, **kwargs)
+        lustre_client.os.stat.side_effect = stat
+        self.host.stat_results = [TIMEOUT_EXIT] * 3
+        self.mounter.ensure_mounted(SHARE)
+        self.assertEqual(2, len(hung))
+        self.assertEqual(['stat'] * 3 + ['umount', 'mount'],
+                         self.host.names())
+
+    @ddt.data(False, True)
+    def test_stat_within(self, threads):
+        self.mock_object(lustre_client.utils, 'concurrency_mode_threading',
+                         return_value=threads)
+        self.assertEqual(self.real_stat(self.tempdir).st_ino,
+                         lustre_client.stat_within(self.tempdir, 5).st_ino)
+        exc = self.assertRaises(OSError, lustre_client.stat_within,
+                                os.path.join(self.tempdir, 'missing'), 5)
+        self.assertEqual(errno.ENOENT, exc.errno)
 
     @ddt.data(errno.EACCES, errno.ENOENT, errno.EPERM)
     def test_mount_check_other_errors_reraised(self, error):
