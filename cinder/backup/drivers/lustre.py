@@ -16,11 +16,11 @@
 """Backup driver that stores backups on a Lustre file system.
 
 The driver mounts one Lustre share with the client code it shares with the
-Lustre volume driver and hands the mount point to the POSIX backup driver,
-which does all the backing up, restoring and deleting. What it adds is the
-Lustre side: a share that is really mounted, a top directory the service
-can write to, and, when asked, a default file layout (striping) for the
-backup objects written below it.
+Lustre volume driver and hands a directory of its own on it to the POSIX
+backup driver, which does all the backing up, restoring and deleting. What
+it adds is the Lustre side: a share that is really mounted, a backup
+directory the service can write to, and, when asked, a default file layout
+(striping) for the backup objects written below it.
 """
 
 from __future__ import annotations
@@ -81,6 +81,11 @@ lustrebackup_service_opts = [
 
 CONF = cfg.CONF
 CONF.register_opts(lustrebackup_service_opts)
+
+# The directory of the share that holds the backups. Never the share's top
+# directory itself: on a share that is the root of a file system, a layout
+# set there would be the default of the whole file system.
+BACKUP_DIRECTORY = 'cinder-backup'
 
 
 @interface.backupdriver
@@ -181,14 +186,35 @@ class LustreBackupDriver(posix.PosixBackupDriver):
             CONF.backup_lustre_mount_options,
             CONF.backup_lustre_mount_attempts)
         mount_point = mounter.ensure_mounted(CONF.backup_lustre_share)
-        self._make_writable(mount_point)
-        self._set_layout(mount_point)
-        return mount_point
+        path = os.path.join(mount_point, BACKUP_DIRECTORY)
+        self._make_directory(path)
+        self._make_writable(path)
+        self._set_layout(path)
+        return path
+
+    def _make_directory(self, path: str) -> None:
+        """Create the backup directory, as root if the service cannot.
+
+        Anything but a directory there is refused: any client of the file
+        system can put a link in its place, which chgrp, chmod and lfs
+        setstripe, run as root, would follow (to the share's root, say).
+        """
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass
+        except PermissionError:
+            self._execute('mkdir', path, root_helper=self._root_helper,
+                          run_as_root=True)
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            raise lustre_client.LustreException(msg=_(
+                '%s is not a directory; backups are stored only in a '
+                'directory of that name') % path)
 
     def _make_writable(self, path: str) -> None:
-        """Let the service write to the top directory of the share.
+        """Let the service write to the backup directory.
 
-        Only the top directory is changed, never what is below it: the
+        Only that directory is changed, never what is below it: the
         POSIX driver creates its containers group writable, and a
         recursive chgrp or chmod over an existing backup tree would run
         for hours on a large file system and change files that other
@@ -219,7 +245,7 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         """Set the default file layout of the backup directory, if asked.
 
         Files created in a Lustre directory inherit its default layout, so
-        setting it once on the top directory stripes every backup object
+        setting it once on the backup directory stripes every backup object
         written below it.
 
         A missing ``lfs`` command is a warning, not an error: the layout

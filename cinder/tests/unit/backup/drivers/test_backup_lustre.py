@@ -43,6 +43,7 @@ from cinder import objects
 from cinder.objects import fields
 from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import test
+from cinder.tests.unit.volume.drivers import test_lustre_rootwrap
 from cinder import utils
 from cinder.volume.drivers import lustre_client
 from cinder.volume import volume_utils
@@ -64,7 +65,12 @@ class LustreBackupDriverTestBase(test.TestCase):
     def setUp(self):
         super().setUp()
         self.ctxt = context.get_admin_context()
-        self.mount_point = self.useFixture(fixtures.TempDir()).path
+        # Named as LustreMounter names mount points: the rootwrap filters
+        # allow commands under such a name only.
+        self.mount_point = os.path.join(
+            self.useFixture(fixtures.TempDir()).path, '0123456789abcdef' * 2)
+        os.mkdir(self.mount_point)
+        self.backup_dir = os.path.join(self.mount_point, 'cinder-backup')
         self.override_config('backup_lustre_share', SHARE)
         self.override_config('backup_lustre_mount_point_base',
                              MOUNT_POINT_BASE)
@@ -77,6 +83,14 @@ class LustreBackupDriverTestBase(test.TestCase):
         # Layouts set by one test must not hide the lfs call of the next.
         self.mock_object(lustre.LustreBackupDriver, '_layouts_applied',
                          set())
+        self.addCleanup(self._check_root_commands)
+
+    def _check_root_commands(self):
+        """Every command run as root is one the rootwrap filters allow."""
+        self.assertEqual([], [
+            c.args for c in self.mock_execute.call_args_list
+            if c.kwargs.get('run_as_root') and
+            not test_lustre_rootwrap.allowed(c.args)])
 
     def _commands(self):
         return [c.args for c in self.mock_execute.call_args_list]
@@ -126,7 +140,7 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
             utils.get_root_helper(), utils.execute, MOUNT_POINT_BASE,
             'flock,noatime', 5)
         self.mounter.ensure_mounted.assert_called_once_with(SHARE)
-        self.assertEqual(self.mount_point, driver.backup_path)
+        self.assertEqual(self.backup_dir, driver.backup_path)
         driver.check_for_setup_error()
 
     def test_share_missing(self):
@@ -194,7 +208,7 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
 
         driver.check_for_setup_error()
         self.mock_execute.assert_called_once_with(
-            'lfs', 'setstripe', '-S', passed, '--', self.mount_point,
+            'lfs', 'setstripe', '-S', passed, '--', self.backup_dir,
             run_as_root=True, timeout=60, on_execute=mock.ANY)
 
     def test_stripe_count_zero_invalid(self):
@@ -258,11 +272,13 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
         self.mock_execute.side_effect = mount
         self.mock_object(lustre.LustreBackupDriver, '_is_writable',
                          return_value=True)
+        self.mock_object(lustre.LustreBackupDriver, '_make_directory')
 
         driver = lustre.LustreBackupDriver(self.ctxt)
 
         self.assertEqual(2, len(self._mount_commands()))
-        self.assertEqual([driver.backup_path], list(mounts))
+        self.assertEqual([os.path.join(mount_point, 'cinder-backup')
+                          for mount_point in mounts], [driver.backup_path])
         self.assertTrue(driver.backup_path.startswith(
             CONF.backup_lustre_mount_point_base + '/'))
         tenacity.nap.sleep.assert_called_once_with(1)
@@ -287,19 +303,19 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
         lustre.LustreBackupDriver(self.ctxt)
 
         expected = {
-            'chgrp': mock.call('chgrp', str(EGID), self.mount_point,
+            'chgrp': mock.call('chgrp', str(EGID), self.backup_dir,
                                root_helper=utils.get_root_helper(),
                                run_as_root=True),
-            'chmod': mock.call('chmod', 'g+wx', self.mount_point,
+            'chmod': mock.call('chmod', 'g+wx', self.backup_dir,
                                root_helper=utils.get_root_helper(),
                                run_as_root=True)}
         self.assertEqual([expected[c] for c in commands],
                          self.mock_execute.call_args_list)
         for args in self._commands():
             self.assertNotIn('-R', args)
-            self.assertEqual(self.mount_point, args[-1])
-        mock_gid.assert_called_once_with(self.mount_point)
-        mock_mode.assert_called_once_with(self.mount_point)
+            self.assertEqual(self.backup_dir, args[-1])
+        mock_gid.assert_called_once_with(self.backup_dir)
+        mock_mode.assert_called_once_with(self.backup_dir)
         self.assertEqual(2, mock_writable.call_count)
 
     @mock.patch.object(utils, 'get_file_mode')
@@ -309,12 +325,12 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
 
         driver = lustre.LustreBackupDriver(self.ctxt)
 
-        mock_access.assert_called_once_with(self.mount_point,
+        mock_access.assert_called_once_with(self.backup_dir,
                                             os.W_OK | os.X_OK)
         self.mock_execute.assert_not_called()
         mock_gid.assert_not_called()
         mock_mode.assert_not_called()
-        self.assertEqual(self.mount_point, driver.backup_path)
+        self.assertEqual(self.backup_dir, driver.backup_path)
 
     @mock.patch('os.getegid', return_value=EGID)
     @mock.patch.object(utils, 'get_file_mode', return_value=0o770)
@@ -326,7 +342,7 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
         exc = self.assertRaises(lustre_client.LustreException,
                                 lustre.LustreBackupDriver, self.ctxt)
 
-        self.assertIn(self.mount_point, str(exc))
+        self.assertIn(self.backup_dir, str(exc))
         self.mock_execute.assert_not_called()
 
     def test_is_writable(self):
@@ -347,7 +363,7 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
 
         # Within the default time limit of lfs commands.
         self.mock_execute.assert_called_once_with(
-            'lfs', 'setstripe', *args, '--', self.mount_point,
+            'lfs', 'setstripe', *args, '--', self.backup_dir,
             run_as_root=True, timeout=60, on_execute=mock.ANY)
 
     def test_layout_not_asked(self):
@@ -364,8 +380,8 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
         lustre.LustreBackupDriver(self.ctxt)
 
         self.assertEqual(
-            [('lfs', 'setstripe', '-c', '2', '--', self.mount_point),
-             ('lfs', 'setstripe', '-c', '8', '--', self.mount_point)],
+            [('lfs', 'setstripe', '-c', '2', '--', self.backup_dir),
+             ('lfs', 'setstripe', '-c', '8', '--', self.backup_dir)],
             self._commands())
 
     @ddt.data(OSError(errno.ENOENT, 'No such file or directory'),
@@ -380,7 +396,7 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
         driver = lustre.LustreBackupDriver(self.ctxt)
         lustre.LustreBackupDriver(self.ctxt)
 
-        self.assertEqual(self.mount_point, driver.backup_path)
+        self.assertEqual(self.backup_dir, driver.backup_path)
         # Warned once, not on every backup operation.
         self.assertEqual(1, self.mock_execute.call_count)
         self.mock_log.warning.assert_called_once()
@@ -409,11 +425,77 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
                           lustre.LustreBackupDriver, self.ctxt)
 
         self.assertIn('backup_lustre_stripe_size', str(exc))
-        self.assertIn(self.mount_point, str(exc))
+        self.assertIn(self.backup_dir, str(exc))
         self.assertIn(text, str(exc))
         self.mock_log.warning.assert_not_called()
         # Not remembered as applied: the next operation tries again.
         self.assertEqual(2, self.mock_execute.call_count)
+
+    def test_backup_directory_of_its_own(self):
+        # Layout, group and mode go to a directory of the share, never to
+        # its top directory: on a file system's root a layout set there
+        # would be the default of the whole file system.
+        self.override_config('backup_lustre_stripe_count', 2)
+        top_mode = os.stat(self.mount_point).st_mode
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        self.assertEqual(self.backup_dir, driver.backup_path)
+        self.assertTrue(os.path.isdir(self.backup_dir))
+        self.assertEqual(top_mode, os.stat(self.mount_point).st_mode)
+        self.assertEqual(
+            [('lfs', 'setstripe', '-c', '2', '--', self.backup_dir)],
+            self._commands())
+
+    def test_backup_directory_made_as_root(self):
+        # The service may not write to the share's top directory.
+        real_mkdir = os.mkdir
+        self.mock_object(os, 'mkdir', side_effect=PermissionError)
+        self.mock_execute.side_effect = lambda *args, **kwargs: (
+            real_mkdir(args[1]))
+        self.mock_object(lustre.LustreBackupDriver, '_make_writable')
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        self.mock_execute.assert_called_once_with(
+            'mkdir', self.backup_dir, root_helper=utils.get_root_helper(),
+            run_as_root=True)
+        self.assertEqual(self.backup_dir, driver.backup_path)
+
+    @ddt.data('link', 'file')
+    def test_backup_directory_not_a_directory(self, kind):
+        # Another client of the file system put a link to the share's
+        # root there (or a file): as root, chgrp, chmod and lfs setstripe
+        # would follow the link.
+        self.override_config('backup_lustre_stripe_count', 2)
+        self.mock_object(lustre.LustreBackupDriver, '_is_writable',
+                         return_value=False)
+        if kind == 'link':
+            os.symlink(self.mount_point, self.backup_dir)
+        else:
+            with open(self.backup_dir, 'w'):
+                pass
+
+        exc = self.assertRaises(lustre_client.LustreException,
+                                lustre.LustreBackupDriver, self.ctxt)
+
+        self.assertIn(self.backup_dir, str(exc))
+        self.assertEqual([], self._commands())
+
+    def test_backup_directory_made_meanwhile(self):
+        # Another backup service made it first.
+        real_mkdir = os.mkdir
+
+        def made_meanwhile(path):
+            real_mkdir(path)
+            raise FileExistsError(errno.EEXIST, 'File exists', path)
+        self.mock_object(os, 'mkdir', side_effect=made_meanwhile)
+        self.mock_object(lustre.LustreBackupDriver, '_make_writable')
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        self.assertEqual(self.backup_dir, driver.backup_path)
+        self.mock_execute.assert_not_called()
 
     def test_compliance_decorator(self):
         self.assertIn(lustre.LustreBackupDriver, interface._backup_register)
@@ -517,7 +599,7 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         self._write(os.urandom(1024))
         backup = self._backup(fake.BACKUP_ID)
 
-        container = os.path.join(self.mount_point, backup.container)
+        container = os.path.join(self.backup_dir, backup.container)
         self.assertEqual(stat.S_IRWXU | stat.S_IRWXG,
                          stat.S_IMODE(os.stat(container).st_mode))
 

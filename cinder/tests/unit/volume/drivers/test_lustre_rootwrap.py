@@ -34,6 +34,7 @@ import fixtures
 from oslo_rootwrap import wrapper
 
 import cinder
+from cinder.backup.drivers import lustre as backup_lustre
 from cinder.tests.unit import test
 from cinder.volume.drivers import lustre_client
 
@@ -41,6 +42,7 @@ EXEC_DIRS = ['/sbin', '/usr/sbin', '/bin', '/usr/bin', '/usr/local/sbin',
              '/usr/local/bin']
 MNT = '/var/lib/cinder/mnt/0123456789abcdef0123456789abcdef'
 SHARE = '10.0.0.1@tcp:/testfs/cinder'
+BACKUP_DIR = MNT + '/' + backup_lustre.BACKUP_DIRECTORY
 
 
 def filters_file():
@@ -149,8 +151,12 @@ class LustreRootwrapFiltersTestCase(test.TestCase):
     @ddt.unpack
     def test_backup_directory_layout(self, count, size):
         lustre_client.Lfs(self.execute).setstripe(
-            MNT, stripe_count=count, stripe_size=size, run_as_root=True)
+            BACKUP_DIR, stripe_count=count, stripe_size=size,
+            run_as_root=True)
         self.assertAllowed(self._root_commands())
+
+    def test_backup_directory_made(self):
+        self.assertTrue(allowed(('mkdir', BACKUP_DIR)))
 
     @ddt.data(1, 8, 9, 30)
     def test_project_ids_and_quotas(self, files):
@@ -199,6 +205,17 @@ class LustreRootwrapFiltersTestCase(test.TestCase):
         ('fallocate', '-l', '1K', MNT + '/volume-1'),
         ('fallocate', '-p', '-o', '0', '-l', '1G', MNT + '/volume-1'),
         ('fallocate', '-d', MNT + '/volume-1'),
+        ('mkdir', MNT),
+        ('mkdir', MNT + '/cinder-backupx'),
+        ('mkdir', MNT + '/volume-1/cinder-backup'),
+        ('mkdir', '/etc/cinder-backup'),
+        ('mkdir', 'relative/' + BACKUP_DIR),
+        ('mkdir', MNT + '/../../../../..' + BACKUP_DIR),
+        ('mkdir', '/..' + BACKUP_DIR),
+        ('mkdir', '-p', BACKUP_DIR),
+        ('mkdir', '-m', '777', BACKUP_DIR),
+        ('mkdir', BACKUP_DIR, '/etc/x'),
+        ('mkdir', '--', BACKUP_DIR),
         ('timeout', '-k', '2', '30', 'sh', '-c', 'id'),
         ('timeout', '-k', '2', '30', 'umount', '/'),
         ('timeout', '-k', '2', '30', 'lfs', 'swap_layouts', 'a', 'b'),
