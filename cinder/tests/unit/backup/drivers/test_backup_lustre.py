@@ -20,18 +20,22 @@ them into a temporary directory that stands for the mounted share.
 
 import errno
 import hashlib
+import mmap
 import os
 import re
 import stat
 import tempfile
+import threading
 from unittest import mock
 
 import ddt
 import fixtures
 from oslo_concurrency import processutils as putils
 from oslo_config import cfg
+from oslo_utils import units
 import tenacity
 
+from cinder.backup import chunkeddriver
 from cinder.backup.drivers import lustre
 from cinder.backup.drivers import posix
 from cinder import context
@@ -497,6 +501,30 @@ class LustreBackupDriverSetupTestCase(LustreBackupDriverTestBase):
         self.assertEqual(self.backup_dir, driver.backup_path)
         self.mock_execute.assert_not_called()
 
+    @ddt.data(
+        # backup_file_size, stripe size, stripe count, hash block: chunk
+        (None, None, None, 32 * 1024, 32 * units.Mi),
+        (None, '4M', 3, 32 * 1024, 36 * units.Mi),
+        (None, '4M', -1, 32 * 1024, 32 * units.Mi),
+        (None, None, 4, 3 * units.Mi, 36 * units.Mi),
+        (None, None, None, 3 * units.Mi, 33 * units.Mi),
+        (64 * 1024, '4M', 3, 32 * 1024, 64 * 1024))
+    @ddt.unpack
+    def test_object_size(self, file_size, stripe_size, stripe_count, block,
+                         chunk):
+        if file_size:
+            self.override_config('backup_file_size', file_size)
+        self.override_config('backup_lustre_stripe_size', stripe_size)
+        self.override_config('backup_lustre_stripe_count', stripe_count)
+        self.override_config('backup_sha_block_size_bytes', block)
+
+        driver = lustre.LustreBackupDriver(self.ctxt)
+
+        self.assertEqual(chunk, driver.chunk_size_bytes)
+        self.assertEqual(0, driver.zero_object_bytes % chunk)
+        self.assertGreater(driver.zero_object_bytes, units.Gi - chunk)
+        self.assertLessEqual(driver.zero_object_bytes, units.Gi)
+
     def test_compliance_decorator(self):
         self.assertIn(lustre.LustreBackupDriver, interface._backup_register)
         self.assertTrue(issubclass(lustre.LustreBackupDriver,
@@ -627,3 +655,143 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
             self.assertIn(algorithm.lower(), used)
             self.assertLess(stored, 26 * 1024)
         self.assertEqual(sha, self._restore_sha256(backup))
+
+    def test_no_md5_recorded(self):
+        # Nothing reads it back, and it costs more than reading the data.
+        self._write(os.urandom(20 * 1024))
+        backup = self._backup(fake.BACKUP_ID)
+
+        objects_of = lustre.LustreBackupDriver(self.ctxt)._read_metadata(
+            backup)['objects']
+
+        self.assertEqual(3, len(objects_of))
+        for obj in objects_of:
+            self.assertEqual({'offset', 'length', 'compression'},
+                             set(list(obj.values())[0]))
+
+    def _events(self):
+        """Record the windows read and the objects stored, in order."""
+        events = []
+        lock = threading.Lock()
+        driver_cls = lustre.LustreBackupDriver
+        read_window = driver_cls._read_window
+        put_object = driver_cls._put_object
+
+        def read(driver, fd, offset, size, buffer):
+            window = read_window(driver, fd, offset, size, buffer)
+            with lock:
+                events.append(('read', offset))
+            return window
+
+        def put(driver, backup, container, piece, *args):
+            events.append(('store', piece.offset))
+            return put_object(driver, backup, container, piece, *args)
+
+        self.mock_object(driver_cls, '_read_window', read)
+        self.mock_object(driver_cls, '_put_object', put)
+        return events
+
+    @ddt.data(False, True)
+    def test_windows_hashed_while_the_next_is_read(self, threading_mode):
+        # Eight windows of 8 KiB: when one is stored, the next has been
+        # read (it is hashed meanwhile), but no more: a backup holds at
+        # most three windows, whatever the size of the volume.
+        self.mock_object(utils, 'concurrency_mode_threading',
+                         return_value=threading_mode)
+        self._write(os.urandom(64 * 1024))
+        events = self._events()
+
+        with mock.patch.object(chunkeddriver.mmap, 'mmap',
+                               wraps=mmap.mmap) as allocate:
+            self._backup(fake.BACKUP_ID)
+
+        reads_before = [len([e for e in events[:index] if e[0] == 'read'])
+                        for index, event in enumerate(events)
+                        if event[0] == 'store']
+        self.assertEqual([2, 3, 4, 5, 6, 7, 8, 8], reads_before)
+        # Two buffers, read into in turn.
+        self.assertEqual(2, allocate.call_count)
+        self.assertEqual(self._volume_sha256(),
+                         self._restore_sha256(objects.Backup.get_by_id(
+                             self.ctxt, fake.BACKUP_ID)))
+
+    def test_cancelled_backup_stops_reading(self):
+        self._write(os.urandom(64 * 1024))
+        events = self._events()
+        put = lustre.LustreBackupDriver._put_object
+
+        def put_then_delete(driver, backup, *args):
+            put(driver, backup, *args)
+            db.backup_update(self.ctxt, backup.id,
+                             {'status': fields.BackupStatus.DELETING})
+
+        self.mock_object(lustre.LustreBackupDriver, '_put_object',
+                         put_then_delete)
+
+        self._backup(fake.BACKUP_ID)
+
+        # The first window stored, the second read (and dropped), then the
+        # backup saw its status and deleted what it had stored.
+        self.assertEqual([('read', 0), ('read', 8192), ('store', 0)],
+                         events)
+        self.assertEqual([], self._stored_files())
+
+    def test_sparse_volume_round_trip(self):
+        # A 64 MiB volume with 1.5 MiB of data: its holes are not read,
+        # they are one object of zeros each, and a restore into an
+        # emptied file gives back every byte, and the size.
+        self.override_config('backup_file_size', 4 * units.Mi)
+        self.override_config('backup_sha_block_size_bytes', 64 * 1024)
+        self.override_config('backup_compression_algorithm', 'none')
+        self.volume_file.truncate(64 * units.Mi)
+        self._write(os.urandom(units.Mi), offset=8 * units.Mi)
+        self._write(os.urandom(units.Mi // 2), offset=63 * units.Mi)
+        sha = self._volume_sha256()
+
+        with mock.patch.object(os, 'preadv', wraps=os.preadv) as preadv:
+            backup = self._backup(fake.BACKUP_ID)
+
+        self.assertEqual(3 * units.Mi // 2,
+                         sum(len(c.args[1][0]) for c in preadv.mock_calls))
+        driver = lustre.LustreBackupDriver(self.ctxt)
+        self.assertEqual(
+            [(0, 8 * units.Mi), (8 * units.Mi, units.Mi),
+             (9 * units.Mi, 3 * units.Mi), (12 * units.Mi, 51 * units.Mi),
+             (63 * units.Mi, units.Mi)],
+            [(meta['offset'], meta['length'])
+             for obj in driver._read_metadata(backup)['objects']
+             for meta in obj.values()])
+        self.assertEqual(sha, self._restore_sha256(backup))
+
+    def test_objects_read_while_the_last_is_written(self):
+        self._write(os.urandom(64 * 1024))
+        backup = self._backup(fake.BACKUP_ID)
+        events = []
+        objects_to_restore = lustre.LustreBackupDriver._objects_to_restore
+        write_volume = chunkeddriver._write_volume
+
+        def to_restore(driver, *args):
+            for name_and_metadata in objects_to_restore(driver, *args):
+                events.append('read')
+                yield name_and_metadata
+
+        def write(volume_is_new, volume_file, offset, data):
+            events.append('write')
+            return write_volume(volume_is_new, volume_file, offset, data)
+
+        self.mock_object(lustre.LustreBackupDriver, '_objects_to_restore',
+                         to_restore)
+        self.mock_object(chunkeddriver, '_write_volume', write)
+
+        with mock.patch.object(chunkeddriver.mmap, 'mmap',
+                               wraps=mmap.mmap) as allocate:
+            self.assertEqual(self._volume_sha256(),
+                             self._restore_sha256(backup))
+
+        # Two buffers, read into in turn.
+        self.assertEqual(2, allocate.call_count)
+        # Eight objects: the next one is read before one is written.
+        self.assertEqual([2, 3, 4, 5, 6, 7, 8, 8],
+                         [events[:index].count('read')
+                          for index, event in enumerate(events)
+                          if event == 'write'])
