@@ -15,12 +15,17 @@
 The path is cinder-backup's: the volume driver's backup device, its
 connection info, os-brick's connector for 'lustre' (the companion change)
 to get a file, the Lustre backup driver (chunked) to store it; restore the
-other way round. Data is compared as a guest sees it, for raw and qcow2
-volumes (thin volumes both ways, lustre_qcow2_volumes), with and without
-snapshots, available and in use, full and incremental.
+other way round, into the file opened as the backup manager opens it.
+Data is compared as a guest sees it, for raw and qcow2 volumes (thin
+volumes both ways, lustre_qcow2_volumes), with and without snapshots,
+available and in use, sparse, full and incremental; and across drivers:
+the POSIX driver of the released Cinder, without this change, restores
+the Lustre driver's backups and the other way round.
 """
 
 import binascii
+import importlib.machinery
+import importlib.util
 import os
 
 from base import FunctionalTestCase
@@ -34,15 +39,43 @@ from castellan.tests.unit.key_manager import mock_key_manager
 import ddt
 from oslo_config import cfg
 
+from cinder.backup import chunkeddriver
 from cinder.backup.drivers import lustre as lustre_backup
+from cinder.backup.drivers import posix
 from cinder import exception
 from cinder import objects
 from cinder.objects import fields
 from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import utils as test_utils
+from cinder import utils
 from cinder.volume import volume_utils
 
 CONF = cfg.CONF
+GiB = 1024 * MiB
+
+
+def released_posix_driver():
+    """Cinder 29.0.0's PosixBackupDriver, on its own chunked driver.
+
+    The overlay keeps the released chunkeddriver.py beside the patched
+    one; the POSIX driver's module is loaded again on top of it.
+    """
+    released = chunkeddriver.__file__ + '.lustre-orig'
+    if not os.path.exists(released):
+        raise AssertionError('%s is missing: is the overlay applied?'
+                             % released)
+    spec = importlib.util.spec_from_file_location(
+        'released_chunkeddriver', released,
+        loader=importlib.machinery.SourceFileLoader(
+            'released_chunkeddriver', released))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with open(posix.__file__) as f:
+        source = f.read().replace(
+            'from cinder.backup import chunkeddriver\n', '')
+    namespace = {'__name__': 'released_posix', 'chunkeddriver': module}
+    exec(compile(source, posix.__file__, 'exec'), namespace)
+    return namespace['PosixBackupDriver']
 
 
 class FakeNova(object):
@@ -126,7 +159,15 @@ class BackupRestoreTestCase(FunctionalTestCase):
         device = connector.connect_volume(conn['data'])
         return connector, conn, device['path']
 
-    def _backup(self, volume, parent=None):
+    def _lustre_driver(self):
+        return lustre_backup.LustreBackupDriver(self.ctxt)
+
+    def _released_posix(self):
+        """The released POSIX driver, in the Lustre driver's directory."""
+        path = self._lustre_driver().backup_path
+        return released_posix_driver()(self.ctxt, backup_path=path)
+
+    def _backup(self, volume, parent=None, make_driver=None):
         """Back a volume up the way the backup manager does."""
         previous_status = volume.status
         volume.status = 'backing-up'
@@ -141,9 +182,9 @@ class BackupRestoreTestCase(FunctionalTestCase):
         self.assertFalse(is_snapshot)
         connector, conn, path = self._connect(device)
         try:
-            backup_driver = lustre_backup.LustreBackupDriver(self.ctxt)
+            backup_driver = (make_driver or self._lustre_driver)()
             with open(path, 'rb') as f:
-                backup_driver.backup(backup, f)
+                backup_driver.backup(backup, utils.tpool_wrap(f))
         finally:
             connector.disconnect_volume(conn['data'], None)
         if device.id != volume.id:
@@ -157,16 +198,18 @@ class BackupRestoreTestCase(FunctionalTestCase):
         volume.save()
         return backup
 
-    def _restore(self, backup, volume):
+    def _restore(self, backup, volume, volume_is_new=True, make_driver=None):
+        """Restore as the backup manager does: 'wb' empties the file."""
         backup.status = fields.BackupStatus.RESTORING
         backup.save()
         volume.status = 'restoring-backup'
         volume.save()
         connector, conn, path = self._connect(volume)
         try:
-            backup_driver = lustre_backup.LustreBackupDriver(self.ctxt)
-            with open(path, 'r+b') as f:
-                backup_driver.restore(backup, volume.id, f, True)
+            backup_driver = (make_driver or self._lustre_driver)()
+            with open(path, 'wb') as f:
+                backup_driver.restore(backup, volume.id, utils.tpool_wrap(f),
+                                      volume_is_new)
         finally:
             connector.disconnect_volume(conn['data'], None)
         volume.status = 'available'
@@ -229,8 +272,84 @@ class BackupRestoreTestCase(FunctionalTestCase):
         backup = self._backup(volume)
         self.write(self.driver, volume, 0, 0x55)
         self.assertNotEqual(view, self.digest(self.driver, volume))
-        self._restore(backup, volume)
+        self._restore(backup, volume, volume_is_new=False)
         self.assertEqual(view, self.digest(self.driver, volume))
+
+    @staticmethod
+    def _bytes_read():
+        with open('/proc/self/io') as f:
+            return int(dict(line.split(': ') for line in f)['rchar'])
+
+    def _stored_bytes(self):
+        root = self._lustre_driver().backup_path
+        return sum(os.path.getsize(os.path.join(d, n))
+                   for d, _dirs, names in os.walk(root) for n in names)
+
+    @ddt.data(True, False)
+    def test_sparse_round_trip(self, qcow2):
+        # A 2 GiB thin volume with 2 MiB written, its end a hole: raw, or
+        # qcow2 backed up through its temporary raw copy (sparse too).
+        self.driver = self.make_driver(lustre_qcow2_volumes=qcow2)
+        volume = self.make_volume(self.driver, self.types['thin'], size=2)
+        for offset in (0, GiB + 5 * MiB):
+            self.write(self.driver, volume, offset, 0x5a)
+        full_view = self.digest(self.driver, volume)
+
+        before = self._bytes_read()
+        full = self._backup(volume)
+        # The holes were not read: the data, the metadata and the copy of
+        # a qcow2 volume (qemu-img reads the data too), not 2 GiB.
+        self.assertLess(self._bytes_read() - before, 64 * MiB)
+        # The data, 2 GiB of SHA-256s in JSON (4.3 MB) and zero objects.
+        self.assertLess(self._stored_bytes(), 8 * MiB)
+
+        self.write(self.driver, volume, GiB + GiB // 2, 0x6b)
+        incr_view = self.digest(self.driver, volume)
+        incremental = self._backup(volume, parent=full)
+
+        for backup, view in ((full, full_view), (incremental, incr_view)):
+            target = self.make_volume(self.driver, self.types['thin'],
+                                      size=2)
+            self._restore(backup, target)
+            self.assertEqual(view, self.digest(self.driver, target))
+            # The end of the volume is a hole and still part of it.
+            self.assertEqual(2 * GiB, os.path.getsize(
+                self.active_path(self.driver, target)))
+
+    def test_lustre_backups_restore_through_released_posix_driver(self):
+        volume = self._new_volume('thin')
+        for offset in (0, 300 * MiB, 1023 * MiB):
+            self.write(self.driver, volume, offset, 0x11)
+        full_view = self.digest(self.driver, volume)
+        full = self._backup(volume)
+        self.write(self.driver, volume, 600 * MiB, 0x33)
+        incr_view = self.digest(self.driver, volume)
+        incremental = self._backup(volume, parent=full)
+
+        for backup, view in ((full, full_view), (incremental, incr_view)):
+            target = self._new_volume('thin')
+            self._restore(backup, target, make_driver=self._released_posix)
+            self.assertEqual(view, self.digest(self.driver, target))
+
+    def test_released_posix_backups_restore_through_lustre_driver(self):
+        # A chain made by both: the released POSIX driver's full backup,
+        # the Lustre driver's incremental one on top of it.
+        volume = self._new_volume('thin')
+        for offset in (0, 300 * MiB, 1023 * MiB):
+            self.write(self.driver, volume, offset, 0x22)
+        full_view = self.digest(self.driver, volume)
+        full = self._backup(volume, make_driver=self._released_posix)
+        self.write(self.driver, volume, 600 * MiB, 0x44)
+        incr_view = self.digest(self.driver, volume)
+        incremental = self._backup(volume, parent=full)
+
+        for backup, view, make_driver in (
+                (full, full_view, None),
+                (incremental, incr_view, None),
+                (incremental, incr_view, self._released_posix)):
+            target = self._new_volume('thin')
+            self._restore(backup, target, make_driver=make_driver)
+            self.assertEqual(view, self.digest(self.driver, target))
 
     def test_restore_onto_volume_with_snapshots_is_refused(self):
         volume = self._new_volume('thin')
@@ -315,7 +434,7 @@ class BackupRestoreTestCase(FunctionalTestCase):
             return
         # Onto the original: its overlay, left active without snapshots
         # by the merge, gives way to a raw file.
-        self._restore(full, volume)
+        self._restore(full, volume, volume_is_new=False)
         volume = objects.Volume.get_by_id(self.ctxt, volume.id)
         self.assertEqual(views[0], self.digest(self.driver, volume))
         self.assertEqual('raw', self.volume_format(volume))
