@@ -27,6 +27,7 @@ import json
 import os
 import pstats
 import random
+import re
 import shutil
 import subprocess
 import time
@@ -40,6 +41,7 @@ from base import MiB
 from base import run
 from oslo_config import cfg
 
+from cinder.backup import chunkeddriver
 from cinder.backup.drivers import lustre as lustre_backup
 from cinder.backup.drivers import nfs as nfs_backup
 from cinder import context
@@ -50,6 +52,7 @@ from cinder import objects
 from cinder.objects import fields
 from cinder.tests.unit import test
 from cinder.tests.unit import utils as test_utils
+from cinder import utils
 from cinder.volume import configuration as conf
 from cinder.volume import driver as volume_driver
 from cinder.volume.drivers import nfs
@@ -93,6 +96,19 @@ def scatter(path, size, changed, seed):
         for block in rng.sample(range(blocks), max(1, changed // MiB)):
             f.seek(block * MiB)
             f.write(rng.randbytes(MiB))
+
+
+def rss_kib(field):
+    """VmRSS or VmHWM (the peak since the last reset) of this process."""
+    with open('/proc/self/status') as f:
+        return int(re.search(r'^%s:\s+(\d+) kB' % field, f.read(),
+                             re.M).group(1))
+
+
+def reset_peak_rss():
+    """Make VmHWM the current RSS (Linux: clear_refs 5)."""
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
 
 
 def tree_bytes(path):
@@ -217,12 +233,23 @@ class Bench(FunctionalTestCase):
         drv.delete_volume(volume)
         volume.destroy()
 
-    def samples(self, func, setup=None, teardown=None):
-        """`runs` timings of func(arg), arg from setup, then teardown."""
+    def samples(self, func, setup=None, teardown=None, rss=None):
+        """`runs` timings of func(arg), arg from setup, then teardown.
+
+        With rss (a dict), the process's RSS before each run and its peak
+        during it are appended to rss['base_mib'] and rss['peak_mib'].
+        """
         out = []
         for _ in range(self.params['runs']):
             arg = setup() if setup else None
+            if rss is not None:
+                reset_peak_rss()
+                base = rss_kib('VmRSS')
             out.append(timed(lambda: func(arg)))
+            if rss is not None:
+                rss.setdefault('base_mib', []).append(base // 1024)
+                rss.setdefault('peak_mib', []).append(
+                    rss_kib('VmHWM') // 1024)
             if teardown:
                 teardown(arg)
         return out
@@ -407,8 +434,9 @@ class Bench(FunctionalTestCase):
 
     def _do_backup(self, name, volume, path, parent=None):
         backup = self._new_backup(volume, parent)
+        # As the backup manager does.
         with open(path, 'rb') as f:
-            self._backup_driver(name).backup(backup, f)
+            self._backup_driver(name).backup(backup, utils.tpool_wrap(f))
         backup = objects.Backup.get_by_id(self.ctxt, backup.id)
         backup.status = fields.BackupStatus.AVAILABLE
         backup.save()
@@ -419,8 +447,10 @@ class Bench(FunctionalTestCase):
         # 'restoring'.
         backup.status = fields.BackupStatus.RESTORING
         backup.save()
-        with open(path, 'r+b') as f:
-            self._backup_driver(name).restore(backup, volume.id, f, True)
+        # As the backup manager does: 'wb' empties the volume's file.
+        with open(path, 'wb') as f:
+            self._backup_driver(name).restore(backup, volume.id,
+                                              utils.tpool_wrap(f), True)
         backup.status = fields.BackupStatus.AVAILABLE
         backup.save()
 
@@ -443,12 +473,38 @@ class Bench(FunctionalTestCase):
                 self._backup_one(name, algo, src, path, target, target_path,
                                  extra)
         self._bare_dd(path, target_path, extra)
+        self._bare_dd_written(target_path, extra)
         self._backup_cpu(path)
         self.drop(self.lustre, target)
         self.drop(self.lustre, src)
+        self.override_config('backup_compression_algorithm', 'none')
+        self._backup_case('big', self.params['big_gib'],
+                          self.params['copy_written_mib'] * MiB)
+        size = self.params['copy_gib']
+        self._backup_case('dense', size, size * GiB, bare_dd=True)
 
-    def _backup_one(self, name, algo, src, path, target, target_path, extra):
+    def _backup_case(self, case, size, written, bare_dd=False):
+        """Backups and restores (no compression) of one more volume."""
+        src = self.create(self.lustre, self.new_volume(self.lustre, size))
+        path = self.lustre.local_path(src)
+        fill(path, size * GiB, written)
+        target = self.create(self.lustre, self.new_volume(self.lustre,
+                                                          size))
+        target_path = self.lustre.local_path(target)
+        extra = dict(size_gib=size, written_mib=written // MiB)
+        for name in ('lustre', 'nfs'):
+            self._backup_one(name, 'none', src, path, target, target_path,
+                             extra, case)
+        if bare_dd:
+            self._bare_dd(path, target_path, extra, case)
+        self.drop(self.lustre, target)
+        self.drop(self.lustre, src)
+
+    def _backup_one(self, name, algo, src, path, target, target_path, extra,
+                    case=None):
         key = '%s.%s' % (name, algo)
+        if case:
+            key = '%s.%s' % (case, key)
         kept = []
 
         def backup(_):
@@ -457,24 +513,52 @@ class Bench(FunctionalTestCase):
         def restore(_):
             self._do_restore(name, kept[0], target, target_path)
 
-        self.record('backup.' + key, self.samples(backup), **extra)
-        self.record('restore.' + key, self.samples(restore), **extra)
-        if name == 'lustre' and algo == 'none':
+        for op, func in (('backup', backup), ('restore', restore)):
+            rss = {}
+            seconds = self.samples(func, rss=rss)
+            self.record('%s.%s' % (op, key), seconds,
+                        rss_base_mib=rss['base_mib'],
+                        rss_peak_mib=rss['peak_mib'], **extra)
+        if name == 'lustre' and algo == 'none' and not case:
             self.profile('backup.' + key, backup)
             self.profile('restore.' + key, restore)
         for one in kept:
             self._forget_backup(name, one)
 
-    def _bare_dd(self, path, target_path, extra):
+    def _bare_dd(self, path, target_path, extra, case=None):
+        """dd of the whole volume file to the backup file system and back."""
         dest = os.path.join(self.emulator.backing_dir(self.backup_fs),
                             'cinder', 'bare-dd')
         dd = ('dd', 'bs=1M', 'status=none')
-        self.record('backup.dd', self.samples(
+        prefix = '%s.' % case if case else ''
+        self.record('backup.%sdd' % prefix, self.samples(
             lambda _: run(*dd, 'if=' + path, 'of=' + dest)), **extra)
-        self.record('restore.dd', self.samples(
+        self.record('restore.%sdd' % prefix, self.samples(
             lambda _: run(*dd, 'if=' + dest, 'of=' + target_path,
                           'conv=notrunc')), **extra)
         os.unlink(dest)
+
+    def _bare_dd_written(self, target_path, extra):
+        """dd of the bytes written in the volume, as one dense file.
+
+        What a backup of a sparse volume cannot avoid: reading the data
+        and writing it to the backup file system (and back on restore).
+        """
+        written = self.params['copy_written_mib'] * MiB
+        dense = os.path.join(os.path.dirname(target_path), 'bare-written')
+        with open(dense, 'wb') as f:
+            f.truncate(written)
+        fill(dense, written, written)
+        dest = os.path.join(self.emulator.backing_dir(self.backup_fs),
+                            'cinder', 'bare-dd-written')
+        dd = ('dd', 'bs=1M', 'status=none')
+        self.record('backup.dd_written', self.samples(
+            lambda _: run(*dd, 'if=' + dense, 'of=' + dest)), **extra)
+        self.record('restore.dd_written', self.samples(
+            lambda _: run(*dd, 'if=' + dest, 'of=' + target_path)),
+            **extra)
+        os.unlink(dest)
+        os.unlink(dense)
 
     def _backup_cpu(self, path):
         """CPU time of upstream's chunked driver per GiB, without I/O.
@@ -494,6 +578,9 @@ class Bench(FunctionalTestCase):
                                  for i in range(0, len(data), block)],
             'zero_check': lambda _: [volume_utils.is_all_zero(
                 view[i:i + MiB]) for i in range(0, len(data), MiB)],
+            # As the chunked driver patched for issue 21 checks.
+            'zero_check_bytes': lambda _: [chunkeddriver._is_zero(
+                bytes(view[i:i + MiB])) for i in range(0, len(data), MiB)],
         }
         for name, func in costs.items():
             self.record('backup_cpu.%s' % name, self.samples(func),
@@ -502,31 +589,48 @@ class Bench(FunctionalTestCase):
     # incremental -----------------------------------------------------------
 
     def bench_incremental(self):
+        """Full backup, 5% of the volume changed, incremental backup.
+
+        Both drivers back up each state of the volume, one after the other.
+        """
         self.override_config('backup_compression_algorithm', 'none')
         src = self._source(self.lustre)
         path = self.lustre.local_path(src)
         size = src.size * GiB
         changed = size * self.params['changed_percent'] // 100
-        repo = os.path.join(self.emulator.backing_dir(self.backup_fs),
-                            'cinder')
-        full_s, incr_s, full_b, incr_b = [], [], [], []
+        names = ('lustre', 'nfs')
+        repos = {name: os.path.join(self.emulator.backing_dir(
+            self.backup_fs), 'cinder' if name == 'lustre' else 'nfs')
+            for name in names}
+        results = {name: ([], [], [], []) for name in names}
         for i in range(self.params['runs']):
-            before = tree_bytes(repo)
-            box = []
-            full_s.append(timed(lambda: box.append(
-                self._do_backup('lustre', src, path))))
-            middle = tree_bytes(repo)
+            fulls = {}
+            for name in names:
+                full_s, _incr_s, full_b, _incr_b = results[name]
+                before = tree_bytes(repos[name])
+                box = []
+                full_s.append(timed(lambda: box.append(
+                    self._do_backup(name, src, path))))
+                full_b.append(tree_bytes(repos[name]) - before)
+                fulls[name] = box[0]
             scatter(path, size, changed, seed=100 + i)
             os.sync()
-            incr_s.append(timed(lambda: box.append(
-                self._do_backup('lustre', src, path, parent=box[0]))))
-            full_b.append(middle - before)
-            incr_b.append(tree_bytes(repo) - middle)
-            for backup in reversed(box):
-                self._forget_backup('lustre', backup)
-        extra = dict(size_gib=src.size, changed_mib=changed // MiB)
-        self.record('incremental.full', full_s, stored_bytes=full_b, **extra)
-        self.record('incremental.incr', incr_s, stored_bytes=incr_b, **extra)
+            for name in names:
+                _full_s, incr_s, _full_b, incr_b = results[name]
+                before = tree_bytes(repos[name])
+                box = []
+                incr_s.append(timed(lambda: box.append(self._do_backup(
+                    name, src, path, parent=fulls[name]))))
+                incr_b.append(tree_bytes(repos[name]) - before)
+                self._forget_backup(name, box[0])
+                self._forget_backup(name, fulls[name])
+        extra = dict(size_gib=src.size, changed_mib=changed // MiB,
+                     written_mib=self.params['copy_written_mib'])
+        for name in names:
+            full_s, incr_s, full_b, incr_b = results[name]
+            prefix = 'incremental.' if name == 'lustre' else 'incremental.nfs.'
+            self.record(prefix + 'full', full_s, stored_bytes=full_b, **extra)
+            self.record(prefix + 'incr', incr_s, stored_bytes=incr_b, **extra)
         self.drop(self.lustre, src)
 
     # active/active ---------------------------------------------------------

@@ -103,9 +103,14 @@ def _ceiling_rows(ops):
     hashing = [a + b for a, b in zip(per_gib('backup_cpu.md5', gib),
                                      per_gib('backup_cpu.sha256', gib))]
     rows = []
-    for op, cpu, what in (('backup', hashing, 'MD5 + SHA-256'),
-                          ('restore', per_gib('backup_cpu.zero_check', gib),
-                           'is_all_zero')):
+    checks = [('backup', hashing, 'MD5 + SHA-256'),
+              ('restore', per_gib('backup_cpu.zero_check', gib),
+               'is_all_zero')]
+    if 'backup_cpu.zero_check_bytes' in ops:
+        checks.append(('restore', per_gib('backup_cpu.zero_check_bytes',
+                                          gib),
+                       'is_all_zero on bytes (the fix)'))
+    for op, cpu, what in checks:
         value = speedup(per_gib('%s.dd' % op, size), cpu)
         rows.append({'operation': '%s ceiling: upstream %s alone, per GiB'
                                   % (op, what),
@@ -119,18 +124,92 @@ def _incremental_rows(ops):
         return []
     full, incr = ops['incremental.full'], ops['incremental.incr']
     fraction = incr['changed_mib'] / (full['size_gib'] * 1024.0)
+    # A full backup stores the data of the volume, not its holes.
+    stored_fraction = incr['changed_mib'] / float(full.get(
+        'written_mib', full['size_gib'] * 1024))
     stored = speedup(incr['stored_bytes'], full['stored_bytes'])
-    time_row = _ratio(ops, 'incremental backup after %d%% change (time, '
-                      'incr/full)' % round(fraction * 100), 'full backup',
-                      'incremental.incr', 'incremental.full',
-                      '~%.2f (work prop. to change)' % fraction,
-                      lambda r: r <= 2 * fraction)
-    bytes_row = {'operation': 'incremental backup (bytes stored, '
+    label = 'incremental backup after %d%% change (time, incr/full)' % (
+        round(fraction * 100))
+    rows = [_ratio(ops, label, 'full backup', 'incremental.incr',
+                   'incremental.full', '<= 0.2', lambda r: r <= 0.2),
+            _ratio(ops, label + ', NFS backup driver', 'its full backup',
+                   'incremental.nfs.incr', 'incremental.nfs.full', 'report',
+                   lambda r: None)]
+    rows.append({'operation': 'incremental backup (bytes stored, '
                               'incr/full)',
                  'compared_with': 'full backup', 'ratio': stored,
-                 'goal': '~%.2f' % fraction,
-                 'met': stored['median'] <= 2 * fraction}
-    return [time_row, bytes_row]
+                 'goal': '~%.2f (changed/written)' % stored_fraction,
+                 'met': stored['median'] <= 2 * stored_fraction})
+    return rows
+
+
+def _sparse_rows(ops):
+    """Issue 21: backups and restores at the speed of the disk.
+
+    Each Lustre row has the NFS backup driver's figure on the same volume
+    against the same baseline beside it (goal 'report').
+    """
+    if 'backup.dd_written' not in ops:
+        return []
+    small = ops['backup.lustre.none']
+    written = '%d GiB with %d MiB written' % (small['size_gib'],
+                                              small['written_mib'])
+    rows = []
+
+    def pair(label, other, slow, fast, goal, check):
+        """The Lustre row, then the NFS one (keys with 'lustre')."""
+        rows.append(_ratio(ops, label, other, slow, fast, goal, check))
+        rows.append(_ratio(ops, label + ', NFS backup driver', other,
+                           slow.replace('lustre', 'nfs'),
+                           fast.replace('lustre', 'nfs'), 'report',
+                           lambda r: None))
+
+    pair('backup, %s, no compression (time, driver/dd)' % written,
+         'dd of the data written', 'backup.lustre.none', 'backup.dd_written',
+         '<= 1.25', lambda r: r <= 1.25)
+    if 'backup.big.lustre.none' in ops:
+        big = ops['backup.big.lustre.none']
+        pair('backup, %d GiB with the same data (time, vs %d GiB)' % (
+            big['size_gib'], small['size_gib']), 'the %d GiB backup' %
+            small['size_gib'], 'backup.big.lustre.none',
+            'backup.lustre.none', '<= 1.1', lambda r: r <= 1.1)
+    if 'backup.dense.lustre.none' in ops:
+        dense = ops['backup.dense.lustre.none']
+        pair('backup, %d GiB fully written, no compression' %
+             dense['size_gib'], 'dd of the volume', 'backup.dense.dd',
+             'backup.dense.lustre.none', '>= 0.8', lambda r: r >= 0.8)
+    for case, baseline, other in (
+            ('', 'restore.dd_written', 'dd of the data written'),
+            ('big.', 'restore.dd_written', 'dd of the data written'),
+            ('dense.', 'restore.dense.dd', 'dd of the volume')):
+        key = 'restore.%slustre.none' % case
+        if key in ops:
+            pair('restore, %d GiB with %d MiB written, no compression' % (
+                ops[key]['size_gib'], ops[key]['written_mib']), other,
+                baseline, key, '>= 0.8', lambda r: r >= 0.8)
+    return [row for row in rows if row]
+
+
+def memory_rows(ops):
+    """Peak RSS of every backup and restore timed (issue 21: <= 256 MiB).
+
+    The growth is the peak during the operation less the RSS before it:
+    what the operation itself holds (the bench process, like a
+    cinder-backup process, holds a few hundred MiB of its own).
+    """
+    rows = []
+    for key in sorted(k for k in ops if 'rss_peak_mib' in ops[k]):
+        op = ops[key]
+        growth = [p - b for p, b in zip(op['rss_peak_mib'],
+                                        op['rss_base_mib'])]
+        lustre = '.lustre.' in key
+        rows.append({'operation': key, 'size_gib': op.get('size_gib'),
+                     'written_mib': op.get('written_mib'),
+                     'growth_mib': max(growth),
+                     'peak_mib': max(op['rss_peak_mib']),
+                     'goal': '<= 256' if lustre else 'report',
+                     'met': max(growth) <= 256 if lustre else None})
+    return rows
 
 
 def ratios(ops):
@@ -145,6 +224,7 @@ def ratios(ops):
     ]
     rows += _stats_rows(ops) + _copy_rows(ops) + _backup_rows(ops)
     rows += _ceiling_rows(ops)
+    rows += _sparse_rows(ops)
     rows += _incremental_rows(ops)
     rows.append(_ratio(ops, '%s concurrent create/delete' %
                        ops.get('aa.1', {}).get('ops'),
@@ -200,6 +280,18 @@ def markdown(meta, ops, rows, profiles):
             row['operation'], row['compared_with'], _fmt(r['median']),
             _fmt(r['min']), _fmt(r['max']), row['goal'],
             _verdict(row['met'])))
+    memory = memory_rows(ops)
+    if memory:
+        lines += ['', '## Peak RSS of backups and restores (MiB)', '',
+                  'Growth: the peak during the operation less the RSS of '
+                  'the process before it (the largest of the runs).', '',
+                  '| operation | volume GiB | written MiB | growth | peak '
+                  '| goal | |', '|---|---|---|---|---|---|---|']
+        for row in memory:
+            lines.append('| %s | %s | %s | %d | %d | %s | %s |' % (
+                row['operation'], row['size_gib'], row['written_mib'],
+                row['growth_mib'], row['peak_mib'], row['goal'],
+                _verdict(row['met'])))
     lines += ['', '## Timings (seconds, each followed by sync)', '',
               '| key | median | min | max | runs |', '|---|---|---|---|---|']
     for key, op in sorted(ops.items()):
@@ -213,7 +305,7 @@ def markdown(meta, ops, rows, profiles):
     return '\n'.join(lines) + '\n'
 
 
-def chart(path, rows):
+def chart(path, rows, memory=()):
     import matplotlib
     matplotlib.use('Agg')
     from matplotlib import pyplot
@@ -223,7 +315,13 @@ def chart(path, rows):
     low = [m - r['ratio']['min'] for m, r in zip(medians, rows)]
     high = [r['ratio']['max'] - m for m, r in zip(medians, rows)]
     colors = {True: 'tab:green', False: 'tab:red', None: 'tab:gray'}
-    fig, ax = pyplot.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
+    heights = [0.45 * len(rows) + 1.5]
+    if memory:
+        heights.append(0.3 * len(memory) + 1.2)
+    fig, axes = pyplot.subplots(len(heights), 1, squeeze=False,
+                                figsize=(10, sum(heights)),
+                                gridspec_kw={'height_ratios': heights})
+    ax = axes[0][0]
     ax.barh(range(len(rows)), medians, xerr=[low, high],
             color=[colors[r['met']] for r in rows])
     ax.set_yticks(range(len(rows)))
@@ -232,6 +330,18 @@ def chart(path, rows):
     ax.set_xscale('log')
     ax.axvline(1, color='black', linewidth=0.8)
     ax.set_xlabel('ratio (log); green: goal met, red: missed, grey: no goal')
+    if memory:
+        ax = axes[1][0]
+        ax.barh(range(len(memory)), [m['growth_mib'] for m in memory],
+                color=[colors[m['met']] for m in memory])
+        ax.set_yticks(range(len(memory)))
+        ax.set_yticklabels(['%s (%s GiB)' % (m['operation'], m['size_gib'])
+                            for m in memory], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xscale('log')
+        ax.axvline(256, color='black', linewidth=0.8)
+        ax.set_xlabel('peak RSS growth of the operation, MiB (log); '
+                      'line: 256 MiB')
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     pyplot.close(fig)
@@ -242,7 +352,7 @@ def write(folder, meta, samples):
     ops = samples.get('ops', {})
     rows = ratios(ops)
     profiles = samples.get('profiles', {})
-    summary = dict(meta, ratios=rows,
+    summary = dict(meta, ratios=rows, memory=memory_rows(ops),
                    timings={k: dict(v, **stat(v['samples']))
                             for k, v in ops.items()},
                    step_seconds=samples.get('step_seconds'),
@@ -251,4 +361,4 @@ def write(folder, meta, samples):
         json.dump(summary, f, indent=1, sort_keys=True)
     with open(os.path.join(folder, 'results.md'), 'w') as f:
         f.write(markdown(meta, ops, rows, profiles))
-    chart(os.path.join(folder, 'results.png'), rows)
+    chart(os.path.join(folder, 'results.png'), rows, memory_rows(ops))

@@ -53,6 +53,9 @@ def parse_args(argv):
     parser.add_argument('--stats-counts', help='e.g. 100,1000,10000')
     parser.add_argument('--copy-gib', type=int)
     parser.add_argument('--copy-written-mib', type=int)
+    parser.add_argument('--big-gib', type=int,
+                        help='size of the large sparse volume backed up '
+                             '(same data written as --copy-written-mib)')
     parser.add_argument('--aa-ops', type=int)
     parser.add_argument('--only', help='comma list of ' + ','.join(STEPS))
     parser.add_argument('--no-profile', action='store_true')
@@ -77,6 +80,7 @@ def params_of(args, workdir):
         stats_counts=[int(c) for c in counts.split(',')],
         copy_gib=args.copy_gib or (1 if quick else 4),
         copy_written_mib=args.copy_written_mib or (256 if quick else 1024),
+        big_gib=args.big_gib or (16 if quick else 64),
         changed_percent=5,
         aa_ops=args.aa_ops or (20 if quick else 50),
         compressions=['none'] if quick else ['none', 'zstd'],
