@@ -261,6 +261,16 @@ def markdown(meta, ops, rows, profiles):
             '/'.join('%.2f' % x for x in load['before']),
             '/'.join('%.2f' % x for x in load['after']),
             meta['wall_seconds']),
+    ]
+    for rerun in meta.get('reruns', []):
+        lines[-1] += ('  Rerun on %s (other jobs disturbed their first '
+                      'figures): %s; load average %s before, %s after.' % (
+                          rerun['started'], ', '.join(rerun['steps']),
+                          '/'.join('%.2f' % x for x in
+                                   rerun['load_average']['before']),
+                          '/'.join('%.2f' % x for x in
+                                   rerun['load_average']['after'])))
+    lines += [
         '',
         'Parameters: `%s`' % json.dumps(meta['params']),
         '',
@@ -345,6 +355,33 @@ def chart(path, rows, memory=()):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     pyplot.close(fig)
+
+
+def merge_rerun(folder, meta, samples):
+    """The results in folder, with the steps just rerun in place.
+
+    The first run's description stays; the rerun is listed in 'reruns'
+    with its steps, start and load.
+    """
+    with open(os.path.join(folder, 'results.json')) as f:
+        old = json.load(f)
+    ops = {key: {k: v for k, v in op.items()
+                 if k not in ('median', 'min', 'max', 'runs')}
+           for key, op in old['timings'].items()}
+    ops.update(samples.get('ops', {}))
+    merged = {'ops': ops,
+              'profiles': dict(old.get('profiles') or {},
+                               **samples.get('profiles', {})),
+              'step_seconds': dict(old.get('step_seconds') or {},
+                                   **(samples.get('step_seconds') or {}))}
+    first = {k: old[k] for k in ('machine', 'load_average', 'started',
+                                 'wall_seconds', 'mount_nfs_helper',
+                                 'params')}
+    first['reruns'] = old.get('reruns', []) + [{
+        'steps': meta['params']['only'], 'started': meta['started'],
+        'load_average': meta['load_average'],
+        'wall_seconds': meta['wall_seconds']}]
+    return first, merged
 
 
 def write(folder, meta, samples):

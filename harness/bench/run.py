@@ -59,6 +59,11 @@ def parse_args(argv):
     parser.add_argument('--aa-ops', type=int)
     parser.add_argument('--only', help='comma list of ' + ','.join(STEPS))
     parser.add_argument('--no-profile', action='store_true')
+    parser.add_argument('--rerun', action='store_true',
+                        help='with --only: replace the figures of those '
+                             'steps in the results already in the results '
+                             'folder (other jobs disturbed them), noting '
+                             'when and under what load')
     return parser.parse_args(argv)
 
 
@@ -178,6 +183,8 @@ def use_own_lfs():
 
 def main(argv):
     args = parse_args(argv)
+    if args.rerun and not args.only:
+        sys.exit('--rerun replaces the figures of the steps of --only')
     if os.geteuid() != 0:
         sys.exit('the benchmark mounts file systems: run it as root')
     import nfs_helper
@@ -211,6 +218,8 @@ def main(argv):
                              'preexisting': installed is None},
         'params': {k: v for k, v in params.items() if k != 'workdir'},
     }
+    if args.rerun:
+        meta, samples = report.merge_rerun(results_dir, meta, samples)
     report.write(results_dir, meta, samples)
     print(open(os.path.join(results_dir, 'results.md')).read())
 
