@@ -159,7 +159,8 @@ class FunctionalTestCase(test.TestCase):
         self.addCleanup(emulated_mounts.install())
         self.emulator = Emulator()
         self.tmp = self.useFixture(fixtures.TempDir()).path
-        self.fsname = self.add_fs(pools=getattr(self, 'OST_POOLS', ()))
+        self.fsname = self.add_fs(pools=getattr(self, 'OST_POOLS', ()),
+                                  ost_size=getattr(self, 'OST_SIZE', '2G'))
         os.makedirs(os.path.join(self.emulator.backing_dir(self.fsname),
                                  'cinder'))
         self.share = '%s:/%s/cinder' % (MGS, self.fsname)
