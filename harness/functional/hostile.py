@@ -1000,8 +1000,17 @@ class HostileTestCase(FunctionalTestCase):
             self.guest_mark(volume)
             self.guest_payload(volume)
 
-    op_snapshot_create_online = op_snapshot_create
-    op_snapshot_delete_online = op_snapshot_delete
+    def op_snapshot_create_online(self, volume):
+        self.op_snapshot_create(volume)
+        if not self.driver._nova.created:
+            self.op_problems.append('the snapshot was not taken online '
+                                    'through Nova')
+
+    def op_snapshot_delete_online(self, volume):
+        self.op_snapshot_delete(volume)
+        if not self.driver._nova.deleted:
+            self.op_problems.append('no snapshot was deleted online '
+                                    'through Nova')
 
     def op_clone(self, volume):
         model = self.models[volume.id]
@@ -1061,53 +1070,6 @@ class HostileTestCase(FunctionalTestCase):
             self.op_problems.append('retype of the layout was not done '
                                     'in place')
 
-    def copy_generic(self, src, dest):
-        """Cinder's host-assisted copy: attach both, copy the devices."""
-        attached = []
-        try:
-            for volume in (src, dest):
-                conn = self.driver.initialize_connection(volume, {})
-                connector = volume_utils.brick_get_connector(
-                    conn['driver_volume_type'], conn=conn)
-                device = connector.connect_volume(conn['data'])
-                attached.append((connector, conn, device['path']))
-            volume_utils.copy_volume(attached[0][2], attached[1][2],
-                                     src.size * 1024, '1M', sparse=True)
-        finally:
-            for connector, conn, _path in attached:
-                connector.disconnect_volume(conn['data'], None)
-
-    def _migrate(self, volume, new_type):
-        """A retype the driver cannot do: Cinder's generic migration."""
-        diff, _same = volume_types.volume_types_diff(
-            self.ctxt, volume.volume_type_id, new_type.id)
-        done, _update = self.driver.retype(
-            self.ctxt, volume,
-            volume_types.get_volume_type(self.ctxt, new_type.id), diff,
-            {'host': volume.host})
-        if done:
-            self.op_problems.append('retype to %s claimed to be done in '
-                                    'place' % diff)
-            return
-        moved, _update = self.driver.migrate_volume(self.ctxt, volume,
-                                                    {'host': volume.host})
-        if moved:
-            return
-        dest = self.new_volume(new_type, self.models[volume.id].guest.copy())
-        self.copy_generic(self.vol(volume), dest)
-
-    def op_migrate(self, volume):
-        """To a type that differs in a spec the driver does not know."""
-        specs = volume_types.get_volume_type_extra_specs(self.type.id)
-        self._migrate(volume, self.make_volume_type(
-            'other-' + uuid.uuid4().hex[:6],
-            **dict(specs, **{'hostile:flavour': 'other'})))
-
-    def op_migrate_format(self, volume):
-        """Across provisioning types: thin qcow2 to thick raw and back."""
-        self._migrate(volume, self.types[
-            'thick' if self.type is self.types['thin'] else 'thin'])
-
     def op_revert(self, volume):
         self._ensure_snapshot(volume)
         model = self.models[volume.id]
@@ -1115,26 +1077,6 @@ class HostileTestCase(FunctionalTestCase):
         snapshot = objects.Snapshot.get_by_id(self.ctxt, snapshot_id)
         self.driver.revert_to_snapshot(self.ctxt, volume, snapshot)
         model.guest = view.copy()
-
-    def op_manage(self, volume):
-        """Unmanage the volume, then manage its file into a new one.
-
-        Refusing the file is safe; accepting it must keep the guest's
-        bytes and record the file's true format.
-        """
-        model = self.models.pop(volume.id)
-        path = self.driver.local_path(volume)
-        self.driver.unmanage(volume)
-        volume.destroy()
-        # Whatever happens, the file keeps the guest's bytes.
-        self.files.append(('the unmanaged file', path, model.fmt,
-                           model.guest.copy()))
-        new = self.new_record(status='managing')
-        ref = {'source-name': '%s/%s' % (self.share, os.path.basename(path))}
-        self.driver.manage_existing_get_size(new, ref)
-        update = self.driver.manage_existing(new, ref)
-        self.files.pop()
-        self.adopt(new, update, model.fmt, model.guest)
 
     # -- backups --------------------------------------------------------------
 
@@ -1220,5 +1162,3 @@ class HostileTestCase(FunctionalTestCase):
         incremental = self.backup(volume, parent=full)
         # The incremental's restore reads the full backup's chunks too.
         self.restore(incremental, incremental_view)
-
-    op_backup_in_use = op_backup

@@ -26,8 +26,13 @@ SHA-256); at the end, no file of the shares, the conversion directory or
 an uploaded image holds host bytes, and every volume (the source, its
 snapshots, whatever the operations made) holds the bytes its guest wrote.
 
-Backups read and write whole volumes: they run in cases of their own,
-each payload once, over the four kinds of volume.
+Attached (test_online_snapshots), snapshots are taken and deleted
+through the fake Nova, the guest writing the payload into each overlay
+Nova moves it to. Backups (full, then incremental, restored) read and
+write whole volumes: with the online cases they run each payload once,
+over the four kinds of volume.
+
+Copy to image is not in the sequence: it reads a host file (issue 23).
 
 Test ids: test_<operations>_<n>_<kind>_<snapshots>_<payload> (ddt), kind
 qcow2 (thin) or rawthick.
@@ -57,6 +62,9 @@ SEQUENCES = [(kind, snapshots, payload)
              for payload in HOSTILE + ('benign',)
              # The sanity case once: it proves the witnesses.
              if payload != 'benign' or (kind, snapshots) == ('qcow2', 2)]
+# Attached: Nova moves the guest to each new overlay, where it writes the
+# payload again, between the driver's steps.
+ONLINE = ('snapshot_create_online', 'snapshot_delete_online')
 # Each payload once, each kind of volume once.
 BACKUPS = [VOLUMES[i] + (HOSTILE[i],) for i in range(len(HOSTILE))]
 
@@ -69,6 +77,12 @@ class HostileGuestTestCase(HostileTestCase):
     def test_operations(self, kind, snapshots, payload):
         volume = self.prepare(kind, snapshots, payload)
         self.run_sequence(volume, OPERATIONS)
+
+    @ddt.data(*BACKUPS)
+    @ddt.unpack
+    def test_online_snapshots(self, kind, snapshots, payload):
+        volume = self.prepare(kind, snapshots, payload, attached=True)
+        self.run_sequence(volume, ONLINE)
 
     @ddt.data(*BACKUPS)
     @ddt.unpack
