@@ -50,7 +50,7 @@ from hostile import HostileTestCase
 from hostile import qemu_json
 
 # In this order on one volume: copies first, then what changes it.
-OPERATIONS = ('attach', 'snapshot_create', 'clone',
+OPERATIONS = ('attach', 'snapshot_create', 'clone', 'copy_to_image',
               'volume_from_snapshot_thin', 'volume_from_snapshot_thick',
               'retype', 'revert', 'extend',
               'snapshot_delete')

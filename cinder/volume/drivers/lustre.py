@@ -1920,32 +1920,61 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                               volume: objects.Volume, image_service,
                               image_meta: dict,
                               store_id: Optional[str] = None) -> None:
-        """Upload what a guest sees in the volume, snapshots or not.
+        """Upload what a guest sees in the volume, in the image's format.
 
-        A plain raw file is uploaded as it is; anything else is converted
-        from its checked chain into a temporary raw file first. An
-        encrypted volume is uploaded as a LUKS container under its own
-        key, never decrypted.
+        The image is written here, from the checked chain with every
+        format named, and handed to upstream already in its disk format:
+        upstream's conversion lets qemu-img guess the format of the
+        guest's bytes, and follow a vmdk extent or a backing file the
+        guest wrote to a host file. A plain raw file uploaded as raw is
+        sent as it is. An encrypted volume is uploaded as its LUKS
+        container, never decrypted.
         """
         chain = self._chain(volume)
-        active = chain.active
-        if len(chain.images) == 1 and active.fmt == 'raw':
-            images.check_regular(active.path)
-            volume_utils.upload_volume(ctxt, image_service, image_meta,
-                                       active.path, volume,
-                                       run_as_root=self._execute_as_root)
+        out_format = self._upload_format(volume, chain, image_meta)
+
+        def upload(path: str) -> None:
+            # In the image's disk format already: upstream sends it as is.
+            volume_utils.upload_volume(
+                ctxt, image_service, image_meta, path, volume,
+                volume_format=image_meta['disk_format'],
+                run_as_root=self._execute_as_root)
+        if out_format == 'raw' and len(chain.images) == 1 and \
+                chain.active.fmt == 'raw':
+            images.check_regular(chain.active.path)
+            upload(chain.active.path)
             return
         with image_utils.temporary_file(
                 prefix='%s.temp_image.%s' % (volume.id, image_meta['id']),
-                suffix='.img') as raw_path, \
+                suffix='.img') as path, \
                 self._volume_passphrase(volume) as passphrase:
-            self._qemu_img.convert(chain, raw_path,
-                                   'luks' if passphrase else 'raw',
+            self._qemu_img.convert(chain, path,
+                                   'luks' if passphrase else out_format,
                                    passphrase_file=passphrase,
                                    new_passphrase_file=passphrase)
-            volume_utils.upload_volume(ctxt, image_service, image_meta,
-                                       raw_path, volume,
-                                       run_as_root=self._execute_as_root)
+            upload(path)
+
+    @staticmethod
+    def _upload_format(volume: objects.Volume, chain: images.Chain,
+                       image_meta: dict) -> str:
+        """The qemu-img format an upload is written in, if it can be."""
+        image_id = image_meta['id']
+        image_utils.check_image_conversion_disable(
+            image_meta['disk_format'], chain.active.fmt, image_id,
+            upload=True)
+        out_format = image_utils.fixup_disk_format(image_meta['disk_format'])
+        if volume.encryption_key_id and out_format != 'raw':
+            raise exception.ImageUnacceptable(image_id=image_id, reason=_(
+                'an encrypted volume is uploaded as its LUKS container, '
+                'in disk format raw'))
+        if image_meta.get('container_format') == 'compressed' and \
+                out_format == 'raw':
+            # Compressing makes upstream read the image's format from its
+            # first bytes: in a raw image, the guest's.
+            raise exception.ImageUnacceptable(image_id=image_id, reason=_(
+                'a raw image of a volume cannot be uploaded in a compressed '
+                'container'))
+        return out_format
 
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def copy_image_to_volume(self, ctxt: context.RequestContext,

@@ -669,6 +669,9 @@ class QemuImgCallsTestCase(test.TestCase):
         ('lustre', 'fetch_to_volume_format'),
         # The argument list of the encrypted formats, no image read.
         ('lustre_images', 'decode_cipher'),
+        # Format names and the operator's option, no image read.
+        ('lustre', 'fixup_disk_format'),
+        ('lustre', 'check_image_conversion_disable'),
     }
     # Inherited methods that run qemu-img and stay reachable, and why.
     INHERITED = {
