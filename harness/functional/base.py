@@ -19,17 +19,27 @@ Cinder's test database. Nothing of the drivers' own code is mocked. They
 need root, for mount.
 """
 
+# cinder.context imports oslo.service (through oslo.messaging), which then
+# settles on its eventlet backend for good: choose eventlet or native
+# threads from OS_CINDER_DISABLE_EVENTLET_PATCHING first, as
+# cinder/tests/unit/__init__.py and upstream's functional tests do.
+from cinder import monkey_patch
+monkey_patch.patch()
+
+import contextlib  # noqa: I100
 import hashlib
 import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
 import emulated_mounts
 import fixtures
 from os_brick import privileged as brick_privileged
+from oslo_db.sqlalchemy import enginefacade
 from oslo_utils import imageutils
 
 from cinder import context
@@ -137,6 +147,26 @@ def file_digest(path):
     return digest.hexdigest()
 
 
+# Cinder's test database is an in-memory SQLite that every thread reaches
+# through one connection (oslo.db gives it a StaticPool).  Green threads
+# never switch inside a transaction; native threads
+# (OS_CINDER_DISABLE_EVENTLET_PATCHING=True) do, and then one thread's
+# BEGIN, COMMIT or reset-on-return lands in another's transaction on that
+# connection.  A real deployment has a connection per thread: here a
+# thread holds the database for each outermost oslo.db transaction scope,
+# from checkout to return.  (Pool checkout/checkin events cannot pair
+# this: a StaticPool shares one record between overlapping checkouts and
+# skips checkin events.)
+_DB_LOCK = threading.RLock()
+_transaction_scope = enginefacade._TransactionContextManager._transaction_scope
+
+
+@contextlib.contextmanager
+def _serialized_transaction_scope(self, context):
+    with _DB_LOCK, _transaction_scope(self, context) as resource:
+        yield resource
+
+
 class FunctionalTestCase(test.TestCase):
     """A real LustreDriver on an emulated Lustre file system."""
 
@@ -148,6 +178,9 @@ class FunctionalTestCase(test.TestCase):
         if os.geteuid() != 0:
             self.fail('the functional tests mount file systems: run them '
                       'as root')
+        self.useFixture(fixtures.MonkeyPatch(
+            'oslo_db.sqlalchemy.enginefacade._TransactionContextManager.'
+            '_transaction_scope', _serialized_transaction_scope))
         # Run privileged helpers (format inspection) in this process, as
         # root, instead of through a privsep daemon.
         for pctxt in (cinder_privsep.sys_admin_pctxt,
