@@ -1066,7 +1066,9 @@ class HostileTestCase(FunctionalTestCase):
         done, _update = self.driver.retype(
             self.ctxt, volume, volume_types.get_volume_type(self.ctxt, new.id),
             diff, {'host': volume.host})
-        if not done:
+        # Before 2.15 lfs migrate fills holes: the driver leaves a sparse
+        # volume to Cinder's generic migration (returns False), by design.
+        if not done and self.driver._lfs.migrate_keeps_holes:
             self.op_problems.append('retype of the layout was not done '
                                     'in place')
 
