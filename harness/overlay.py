@@ -278,6 +278,10 @@ def _patch_files(site):
     """
     found = []
     extra = _extra_patch_dirs()
+    # Patches an environment leaves out by name: an older upstream they
+    # do not apply to, whose code the environment does not run.
+    skipped = set(os.environ.get('OVERLAY_SKIP_PATCHES', '').replace(
+        ',', ' ').split())
     for package, folder in [(package, os.path.join(REPO, folder))
                             for package in selected_packages(site)
                             for folder in ([PATCH_DIRS[package]] +
@@ -285,7 +289,7 @@ def _patch_files(site):
         if not os.path.isdir(folder):
             continue
         for name in sorted(os.listdir(folder)):
-            if not name.endswith('.patch'):
+            if not name.endswith('.patch') or name in skipped:
                 continue
             patch = os.path.join(folder, name)
             for target in _patch_targets(patch):
