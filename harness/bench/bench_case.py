@@ -39,6 +39,7 @@ from base import FunctionalTestCase
 from base import MGS
 from base import MiB
 from base import run
+import emulated_mounts
 from oslo_config import cfg
 
 from cinder.backup import chunkeddriver
@@ -135,6 +136,8 @@ class Bench(FunctionalTestCase):
         self.results = {}
         self._privsep_in_process()
         self.ctxt = context.get_admin_context()
+        # The emulator's mounts show the type of a real client's (lustre).
+        self.addCleanup(emulated_mounts.install())
         self.emulator = Emulator()
         self.tmp = self.params['workdir']
         ost_size = '%dG' % max(8, self.params['thick_gib'])
