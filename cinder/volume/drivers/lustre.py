@@ -790,8 +790,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             return 'qcow2'
         return 'raw'
 
-    @staticmethod
-    def _recorded_format(volume: objects.Volume) -> str:
+    def _recorded_format(self, volume: objects.Volume) -> str:
         """The format Cinder recorded for the volume's base file.
 
         Never read from the file, which a guest writes: a raw volume can
@@ -799,6 +798,15 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """
         with volume.obj_as_admin():
             metadata = volume.admin_metadata or {}
+        if not metadata and self.db is not None:
+            # Loaded for a user who is not an admin (an extend, a retype
+            # asked by the owner), a volume has its admin metadata left
+            # out, not empty.
+            try:
+                metadata = self.db.volume_admin_metadata_get(
+                    context.get_admin_context(), volume.id)
+            except exception.VolumeNotFound:
+                metadata = {}
         volume_format = metadata.get('base_format') or metadata.get('format')
         if volume_format not in images.FORMATS:
             raise images.UnsafeImage(path=volume.name, reason=_(

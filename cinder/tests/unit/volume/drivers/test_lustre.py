@@ -4921,6 +4921,20 @@ class LustreDriverTestCase(LustreTestBase):
     def test_manage_existing_name_not_of_a_volume(self, name):
         self.assertIsNone(self.driver._owning_volume(name))
 
+    def test_recorded_format_of_a_volume_its_owner_asked_for(self):
+        # An extend asked by the volume's owner (Tempest's user) loads
+        # the volume without its admin metadata: the record is read.
+        volume = test_utils.create_volume(self.context, size=1,
+                                          user_id=fake.USER_ID,
+                                          project_id=fake.PROJECT_ID)
+        db_api.volume_admin_metadata_update(self.context, volume.id,
+                                            {'format': 'qcow2'}, False)
+        owner = context.RequestContext(fake.USER_ID, fake.PROJECT_ID,
+                                       is_admin=False)
+        loaded = objects.Volume.get_by_id(owner, volume.id)
+        self.assertEqual({}, loaded.admin_metadata)
+        self.assertEqual('qcow2', self.driver._recorded_format(loaded))
+
     def test_manageable_already_managed(self):
         # A file of a volume is listed as managed, and not read.
         path = self._touch('volume-x')
