@@ -169,6 +169,15 @@ filesystem summary:     52428800    15728640    36700160  30% /mnt/testfs
 """  # noqa: E501
 
 
+def _line_ends(transcript):
+    """A transcript whose lines that end in a space are marked with a $.
+
+    Real lfs output pads some lines with trailing spaces; marked as cat -A
+    shows them, no line of this file ends in a space.
+    """
+    return transcript.replace('$\n', '\n')
+
+
 def lfs_df(total_gb, available_gb, osts=(0, 1), mount_point=MNT):
     """lfs df of OSTs sharing the figures (v2_15_4 lfs.c showdf formats)."""
     def row(uuid, total, avail, target=''):
@@ -197,35 +206,35 @@ POOL_LIST = 'Pools from lustre:\nlustre.fast\nlustre.slow-hdd\n'
 # lfs quota -p ID MNT
 # ---------------------------------------------------------------------------
 # Real 2.17.0: project 1002 with a limit of 100M, written 150M past it.
-QUOTA_2_17_OVER = """\
+QUOTA_2_17_OVER = _line_ends("""\
 Disk quotas for prj <unknown> (pid 1002):
-     Filesystem  kbytes  bquota  blimit  bgrace   files  iquota  ilimit  igrace 
-    /mnt/lustre 153609*       0  102400       -      2*       0       0       - 
-"""  # noqa: W291
+     Filesystem  kbytes  bquota  blimit  bgrace   files  iquota  ilimit  igrace $
+    /mnt/lustre 153609*       0  102400       -      2*       0       0       - $
+""")  # noqa: E501
 # Real 2.17.0: an unused project id.
-QUOTA_2_17_FREE = """\
+QUOTA_2_17_FREE = _line_ends("""\
 Disk quotas for prj <unknown> (pid 99999):
-     Filesystem  kbytes  bquota  blimit  bgrace   files  iquota  ilimit  igrace 
-    /mnt/lustre       0       0       0       -       0       0       0       - 
-"""  # noqa: W291
+     Filesystem  kbytes  bquota  blimit  bgrace   files  iquota  ilimit  igrace $
+    /mnt/lustre       0       0       0       -       0       0       0       - $
+""")  # noqa: E501
 # v2_17_0 lustre/utils/lfs.c print_quota_title()/print_quota_val(): the
 # title names the project as /etc/projid does; an id without limits of
 # its own shows the default project quota (10G here) as its limits,
 # unmarked since LU-15277 (2.15.63).
-QUOTA_2_17_DEFAULT = """\
+QUOTA_2_17_DEFAULT = _line_ends("""\
 Disk quotas for prj vol-alloc (pid 16777300):
-     Filesystem  kbytes  bquota  blimit  bgrace   files  iquota  ilimit  igrace 
-/var/lib/cinder/mnt/5b4bb8b2d0ab4d1c5e5ce2e8a0d1a5f3       0       0 10485760       -       0       0       0       - 
-"""  # noqa: W291,E501
+     Filesystem  kbytes  bquota  blimit  bgrace   files  iquota  ilimit  igrace $
+/var/lib/cinder/mnt/5b4bb8b2d0ab4d1c5e5ce2e8a0d1a5f3       0       0 10485760       -       0       0       0       - $
+""")  # noqa: E501
 # v2_17_0 lustre/utils/lfs.c print_quota()/print_one_quota(): values not
 # every target answered for are in brackets, a "%d Some errors..." line
 # follows and lfs exits with EIO.
-QUOTA_2_17_INACCURATE = """\
+QUOTA_2_17_INACCURATE = _line_ends("""\
 Disk quotas for prj <unknown> (pid 16777302):
-     Filesystem  kbytes  bquota  blimit  bgrace   files  iquota  ilimit  igrace 
-/var/lib/cinder/mnt/5b4bb8b2d0ab4d1c5e5ce2e8a0d1a5f3     [0]       0       0       -     [0]       0       0       - 
+     Filesystem  kbytes  bquota  blimit  bgrace   files  iquota  ilimit  igrace $
+/var/lib/cinder/mnt/5b4bb8b2d0ab4d1c5e5ce2e8a0d1a5f3     [0]       0       0       -     [0]       0       0       - $
 1 Some errors happened when getting quota info. Some devices may be not working or deactivated. The data in "[]" is inaccurate.
-"""  # noqa: W291,E501
+""")  # noqa: E501
 # v2_16_1 lustre/utils/lfs.c print_quota_title()/print_quota(): "%16s" for
 # the mount point, never on a line of its own; the title names the id as
 # given on the command line; the default project quota is unmarked.
@@ -343,11 +352,11 @@ Disk default prj quota:
 /var/lib/cinder/mnt/5b4bb8b2d0ab4d1c5e5ce2e8a0d1a5f3       0 10485760  604800       0       0  604800
 """  # noqa: E501
 # ... and v2_17_0 print_quota_title()/print_quota_val().
-QUOTA_DEFAULTS_2_17 = """\
+QUOTA_DEFAULTS_2_17 = _line_ends("""\
 Disk default prj quota:
-     Filesystem  bquota  blimit  bgrace  iquota  ilimit  igrace 
-/var/lib/cinder/mnt/5b4bb8b2d0ab4d1c5e5ce2e8a0d1a5f3       0 10485760  604800       0       0  604800 
-"""  # noqa: W291,E501
+     Filesystem  bquota  blimit  bgrace  iquota  ilimit  igrace $
+/var/lib/cinder/mnt/5b4bb8b2d0ab4d1c5e5ce2e8a0d1a5f3       0 10485760  604800       0       0  604800 $
+""")  # noqa: E501
 
 # ---------------------------------------------------------------------------
 # lfs getstripe -d DIR
