@@ -15,10 +15,12 @@
 
 See harness/export/README.rst.  Sub-commands::
 
-    tree      fetch the cinder sdist, make it a git tree, lay the change over
-              it, regenerate cinder/opts.py and commit; write the change as
-              a format-patch file
-    check     run upstream's checks on that tree and write a summary
+    tree      fetch the cinder sdist, make it a git tree, lay each change of
+              the series (harness/export/series.txt) over it in order,
+              regenerating cinder/opts.py, one commit each; write the series
+              as format-patch files
+    check     run upstream's checks on every commit of the series, in order,
+              and write a summary
     all       tree, then check (what `tox -e export` runs)
     docs      quick Sphinx build of the change's pages (`tox -e docs`)
     releasenotes  lint and render the change's release notes
@@ -32,6 +34,7 @@ imported.
 import argparse
 import configparser
 import glob
+import hashlib
 import json
 import os
 import re
@@ -50,7 +53,8 @@ VERSION = '29.0.0'
 RESULTS = os.path.join(REPO, 'harness', 'results', 'export')
 CACHE = os.path.join(REPO, 'harness', 'state', 'sdist')
 TREE = os.path.join(RESULTS, 'cinder')
-MESSAGE = os.path.join(HERE, 'commit-message.txt')
+SERIES = os.path.join(HERE, 'series.txt')
+SERIES_DIR = os.path.join(HERE, 'series')
 PATCH_DIR = os.path.join(REPO, 'patches')
 TREE_PATCH_DIR = os.path.join(PATCH_DIR, 'tree')
 STANZA_DIR = os.path.join(PATCH_DIR, 'stanzas')
@@ -136,10 +140,10 @@ def make_base(src):
 
 # --- laying the change over it ---------------------------------------------
 
-def copy_change_files():
-    """Copy (never link) the change's own files to their in-tree paths."""
+def copy_change_files(files):
+    """Copy (never link) a change's own files to their in-tree paths."""
     copied = []
-    for rel in overlay.manifest_files():
+    for rel in files:
         if rel.startswith('patches/'):
             continue
         dest = os.path.join(TREE, rel)
@@ -152,14 +156,15 @@ def copy_change_files():
     return copied
 
 
-def apply_patches():
-    """Apply patches/*.patch, then patches/tree/*.patch, in name order."""
-    patches = (sorted(glob.glob(os.path.join(PATCH_DIR, '*.patch'))) +
-               sorted(glob.glob(os.path.join(TREE_PATCH_DIR, '*.patch'))))
+def apply_patches(files):
+    """Apply a change's patches/*.patch, then its patches/tree/*.patch."""
+    patches = sorted(f for f in files if re.match(r'patches/[^/]+\.patch$', f))
+    patches += sorted(f for f in files if f.startswith('patches/tree/'))
     for patch in patches:
         run(['patch', '-p1', '--batch', '--forward', '--silent',
-             '--no-backup-if-mismatch', '-r', '-', '-d', TREE, '-i', patch])
-    return [os.path.relpath(p, REPO) for p in patches]
+             '--no-backup-if-mismatch', '-r', '-', '-d', TREE, '-i',
+             os.path.join(REPO, patch)])
+    return patches
 
 
 def _ini_sections(lines):
@@ -234,11 +239,14 @@ STANZA_MERGERS = {
 }
 
 
-def merge_stanzas():
+def merge_stanzas(files=None):
+    """Merge the stanzas among files (all of them by default)."""
     merged = []
     for path in sorted(glob.glob(os.path.join(STANZA_DIR, '**'),
                                  recursive=True)):
         if not os.path.isfile(path):
+            continue
+        if files is not None and os.path.relpath(path, REPO) not in files:
             continue
         rel = os.path.relpath(path, STANZA_DIR)
         merger = STANZA_MERGERS.get(rel)
@@ -255,42 +263,122 @@ def regenerate_opts():
         env=tree_env())
 
 
-def commit_message():
-    with open(MESSAGE, encoding='utf-8') as f:
-        text = ''.join(line for line in f if not line.startswith('#'))
-    text = text.strip() + '\n'
-    if not re.search(r'^Change-Id: I[0-9a-f]{40}$', text, re.M):
-        raise ExportError('%s has no Change-Id: I<40 hex> line' % MESSAGE)
-    return text
+# --- the series ----------------------------------------------------------
+
+def read_series():
+    """The changes of series.txt, in order: (message source, globs)."""
+    blocks, block = [], []
+    with open(SERIES, encoding='utf-8') as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith('#'):
+                continue
+            if line:
+                block.append(line)
+            elif block:
+                blocks.append(block)
+                block = []
+    if block:
+        blocks.append(block)
+    # A patch's change holds the patch itself.
+    return [(b[0], b[1:] + ([b[0]] if b[0].startswith('patches/') else []))
+            for b in blocks]
 
 
-def make_tree():
-    started = time.time()
-    src = fetch_sdist()
-    make_base(src)
-    copied = copy_change_files()
-    patched = apply_patches()
-    merged = merge_stanzas()
+def assign_files(series):
+    """The manifest's files of each change; each file in exactly one."""
+    files = overlay.manifest_files()
+    owner = {}
+    for index, (head, globs) in enumerate(series):
+        for pattern in globs:
+            regex = overlay._glob_regex(pattern)
+            matched = [rel for rel in files if regex.match(rel)]
+            if not matched:
+                raise ExportError('%s: %s (change "%s") names no file of '
+                                  'the manifest' % (SERIES, pattern, head))
+            for rel in matched:
+                if owner.setdefault(rel, index) != index:
+                    raise ExportError('%s is in two changes of %s'
+                                      % (rel, SERIES))
+    missing = [rel for rel in files if rel not in owner]
+    if missing:
+        raise ExportError('no change of %s holds %s'
+                          % (SERIES, ', '.join(missing)))
+    return [[rel for rel in files if owner[rel] == index]
+            for index in range(len(series))]
+
+
+def _message_lines(path):
+    with open(path, encoding='utf-8') as f:
+        return [line for line in f if not line.startswith('#')]
+
+
+def change_message(head):
+    """The commit message of a change, with its Change-Id.
+
+    A patch's message is its header, the text before its diff; its
+    Change-Id is derived from the patch's name, so that every export is a
+    new patch set of the same Gerrit change.
+    """
+    if head.startswith('message: '):
+        path = os.path.join(SERIES_DIR, head.split(None, 1)[1])
+        text = ''.join(_message_lines(path)).strip() + '\n'
+        if not re.search(r'^Change-Id: I[0-9a-f]{40}$', text, re.M):
+            raise ExportError('%s has no Change-Id: I<40 hex> line' % path)
+        return text
+    header = []
+    for line in _message_lines(os.path.join(REPO, head)):
+        if line.startswith(('diff ', '--- ')):
+            break
+        header.append(line)
+    text = ''.join(header).strip()
+    if not text:
+        raise ExportError('%s has no header to be its commit message' % head)
+    change_id = hashlib.sha1(
+        ('lustre-series/' + os.path.basename(head)).encode()).hexdigest()
+    return '%s\n\nChange-Id: I%s\n' % (text, change_id)
+
+
+def commit_change(head, files):
+    """Lay one change of the series over the tree and commit it."""
+    copied = copy_change_files(files)
+    patched = apply_patches(files)
+    merged = merge_stanzas(files)
+    # Upstream's generator lists every module that registers options: a
+    # change that adds one changes cinder/opts.py.
     regenerate_opts()
     git(TREE, 'add', '-A')
     name = os.environ.get('EXPORT_AUTHOR_NAME', 'Cinder Lustre Team')
     email = os.environ.get('EXPORT_AUTHOR_EMAIL',
                            'cinder-lustre@openstack.invalid')
+    message = change_message(head)
     run(['git', '-C', TREE, 'commit', '-q', '-F', '-'],
-        env=_git_env(name, email), input=commit_message(), text=True)
-    for old in glob.glob(os.path.join(RESULTS, '*.patch')):
-        os.unlink(old)
-    _rc, out = git(TREE, 'format-patch', '-1', '-o', RESULTS, 'HEAD',
-                   capture=True)
+        env=_git_env(name, email), input=message, text=True)
     _rc, stat = git(TREE, 'show', '--stat', '--format=', 'HEAD',
                     capture=True)
-    info = {'files_copied': copied, 'patches': patched, 'stanzas': merged,
-            'format_patch': os.path.relpath(out.strip(), REPO),
-            'stat': stat.strip().splitlines()[-1],
-            'seconds': round(time.time() - started, 1)}
+    return {'subject': message.splitlines()[0], 'files_copied': copied,
+            'patches': patched, 'stanzas': merged,
+            'stat': stat.strip().splitlines()[-1]}
+
+
+def make_tree():
+    started = time.time()
+    series = read_series()
+    files = assign_files(series)
+    make_base(fetch_sdist())
+    changes = [commit_change(head, change_files)
+               for (head, _globs), change_files in zip(series, files)]
+    for old in glob.glob(os.path.join(RESULTS, '*.patch')):
+        os.unlink(old)
+    _rc, out = git(TREE, 'format-patch', '-o', RESULTS,
+                   'HEAD~%d..HEAD' % len(changes), capture=True)
+    for change, patch in zip(changes, out.split()):
+        change['format_patch'] = os.path.relpath(patch, REPO)
+    info = {'changes': changes, 'seconds': round(time.time() - started, 1)}
     with open(os.path.join(RESULTS, 'tree.json'), 'w') as f:
         json.dump(info, f, indent=1)
-    print('exported: %s (%s)' % (info['format_patch'], info['stat']))
+    for change in changes:
+        print('exported: %s (%s)' % (change['format_patch'], change['stat']))
     return info
 
 
@@ -350,14 +438,16 @@ def check_precommit_hooks():
     return not problems, '\n'.join(problems)
 
 
-def _step(name, func, results):
-    print('\n=== %s' % name, flush=True)
+def _step(name, func, results, change):
+    """Run one check; ok None means it had nothing to check (SKIP)."""
+    print('\n=== %s: %s' % (change, name), flush=True)
     started = time.time()
     try:
         ok, detail = func()
     except ExportError as exc:
         ok, detail = False, str(exc)
-    results.append({'check': name, 'result': 'PASS' if ok else 'FAIL',
+    result = 'SKIP' if ok is None else 'PASS' if ok else 'FAIL'
+    results.append({'change': change, 'check': name, 'result': result,
                     'seconds': round(time.time() - started, 1),
                     'detail': (detail or '')[-4000:]})
     last = results[-1]
@@ -383,12 +473,16 @@ def check_flake8():
     """
     files = [f for f in changed_files(r'\.py$')
              if not re.match(r'^(doc|releasenotes|tools)/', f)]
+    if not files:
+        return None, 'no Python file changed'
     return _cmd(['flake8'] + files)()
 
 
 def check_doc8():
     files = changed_files(r'\.(rst|txt|inc)$')
     files = [f for f in files if not f.startswith('releasenotes/')]
+    if not files:
+        return None, 'no page changed'
     return _cmd(['doc8'] + files)()
 
 
@@ -402,10 +496,20 @@ def check_mypy():
                  os.path.join(RESULTS, 'mypy_cache')])()
 
 
+# Upstream's tests of what the change builds on, run at every change.
+NEIGHBOUR_TESTS = ('volume.drivers.test_remotefs', 'volume.drivers.test_nfs',
+                   'backup.drivers.test_backup_nfs',
+                   'backup.drivers.test_backup_posix',
+                   'backup.test_chunkeddriver')
+
+
 def check_unit():
-    regex = (r'cinder\.tests\.unit\.(volume\.drivers\.(test_lustre|'
-             r'test_remotefs|test_nfs)|backup\.drivers\.(test_backup_lustre|'
-             r'test_backup_nfs|test_backup_posix))\.')
+    """The change's own test modules and its neighbours' (upstream's)."""
+    modules = set(NEIGHBOUR_TESTS)
+    for rel in changed_files(r'^cinder/tests/unit/.*/test_[^/]*\.py$'):
+        modules.add(rel[len('cinder/tests/unit/'):-3].replace('/', '.'))
+    regex = r'cinder\.tests\.unit\.(%s)\.' % '|'.join(
+        re.escape(m) for m in sorted(modules))
     # As root, upstream's test_put_container_disabled cannot fail the way
     # it expects (see tox.ini [lustre] root_excludes).
     exclude = r'test_backup_posix\..*\.test_put_container_disabled'
@@ -418,19 +522,39 @@ def check_compliance():
 
 
 def check_docs():
+    if not changed_files(r'^(doc/|cinder/.*drivers/lustre)'):
+        return None, 'no page or documented option changed'
     return build_docs(TREE, os.path.join(RESULTS, 'docs'))
 
 
+def series_commits():
+    """The commits of the series, oldest first, with their subjects."""
+    _rc, out = git(TREE, 'log', '--reverse', '--format=%H %s',
+                   'master~%d..master' % len(read_series()), capture=True)
+    return [line.split(' ', 1) for line in out.splitlines()]
+
+
 def run_checks(only=None):
+    """Every check on every change of the series, in order.
+
+    Each change is checked on its own tree (the changes before it and
+    itself), as Gerrit's jobs check it: a change must pass without the
+    ones after it.
+    """
     if not os.path.isdir(os.path.join(TREE, '.git')):
         raise ExportError('no exported tree: run the tree step first')
     results = []
-    for name, func in CHECKS:
-        if only and not any(o in func.__name__ for o in only):
-            continue
-        _step(name, func, results)
+    try:
+        for sha, subject in series_commits():
+            git(TREE, 'checkout', '-q', '--detach', sha)
+            for name, func in CHECKS:
+                if only and not any(o in func.__name__ for o in only):
+                    continue
+                _step(name, func, results, subject)
+    finally:
+        git(TREE, 'checkout', '-q', 'master')
     write_summary(results)
-    return all(r['result'] == 'PASS' for r in results)
+    return all(r['result'] != 'FAIL' for r in results)
 
 
 def write_summary(results):
@@ -441,17 +565,23 @@ def write_summary(results):
             info = json.load(f)
     with open(os.path.join(RESULTS, 'summary.json'), 'w') as f:
         json.dump({'tree': info, 'checks': results}, f, indent=1)
-    out = ['Export of the Lustre change onto cinder %s' % VERSION, '']
+    out = ['Export of the Lustre series onto cinder %s' % VERSION, '']
+    for change in info.get('changes', []):
+        out += ['%s (%s)' % (change['format_patch'], change['stat'])]
     if info:
-        out += ['change:  %s' % info['format_patch'],
-                'stat:    %s' % info['stat'],
-                'export:  %.0f s' % info['seconds'], '']
+        out += ['export:  %.0f s' % info['seconds']]
     width = max(len(r['check']) for r in results)
+    change = None
     for r in results:
-        out.append('%-*s  %s  %6.0f s' % (width, r['check'], r['result'],
-                                          r['seconds']))
-    passed = sum(r['result'] == 'PASS' for r in results)
-    out += ['', '%d passed, %d failed' % (passed, len(results) - passed)]
+        if r['change'] != change:
+            change = r['change']
+            out += ['', change]
+        out.append('  %-*s  %s  %6.0f s' % (width, r['check'], r['result'],
+                                            r['seconds']))
+    counts = {k: sum(r['result'] == k for r in results)
+              for k in ('PASS', 'FAIL', 'SKIP')}
+    out += ['', '%(PASS)d passed, %(FAIL)d failed, %(SKIP)d skipped '
+            '(nothing to check)' % counts]
     text = '\n'.join(out) + '\n'
     with open(os.path.join(RESULTS, 'summary.txt'), 'w') as f:
         f.write(text)
@@ -635,6 +765,8 @@ def releasenotes_repo(source_root, notes, root):
 def check_releasenotes():
     notes = [os.path.join(TREE, f)
              for f in changed_files(r'^releasenotes/notes/.*\.yaml$')]
+    if not notes:
+        return None, 'no release note'
     root = releasenotes_repo(TREE, notes,
                              os.path.join(RESULTS, 'releasenotes-repo'))
     return build_releasenotes(root, os.path.join(RESULTS, 'releasenotes'))
@@ -658,7 +790,7 @@ CHECKS = [
     ('mypy (pyproject modules + ours)', check_mypy),
     ('docs build (subset, -W)', check_docs),
     ('release notes (reno lint + build, -W)', check_releasenotes),
-    ('unit tests (ours + remotefs/nfs/posix)', check_unit),
+    ('unit tests (changed modules + upstream neighbours)', check_unit),
     ('compliance tests', check_compliance),
 ]
 
