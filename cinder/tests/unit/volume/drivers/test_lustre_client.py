@@ -1809,6 +1809,11 @@ class LustreMounterTestCase(test.TestCase):
         lustre_client.os.stat.side_effect = stat
         self.host.stat_results = [TIMEOUT_EXIT] * 3
         self.mounter.ensure_mounted(SHARE)
+        # The mount was replaced without waiting for the stat threads; on
+        # a busy host the second may enter stat only now.
+        deadline = time.monotonic() + 10
+        while len(hung) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.assertEqual(2, len(hung))
         self.assertEqual(['stat'] * 3 + ['umount', 'mount'],
                          self.host.names())
