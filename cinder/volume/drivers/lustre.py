@@ -56,18 +56,11 @@ from cinder import utils
 from cinder.volume import configuration
 from cinder.volume.drivers import lustre_client
 from cinder.volume.drivers import lustre_images as images
+from cinder.volume.drivers import lustre_quota
 from cinder.volume.drivers import remotefs
 from cinder.volume import volume_utils
 
 LOG = logging.getLogger(__name__)
-
-# Project ids of volumes: derived from the volume id into a range clear of
-# the small ids operators hand out themselves and of Manila's default
-# range (10000-60000), then probed for collisions. 2^32 - 1 is invalid.
-_PROJECT_ID_MIN = 1 << 24
-_PROJECT_ID_MAX = (1 << 24) + (1 << 30) - 1
-_PROJECT_ID_LIMIT = (1 << 32) - 2
-_MANILA_PROJECT_IDS = (10000, 60000)
 
 lustre_opts = [
     cfg.StrOpt('lustre_shares_config',
@@ -145,9 +138,9 @@ lustre_opts = [
                      'shares where setting a limit fails are used '
                      'without quotas, with a warning at start-up.'),
     cfg.IntOpt('lustre_project_id_min',
-               default=_PROJECT_ID_MIN,
+               default=lustre_quota.PROJECT_ID_MIN,
                min=1,
-               max=_PROJECT_ID_LIMIT,
+               max=lustre_quota.PROJECT_ID_LIMIT,
                help='The lowest Lustre project id that lustre_project_quotas '
                     'gives a volume. Keep the range clear of the ids '
                     'others use on the same file systems: Manila\'s Lustre '
@@ -155,9 +148,9 @@ lustre_opts = [
                     'id that lfs quota shows in use anywhere on the file '
                     'system is never taken.'),
     cfg.IntOpt('lustre_project_id_max',
-               default=_PROJECT_ID_MAX,
+               default=lustre_quota.PROJECT_ID_MAX,
                min=1,
-               max=_PROJECT_ID_LIMIT,
+               max=lustre_quota.PROJECT_ID_LIMIT,
                help='The highest Lustre project id that '
                     'lustre_project_quotas gives a volume; see '
                     'lustre_project_id_min.'),
@@ -176,17 +169,9 @@ _BACKUP_VIEW_PREFIX = 'backup-vol-'
 
 _UUID_RE = '(?P<id>[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})'
 
-_PROJECT_ID_KEY = 'lustre_project_id'
 # A backup's copy of an encrypted volume is that volume's LUKS container;
 # the copy's own record has no key (BaseVD._create_temp_volume).
 _LUKS_COPY_KEY = 'lustre_luks_copy'
-_PROJECT_ID_PROBES = 32
-# The block limit the start-up probe sets on a scratch project id, in KiB.
-_PROBE_LIMIT_KIB = 1024
-# Room a quota leaves above an image's size for qcow2 metadata (L1/L2 and
-# refcount tables: well under 1/256 of the size) and small files (.info).
-_QUOTA_HEADROOM_RATIO = 256
-_QUOTA_HEADROOM_KIB = 1024
 
 
 def _check_file_name(volume_name: str, name: Any, directory: str) -> None:
@@ -261,8 +246,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 self.configuration.max_over_subscription_ratio,
                 supports_auto=False))
         self._share_objects: dict[str, lustre_client.LustreShare] = {}
-        # Shares whose file system enforces project quotas (do_setup).
-        self._quota_shares: set[str] = set()
+        self._quotas = lustre_quota.ProjectQuotas(
+            self._lfs, self.configuration, self._get_mount_point_for_share,
+            self.driver_prefix)
         self._pools: dict[str, lustre_client.LustrePool] = {}
         # Whether fallocate works, by share directory, once known.
         self._fallocate: dict[str, bool] = {}
@@ -296,7 +282,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._check_lfs_version()
         self.set_nas_security_options(self._is_voldb_empty_at_startup)
         self._warn_unused_ost_pools()
-        self._probe_project_quotas()
+        self._quotas.probe({share: self._share_objects[share].fsname
+                            for share in self._mounted_shares})
 
     def _check_lfs_version(self) -> None:
         """Refuse a Lustre client older than the oldest the driver reads."""
@@ -328,61 +315,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         if unused:
             LOG.warning('lustre_ost_pools names OST pools of file systems '
                         'that no share is on: %s', ', '.join(unused))
-
-    def _project_id_range(self) -> tuple[int, int]:
-        """The configured project ids: (lowest, highest)."""
-        low = self.configuration.lustre_project_id_min
-        high = self.configuration.lustre_project_id_max
-        if low > high:
-            raise exception.InvalidConfigurationValue(
-                option='lustre_project_id_min', value=low)
-        return low, high
-
-    def _probe_project_quotas(self) -> None:
-        """Find the mounted shares where the driver can set project quotas.
-
-        Probed once, at start-up, by setting and clearing a limit on an
-        unused project id: reading quotas proves neither that this host
-        may set them (root, nodemap rights) nor that the file system has
-        project quotas. Whether the servers enforce the limits is their
-        own setting, which no client can read. Shares that fail are used
-        without quotas rather than refused, with one warning naming them,
-        so that enabling the option never stops a backend; a share
-        mounted later is treated the same way.
-        """
-        self._quota_shares = set()
-        if not self.configuration.lustre_project_quotas:
-            return
-        low, high = self._project_id_range()
-        if low <= _MANILA_PROJECT_IDS[1] and high >= _MANILA_PROJECT_IDS[0]:
-            LOG.warning('Project ids %(low)d to %(high)d overlap the ids '
-                        'Manila\'s Lustre driver uses by default (%(m0)d '
-                        'to %(m1)d); ids in use are skipped, but an id '
-                        'Manila has chosen and not yet applied is not '
-                        'seen.', {'low': low, 'high': high,
-                                  'm0': _MANILA_PROJECT_IDS[0],
-                                  'm1': _MANILA_PROJECT_IDS[1]})
-        missing = []
-        for share in self._mounted_shares:
-            try:
-                project_id = self._probe_project_quota(
-                    self._get_mount_point_for_share(share),
-                    self._share_objects[share].fsname)
-            except (putils.ProcessExecutionError,
-                    lustre_client.LustreException) as exc:
-                missing.append('%s (%s)' % (
-                    share, getattr(exc, 'stderr', None) or exc))
-                continue
-            LOG.info('Lustre share %(share)s: set and cleared a limit on '
-                     'project %(id)d; volumes get project quotas there, '
-                     'enforced if the servers\' quota_slave.enabled '
-                     'contains p.', {'share': share, 'id': project_id})
-            self._quota_shares.add(share)
-        if missing:
-            LOG.warning('lustre_project_quotas is set, but these shares '
-                        'have no project quota: %s. Their volumes are '
-                        'created without a per-volume limit.',
-                        '; '.join(missing))
 
     def check_for_setup_error(self) -> None:
         if not self._mounted_shares:
@@ -732,7 +664,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             'QoS_support': False,
             'lustre_fsname': self._share_objects[pool.share].fsname,
             'lustre_ost_pool': pool.ost_pool,
-            'lustre_project_quotas': pool.share in self._quota_shares,
+            'lustre_project_quotas': pool.share in self._quotas.shares,
             'lustre_stripe_count': defaults and defaults.stripe_count,
             'lustre_stripe_size': defaults and defaults.stripe_size,
             'lustre_layout': defaults and defaults.describe(),
@@ -886,7 +818,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             with excutils.save_and_reraise_exception():
                 # The file did not exist before: whatever is there is ours.
                 self._delete_if_present(path)
-                self._release_project_quota(volume)
+                self._quotas.release(volume)
         self._save_volume_format(volume, volume_format)
 
     def _create_volume_file(self, volume: objects.Volume, path: str) -> str:
@@ -1055,7 +987,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         for path in self._volume_files(volume):
             LOG.debug('Deleting %s', path)
             self._delete(path)
-        self._release_project_quota(volume)
+        self._quotas.release(volume)
 
     def _qemu_img_info(self, path: str, volume_name: Optional[str],
                        img_format: Optional[str] = None
@@ -1085,136 +1017,23 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     # Project quotas
     # ------------------------------------------------------------------
 
-    @staticmethod
-    def _get_project_id(volume: objects.Volume) -> Optional[int]:
-        with volume.obj_as_admin():
-            value = (volume.admin_metadata or {}).get(_PROJECT_ID_KEY)
-        return int(value) if value is not None else None
-
-    def _quota_limit_kib(self, volume: objects.Volume, size_gb: int) -> int:
-        """The block limit of a volume's project: its size per image.
-
-        A volume without snapshots may use its size (a qcow2 file cannot
-        grow past it). Each snapshot adds an overlay that can itself grow
-        to the volume's size while the images below it stay, so the limit
-        rises by the volume's size per snapshot: snapshots count against
-        the volume's own project, never against other volumes, and are
-        not exempt (an exempt overlay could fill the file system).
-        """
-        info = self._read_info_file(self._local_path_volume_info(volume),
-                                    empty_if_missing=True)
-        images = max(len(info), 1)
-        per_image = size_gb * units.Gi // units.Ki
-        return images * (per_image + per_image // _QUOTA_HEADROOM_RATIO +
-                         _QUOTA_HEADROOM_KIB)
-
     def _apply_project_quota(self, volume: objects.Volume,
                              size_gb: Optional[int] = None) -> None:
-        """Give the volume's files its project id and limit to its size.
+        """Limit the volume's project to its size, and tag its files.
 
         Called after every operation that adds, removes or grows the
-        volume's files (create, snapshot, extend, revert), so that new
-        overlays and the rewritten .info file carry the project id. The
-        limit is set before the files are tagged, so their usage is never
-        counted without it.
+        volume's files, so that new overlays and the rewritten .info file
+        carry the project id.
         """
-        if volume.provider_location not in self._quota_shares:
+        share = volume.provider_location
+        if share not in self._quotas.shares:
             return
-        mount_point = self._get_mount_point_for_share(
-            volume.provider_location)
-        limit = self._quota_limit_kib(volume, size_gb or volume.size)
-        project_id = self._get_project_id(volume)
-        if project_id is None:
-            project_id = self._allocate_project_id(
-                volume, mount_point,
-                self._share_objects[volume.provider_location].fsname, limit)
-        else:
-            self._lfs.setquota(mount_point, project_id, limit)
+        info = self._read_info_file(self._local_path_volume_info(volume),
+                                    empty_if_missing=True)
+        project_id = self._quotas.apply(
+            volume, self._share_objects[share].fsname,
+            lustre_quota.limit_kib(size_gb or volume.size, len(info)))
         self._lfs.set_project(self._volume_files(volume), project_id)
-
-    def _free_project_id(self, mount_point: str, seed: int) -> int:
-        """The first id from seed on, in the range, that nobody uses.
-
-        ``lfs quota`` reports an id's usage and limits on the whole file
-        system, whatever directory its files are in: files or limits of
-        another volume, of Manila or of anyone else make it taken. An id
-        whose only limits are the default project quota is free.
-        """
-        low, high = self._project_id_range()
-        span = high - low + 1
-        defaults = self._lfs.quota_defaults(mount_point)
-        for offset in range(min(_PROJECT_ID_PROBES, span)):
-            project_id = low + (seed + offset) % span
-            if not self._lfs.quota(mount_point, project_id).taken(defaults):
-                return project_id
-            LOG.debug('Project id %d is in use; trying the next one.',
-                      project_id)
-        raise lustre_client.LustreException(msg=_(
-            'no free project id among %(count)d candidates from %(id)d') % {
-            'count': min(_PROJECT_ID_PROBES, span),
-            'id': low + seed % span})
-
-    @coordination.synchronized('{self.driver_prefix}-project-{fsname}')
-    def _probe_project_quota(self, mount_point: str, fsname: str) -> int:
-        """Set and clear a limit on a free id, from the top of the range."""
-        low, high = self._project_id_range()
-        project_id = self._free_project_id(mount_point, high - low)
-        self._lfs.setquota(mount_point, project_id, _PROBE_LIMIT_KIB)
-        try:
-            quota = self._lfs.quota(mount_point, project_id)
-        finally:
-            self._lfs.setquota(mount_point, project_id, 0)
-        if quota.block_hard != _PROBE_LIMIT_KIB:
-            raise lustre_client.LustreException(msg=_(
-                'lfs quota shows a block limit of %(found)dK for project '
-                '%(id)d after lfs setquota set %(set)dK') % {
-                'found': quota.block_hard, 'id': project_id,
-                'set': _PROBE_LIMIT_KIB})
-        return project_id
-
-    @coordination.synchronized('{self.driver_prefix}-project-{fsname}')
-    def _allocate_project_id(self, volume: objects.Volume, mount_point: str,
-                             fsname: str, limit_kib: int) -> int:
-        """Choose a free project id for a volume, set its limit, record it.
-
-        The id starts from the first 32 bits of the volume's UUID, mapped
-        into the configured range, and moves on to the next id while the
-        id is taken: two volumes whose UUIDs map to the same id, or a
-        project of someone else, are detected rather than shared. The
-        limit is set under a lock per file system, so a concurrent
-        allocation sees the id as taken; the id is then kept in the
-        volume's admin metadata and never derived again.
-        """
-        project_id = self._free_project_id(
-            mount_point, int(volume.id.replace('-', '')[:8], 16))
-        self._lfs.setquota(mount_point, project_id, limit_kib)
-        volume.admin_metadata[_PROJECT_ID_KEY] = str(project_id)
-        with volume.obj_as_admin():
-            volume.save()
-        LOG.debug('Volume %(vol)s has project id %(id)d.',
-                  {'vol': volume.id, 'id': project_id})
-        return project_id
-
-    def _release_project_quota(self, volume: objects.Volume) -> None:
-        """Remove the limit of the volume's project, freeing its id.
-
-        A failure only leaves an unused limit behind, which allocation
-        skips as in use: it is logged, not raised, so that deleting the
-        volume goes on.
-        """
-        project_id = self._get_project_id(volume)
-        if project_id is None:
-            return
-        mount_point = self._get_mount_point_for_share(
-            volume.provider_location)
-        try:
-            self._lfs.setquota(mount_point, project_id, 0)
-        except (putils.ProcessExecutionError,
-                lustre_client.LfsNotInstalled) as exc:
-            LOG.warning('Could not remove the quota of project %(id)d of '
-                        'volume %(vol)s: %(err)s',
-                        {'id': project_id, 'vol': volume.id,
-                         'err': getattr(exc, 'stderr', None) or exc})
 
     # ------------------------------------------------------------------
     # Retype
@@ -2216,4 +2035,4 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def unmanage(self, volume: objects.Volume) -> None:
         """Leave the files, but lift the limit of the volume's project."""
-        self._release_project_quota(volume)
+        self._quotas.release(volume)
