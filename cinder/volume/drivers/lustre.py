@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-import dataclasses
 import json
 import math
 import os
@@ -43,7 +42,6 @@ from oslo_utils import units
 if typing.TYPE_CHECKING:
     from oslo_utils import imageutils
 
-from cinder.common import constants
 from cinder import context
 from cinder import coordination
 from cinder import exception
@@ -56,6 +54,7 @@ from cinder import utils
 from cinder.volume import configuration
 from cinder.volume.drivers import lustre_client
 from cinder.volume.drivers import lustre_images as images
+from cinder.volume.drivers import lustre_pools
 from cinder.volume.drivers import lustre_quota
 from cinder.volume.drivers import remotefs
 from cinder.volume import volume_utils
@@ -195,6 +194,7 @@ def _check_file_name(volume_name: str, name: Any, directory: str) -> None:
 @interface.volumedriver
 class LustreDriver(remotefs.RevertToSnapshotMixin,
                    remotefs.RemoteFSManageableVolumesMixin,
+                   lustre_pools.LustrePoolsMixin,
                    remotefs.RemoteFSSnapDriverDistributed):
     """Cinder volume driver for Lustre shares.
 
@@ -249,7 +249,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._quotas = lustre_quota.ProjectQuotas(
             self._lfs, self.configuration, self._get_mount_point_for_share,
             self.driver_prefix)
-        self._pools: dict[str, lustre_client.LustrePool] = {}
+        self._pools: dict[str, lustre_pools.LustrePool] = {}
         # Whether fallocate works, by share directory, once known.
         self._fallocate: dict[str, bool] = {}
 
@@ -263,7 +263,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """The ``lustre:`` extra specs, for ``cinder get-capabilities``."""
         properties: dict = {}
         for key, title, description, kind, bounds in (
-                lustre_client.SPEC_PROPERTIES):
+                lustre_pools.SPEC_PROPERTIES):
             self._set_property(properties, key, title, description, kind,
                                **bounds)
         return properties, self.driver_prefix
@@ -304,18 +304,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'min': lustre_client.format_version(
                     lustre_client.MIN_VERSION)})
 
-    def _warn_unused_ost_pools(self) -> None:
-        """Name the OST pools no share offers, once, at start-up.
-
-        The shares file is read again on every stats refresh, so the
-        check lives here rather than where the pools are built.
-        """
-        unused = lustre_client.unused_ost_pools(
-            self._share_objects.values(), self.configuration.lustre_ost_pools)
-        if unused:
-            LOG.warning('lustre_ost_pools names OST pools of file systems '
-                        'that no share is on: %s', ', '.join(unused))
-
     def check_for_setup_error(self) -> None:
         if not self._mounted_shares:
             raise lustre_client.LustreNoSharesMounted()
@@ -330,7 +318,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                        for address, (_share, options) in parsed.items()}
         self._share_objects = {address: share
                                for address, (share, _opts) in parsed.items()}
-        self._pools = lustre_client.make_pools(
+        self._pools = lustre_pools.make_pools(
             self._share_objects.values(),
             self.configuration.lustre_ost_pools)
         LOG.debug('Lustre shares loaded: %s', self.shares)
@@ -368,315 +356,12 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                             'documentation.')
 
     # ------------------------------------------------------------------
-    # Pools and capacity
-    # ------------------------------------------------------------------
-
-    def _pools_of_share(self, share: str) -> list[lustre_client.LustrePool]:
-        return [pool for pool in self._pools.values() if pool.share == share]
-
-    @staticmethod
-    def _pool_name_of(volume: Any) -> Optional[str]:
-        """The pool in a volume's host; clones' stand-ins have no host."""
-        host = getattr(volume, 'host', None)
-        return volume_utils.extract_host(host, level='pool') if host else None
-
-    def _pool_of_volume(self, volume: Any
-                        ) -> Optional[lustre_client.LustrePool]:
-        """The pool a volume lives in, from its host (or its share)."""
-        name = self._pool_name_of(volume)
-        if name in self._pools:
-            return self._pools[name]
-        share_pools = self._pools_of_share(volume.provider_location)
-        return share_pools[0] if share_pools else None
-
-    def _get_available_capacity(self, share: str,
-                                ost_pool: Optional[str] = None
-                                ) -> tuple[int, int]:
-        """Return (available, total) bytes of a share or of an OST pool."""
-        df = self._df(share, ost_pool)
-        return df.available, df.total
-
-    def _df(self, share: str,
-            ost_pool: Optional[str] = None) -> lustre_client.LfsDf:
-        """The capacity of a share or of an OST pool, in bytes.
-
-        ``lfs df`` counts the OSTs only, the space volume data lives in
-        (df(1) would mix in the metadata targets), and with ``--pool``
-        only the pool's OSTs, in one call. Without lfs, a share falls
-        back to df; an OST pool cannot.
-        """
-        mount_point = self._get_mount_point_for_share(share)
-        if self._lfs_available:
-            fsname = self._share_objects[share].fsname
-            try:
-                df = self._lfs.df(mount_point, fsname, ost_pool)
-                missing = [] if ost_pool else df.missing_osts
-                if missing or df.failed:
-                    LOG.warning('lfs df for %(share)s does not report '
-                                '%(osts)s (inactive, unreachable or '
-                                'failing): the capacity reported leaves '
-                                'them out.',
-                                {'share': share,
-                                 'osts': ', '.join([*missing, *df.failed])})
-                return df
-            except lustre_client.LfsNotInstalled:
-                LOG.warning('The lfs command is not installed: capacity of '
-                            'Lustre shares comes from df, which includes '
-                            'metadata targets.')
-                self._lfs_available = False
-        if ost_pool:
-            raise lustre_client.LustreException(msg=_(
-                'the capacity of OST pool %s needs the lfs command')
-                % ost_pool)
-        available, total = super()._get_available_capacity(share)
-        return lustre_client.LfsDf(total, available)
-
-    def _provisioned_hosts(self) -> set[str]:
-        """The hosts whose volumes count in the pools' provisioned capacity.
-
-        A service counts its own volumes. In a cluster, every service
-        counts those of every host that is or was in the cluster (a host
-        taken out leaves its volumes on the shares), so that the pools
-        report the same figures whichever service sends them. The sums
-        are made host by host: the database's sum for a host uses an
-        index, while its only sum for a cluster (get_volume_summary) also
-        reads the metadata of every volume of the deployment.
-        """
-        hosts = {self.host}
-        if self.cluster_name:
-            services = objects.ServiceList.get_all(
-                context.get_admin_context(),
-                filters={'cluster_name': self.cluster_name,
-                         'binary': constants.VOLUME_BINARY,
-                         'read_deleted': 'yes'})
-            hosts.update(service.host for service in services)
-        return hosts
-
-    def _get_provisioned_capacity(self, pool_name: Optional[str] = None,
-                                  hosts: Optional[set[str]] = None) -> float:
-        """GiB provisioned in a pool: its volumes and their snapshots.
-
-        Sizes are summed by the database, which keeps a stats refresh free
-        of any walk over volume files, however many volumes the share
-        holds. A snapshot counts its volume's size, as Cinder's quotas
-        count it and as LVM counts its snapshot volumes: its overlay can
-        grow to that size, and the volume's project quota lets it.
-        """
-        ctxt = context.get_admin_context()
-        size_gb = 0
-        for host in sorted(hosts or self._provisioned_hosts()):
-            pool_host = volume_utils.append_host(host, pool_name)
-            size_gb += self.db.volume_data_get_for_host(ctxt, pool_host)[1]
-            size_gb += self.db.get_snapshot_summary(
-                ctxt, False, filters={'host': pool_host})[1]
-        return float(size_gb)
-
-    def _get_capacity_info(self, pool_name: str,
-                           hosts: Optional[set[str]] = None
-                           ) -> tuple[float, float, float]:
-        """Return (total, available, provisioned) bytes of a pool."""
-        pool = self._pools[pool_name]
-        available, total = self._get_available_capacity(pool.share,
-                                                        pool.ost_pool)
-        provisioned = self._get_provisioned_capacity(pool_name,
-                                                     hosts) * units.Gi
-        return float(total), float(available), provisioned
-
-    def _is_pool_eligible(self, pool_name: str, size_gb: int,
-                          thick: bool = False) -> bool:
-        """Whether the pool can take size_gb more without over-filling."""
-        return self._fits(pool_name, self._get_capacity_info(pool_name),
-                          size_gb, thick)
-
-    def _fits(self, pool_name: str, capacity: tuple[float, float, float],
-              size_gb: int, thick: bool) -> bool:
-        """Whether size_gb more fit in a pool of this capacity.
-
-        The checks the scheduler makes, for the driver's own choices (no
-        pool in the volume's host, extend) and as a last check of its
-        choice. A thin volume needs room in the over-subscribed capacity
-        beyond what is provisioned; a thick one is preallocated, so it
-        needs real free space, beyond the reserved part.
-        """
-        total, available, provisioned = capacity
-        if not total:
-            return False
-        reserved = total * self.reserved_percentage / 100.0
-        if total - available > total - reserved:
-            LOG.debug('%s is not eligible: used ratio exceeded.', pool_name)
-            return False
-        if thick:
-            room = available - reserved
-        else:
-            room = total * self.max_over_subscription_ratio - provisioned
-        if room < size_gb * units.Gi:
-            LOG.debug('%(pool)s is not eligible: not enough room for a '
-                      '%(prov)s %(size)sG.', {
-                          'pool': pool_name, 'size': size_gb,
-                          'prov': 'thick' if thick else 'thin'})
-            return False
-        return True
-
-    def _find_share(self, volume: objects.Volume) -> str:
-        """Return the share of the pool the scheduler chose, if it fits.
-
-        Without a pool in the volume's host (legacy volumes), choose the
-        eligible pool with the least space provisioned. The capacity of
-        each pool is read once.
-        """
-        if not self._mounted_shares:
-            raise lustre_client.LustreNoSharesMounted()
-        name = volume_utils.extract_host(volume.host, level='pool')
-        mounted = [pool.name for pool in self._pools.values()
-                   if pool.share in self._mounted_shares]
-        candidates = [name] if name in mounted else mounted
-        thick = self._is_thick(volume)
-        hosts = self._provisioned_hosts()
-        capacity = {}
-        for pool in candidates:
-            total, available, provisioned = self._get_capacity_info(pool,
-                                                                    hosts)
-            # The scheduler records the volume, with its pool in its host,
-            # before the driver creates it: the sums count it already.
-            if volume.host in {volume_utils.append_host(host, pool)
-                               for host in hosts}:
-                provisioned -= volume.size * units.Gi
-            capacity[pool] = (total, available, provisioned)
-        eligible = [pool for pool in candidates
-                    if self._fits(pool, capacity[pool], volume.size, thick)]
-        if not eligible:
-            raise lustre_client.LustreNoSuitableShareFound(
-                volume_size=volume.size)
-        chosen = min(eligible, key=lambda pool: capacity[pool][2])
-        LOG.debug('Selected Lustre pool %(pool)s for volume %(vol)s.',
-                  {'pool': chosen, 'vol': volume.id})
-        return self._pools[chosen].share
-
-    def _update_volume_stats(self) -> None:
-        """Report one pool per mounted share, or per exposed OST pool.
-
-        A share or OST pool whose capacity cannot be read is left out of
-        this report, with a warning, rather than failing the others (and,
-        at start-up, the service). The back end's totals count each OST
-        once, however many shares or OST pools report it.
-        """
-        self._ensure_shares_mounted()
-        hosts = self._provisioned_hosts()
-        pools = []
-        reports = []
-        for share in self._mounted_shares:
-            defaults = self._stripe_defaults(share)
-            for pool in self._existing_pools(share):
-                try:
-                    df = self._df(pool.share, pool.ost_pool)
-                except (putils.ProcessExecutionError, OSError,
-                        lustre_client.LustreException) as exc:
-                    LOG.warning('Leaving pool %(pool)s out of the stats: '
-                                '%(err)s', {'pool': pool.name,
-                                            'err': getattr(exc, 'stderr',
-                                                           None) or exc})
-                    continue
-                pools.append(
-                    self._get_pool_stats(pool, defaults, df, hosts))
-                reports.append((self._share_objects[share], df))
-        total, free = lustre_client.backend_capacity(reports)
-        backend_name = self.configuration.safe_get('volume_backend_name')
-        self._stats = {
-            'volume_backend_name': backend_name or self.volume_backend_name,
-            'vendor_name': self.vendor_name,
-            'driver_version': self.get_version(),
-            'storage_protocol': constants.LUSTRE,
-            'total_capacity_gb': round(total / units.Gi, 2),
-            'free_capacity_gb': round(free / units.Gi, 2),
-            'sparse_copy_volume': True,
-            # A clone is a file copy into its own pool: see _clone_share.
-            'clone_across_pools': True,
-            'pools': pools,
-        }
-
-    def _existing_pools(self, share: str) -> list[lustre_client.LustrePool]:
-        """The pools of a share, but OST pools its file system lacks.
-
-        ``lfs df --pool`` reports an OST pool that does not exist (a typo
-        in lustre_ost_pools) as empty, and lfs setstripe may put files
-        of such a pool on any OST: it is left out, with an error.
-        """
-        pools = self._pools_of_share(share)
-        if not self._lfs_available or not any(pool.ost_pool
-                                              for pool in pools):
-            return pools
-        try:
-            existing = self._lfs.pools(self._get_mount_point_for_share(share))
-        except (putils.ProcessExecutionError,
-                lustre_client.LfsNotInstalled) as exc:
-            LOG.warning('Could not list the OST pools of %(share)s: '
-                        '%(err)s', {'share': share, 'err': exc})
-            return []
-        missing = sorted(pool.ost_pool for pool in pools
-                         if pool.ost_pool and pool.ost_pool not in existing)
-        if missing:
-            LOG.error('lustre_ost_pools names OST pools that the file '
-                      'system of %(share)s does not have (lfs pool_list): '
-                      '%(pools)s; they are not reported.',
-                      {'share': share, 'pools': ', '.join(missing)})
-        return [pool for pool in pools
-                if not pool.ost_pool or pool.ost_pool in existing]
-
-    def _stripe_defaults(self, share: str
-                         ) -> Optional[lustre_client.DefaultLayout]:
-        """The default layout of a share's directory, or None unknown.
-
-        One ``lfs getstripe -d`` per share and refresh: volume types
-        without layout specs get this layout, so the scheduler and
-        operators can see it. It is information only; failing to read it
-        must not drop the pool from the stats.
-        """
-        if not self._lfs_available:
-            return None
-        try:
-            return self._lfs.stripe_defaults(
-                self._get_mount_point_for_share(share))
-        except (putils.ProcessExecutionError,
-                lustre_client.LustreException) as exc:
-            LOG.debug('Could not read the default layout of %(share)s: '
-                      '%(err)s', {'share': share, 'err': exc})
-            return None
-
-    def _get_pool_stats(self, pool: lustre_client.LustrePool,
-                        defaults: Optional[lustre_client.DefaultLayout],
-                        df: lustre_client.LfsDf,
-                        hosts: Optional[set[str]] = None) -> dict[str, Any]:
-        total, available = float(df.total), float(df.available)
-        provisioned = self._get_provisioned_capacity(pool.name,
-                                                     hosts) * units.Gi
-        return {
-            'pool_name': pool.name,
-            'total_capacity_gb': round(total / units.Gi, 2),
-            'free_capacity_gb': round(available / units.Gi, 2),
-            'provisioned_capacity_gb': round(provisioned / units.Gi, 2),
-            'reserved_percentage': self.reserved_percentage,
-            'max_over_subscription_ratio': self.max_over_subscription_ratio,
-            'thin_provisioning_support': True,
-            'thick_provisioning_support': True,
-            'multiattach': True,
-            'online_extend_support': False,
-            'sparse_copy_volume': True,
-            'QoS_support': False,
-            'lustre_fsname': self._share_objects[pool.share].fsname,
-            'lustre_ost_pool': pool.ost_pool,
-            'lustre_project_quotas': pool.share in self._quotas.shares,
-            'lustre_stripe_count': defaults and defaults.stripe_count,
-            'lustre_stripe_size': defaults and defaults.stripe_size,
-            'lustre_layout': defaults and defaults.describe(),
-        }
-
-    # ------------------------------------------------------------------
     # Volume files
     # ------------------------------------------------------------------
 
     @staticmethod
     def _extra_specs(volume_type: Any) -> dict:
-        return (volume_type.extra_specs or {}) if volume_type else {}
+        return (volume_type['extra_specs'] or {}) if volume_type else {}
 
     def _provisioning(self, specs: dict) -> str:
         """'thin' or 'thick', from extra specs or the default option."""
@@ -766,30 +451,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                                     empty_if_missing=True)
         return self._reader.chain(self._local_volume_dir(volume),
                                   volume.name, info, self._base_image(volume))
-
-    def _layout(self, volume: objects.Volume) -> lustre_client.Layout:
-        """The layout of a volume's files: its type's, in its OST pool."""
-        return self._layout_of(self._extra_specs(volume.volume_type),
-                               self._pool_name_of(volume))
-
-    def _layout_of(self, specs: dict, pool_name: Optional[str]
-                   ) -> lustre_client.Layout:
-        """The layout that extra specs give files in a Cinder pool.
-
-        A type that names another OST pool than the Cinder pool the
-        scheduler chose contradicts that choice and is refused.
-        """
-        layout = lustre_client.Layout.from_extra_specs(specs)
-        pool = self._pools.get(pool_name or '')
-        if not pool or not pool.ost_pool:
-            return layout
-        if layout.pool and layout.pool != pool.ost_pool:
-            raise exception.InvalidVolumeType(reason=_(
-                'extra spec %(spec)s=%(type_pool)s contradicts the OST pool '
-                'of Cinder pool %(pool)s') % {
-                'spec': lustre_client.SPEC_OST_POOL,
-                'type_pool': layout.pool, 'pool': pool.name})
-        return dataclasses.replace(layout, pool=pool.ost_pool)
 
     def _create_new_file(self, path: str,
                          layout: lustre_client.Layout) -> None:
@@ -1045,30 +706,26 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                ) -> tuple[bool, Optional[dict]]:
         """Move a volume's files to the layout of a new type, in place.
 
-        Only the ``lustre:`` layout specs (and QoS specs, which the driver
-        does not enforce) may change: anything else, or another pool,
-        returns False so that Cinder migrates the volume generically.
-        ``lfs migrate`` rewrites the base file and every snapshot overlay
-        and blocks access to each while it copies, so an attached volume
-        is refused rather than freezing its guest. So is a copy the pool
-        has no room for; and a sparse file where lfs migrate (before 2.15)
-        would fill its holes is left to Cinder's generic migration.
+        Anything but a change of ``lustre:`` layout specs (or of QoS specs,
+        which the driver does not enforce) returns False: Cinder then
+        migrates the volume generically.
         """
         if not self._retype_in_place(volume, new_type, diff, host):
             return False, None
-        if self._is_multiattach_type(new_type):
+        if self._extra_specs(new_type).get('multiattach') == '<is> True':
             self._make_one_raw_file(volume)
-        changed = [key for key in diff.get('extra_specs') or {}
-                   if key.startswith(lustre_client.SPEC_PREFIX)]
-        if not changed:
+        if not any(key.startswith(lustre_pools.SPEC_PREFIX)
+                   for key in diff.get('extra_specs') or {}):
             return True, None
         if self._is_volume_attached(volume):
+            # lfs migrate blocks access to each file while it copies it.
             raise exception.InvalidVolume(reason=_(
                 'volume %s is attached: lfs migrate would block its guest '
                 'while it rewrites the files; detach it to change its '
                 'Lustre layout') % volume.id)
-        layout: Optional[lustre_client.Layout] = self._layout_of(
-            new_type['extra_specs'] or {}, self._pool_name_of(volume))
+        # Bad extra specs are refused before anything is touched.
+        layout: Optional[lustre_client.Layout] = self._layout(volume,
+                                                              new_type)
         self._ensure_share_mounted(volume.provider_location)
         layout = layout or self._default_layout(volume.provider_location)
         paths = self._volume_images(volume)
@@ -1082,15 +739,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _can_migrate(self, volume: objects.Volume, paths: list[str],
                      layout: lustre_client.Layout) -> bool:
-        """Whether lfs migrate can rewrite the files, room and holes kept.
-
-        lfs migrate writes a second copy of each file before it drops the
-        first: the largest copy must fit in the space of the new layout.
-        Before 2.15 it writes every hole, so a sparse file would become
-        as large as the volume: those are left to a generic migration.
-        """
+        """Whether lfs migrate can rewrite the files, room and holes kept."""
         stats = [os.stat(path) for path in paths]
         keeps_holes = self._lfs.migrate_keeps_holes
+        # Before 2.15 lfs migrate writes every hole: a sparse file would
+        # become as large as the volume.
         if not keeps_holes and any(st.st_blocks * 512 < st.st_size
                                    for st in stats):
             LOG.info('Volume %(vol)s has sparse files and lfs %(version)s '
@@ -1100,6 +753,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                          'version': lustre_client.format_version(
                              self._lfs.version())})
             return False
+        # lfs migrate writes a second copy of each file before it drops
+        # the first: the largest copy must fit in the new layout's space.
         needed = max(st.st_blocks * 512 if keeps_holes else st.st_size
                      for st in stats)
         pools = layout.pools()
@@ -1121,26 +776,20 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 volume_utils.extract_host(host['host'], level='pool') !=
                 self._pool_name_of(volume)):
             return False
-        old_specs = self._extra_specs(volume.volume_type)
         for key in diff.get('extra_specs') or {}:
             # Any volume can become multiattach: see _make_one_raw_file.
-            if key.startswith(lustre_client.SPEC_PREFIX) or \
+            if key.startswith(lustre_pools.SPEC_PREFIX) or \
                     key == 'multiattach':
                 continue
             # provisioning:type may go from unset to its default.
             if key != 'provisioning:type' or (
-                    self._provisioning(old_specs) !=
-                    self._provisioning(new_type['extra_specs'] or {})):
+                    self._provisioning(self._extra_specs(volume.volume_type))
+                    != self._provisioning(self._extra_specs(new_type))):
                 LOG.debug('Retype of volume %(vol)s changes %(key)s: '
                           'it needs a migration.',
                           {'vol': volume.id, 'key': key})
                 return False
         return True
-
-    @staticmethod
-    def _is_multiattach_type(volume_type: Any) -> bool:
-        return (volume_type['extra_specs'] or {}).get(
-            'multiattach') == '<is> True'
 
     def _make_one_raw_file(self, volume: objects.Volume) -> None:
         """Rewrite a volume as the one raw file that guests can share.
@@ -1182,19 +831,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 self._delete(old)
         self._save_volume_format(volume, 'raw')
         self._apply_project_quota(volume)
-
-    def _default_layout(self, share: str) -> Optional[lustre_client.Layout]:
-        """The share directory's default layout, for a type without one.
-
-        A volume retyped to a type without layout specs gets the layout a
-        new volume of that type would get: the directory's default, every
-        component of it. None where lfs migrate options cannot express it
-        (data on MDT, mirrors...): a generic migration writes a new file,
-        which gets it.
-        """
-        defaults = self._lfs.stripe_defaults(
-            self._get_mount_point_for_share(share))
-        return defaults.layout() if defaults else None
 
     def _volume_images(self, volume: objects.Volume) -> list[str]:
         """The volume's image files, each checked before lfs migrates it."""

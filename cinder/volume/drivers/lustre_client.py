@@ -1317,15 +1317,6 @@ class Lfs:
         return None
 
 
-# Extra specs of volume types that set the Lustre layout of volume files.
-SPEC_PREFIX = 'lustre:'
-SPEC_STRIPE_COUNT = 'lustre:stripe_count'
-SPEC_STRIPE_SIZE = 'lustre:stripe_size'
-SPEC_OST_POOL = 'lustre:ost_pool'
-SPEC_LAYOUT = 'lustre:layout'
-_LAYOUT_SPECS = (SPEC_STRIPE_COUNT, SPEC_STRIPE_SIZE, SPEC_OST_POOL,
-                 SPEC_LAYOUT)
-
 STRIPE_SIZE_UNIT = 64 * 1024
 # The most OSTs a file can be striped over (LOV_MAX_STRIPE_COUNT).
 MAX_STRIPE_COUNT = 2000
@@ -1389,6 +1380,11 @@ def parse_stripe_size(text: str) -> int:
     if size >= 4 * 1024 ** 3:
         raise ValueError(_("stripe size '%s' is not below 4G") % text)
     return size
+
+
+def is_fsname(text: str) -> bool:
+    """Whether text is a Lustre file system name: 1 to 8 of [A-Za-z0-9_-]."""
+    return bool(re.match('^%s$' % _FSNAME, text))
 
 
 def parse_pool_name(text: str) -> str:
@@ -1471,37 +1467,6 @@ class Layout:
         return frozenset(pool for pool in (
             self.pool, *(c.pool for c in self.components)) if pool)
 
-    @classmethod
-    def from_extra_specs(cls, specs: dict[str, str]) -> 'Layout':
-        """Build a layout from ``lustre:`` extra specs; the rest is ignored.
-
-        :raises: exception.InvalidVolumeType naming the spec that is wrong
-        """
-        values = {}
-        for key, value in specs.items():
-            if not key.startswith(SPEC_PREFIX):
-                continue
-            try:
-                if key not in _LAYOUT_SPECS:
-                    raise ValueError(_('unknown Lustre extra spec; known: '
-                                       '%s') % ', '.join(_LAYOUT_SPECS))
-                values[key] = _SPEC_PARSERS[key](str(value).strip())
-            except ValueError as exc:
-                raise exception.InvalidVolumeType(reason=_(
-                    'extra spec %(key)s=%(value)s: %(error)s') % {
-                    'key': key, 'value': value, 'error': exc})
-        if SPEC_LAYOUT in values and (SPEC_STRIPE_COUNT in values or
-                                      SPEC_STRIPE_SIZE in values):
-            raise exception.InvalidVolumeType(reason=_(
-                'extra spec %(layout)s cannot be combined with '
-                '%(count)s or %(size)s: give the stripes per component') % {
-                'layout': SPEC_LAYOUT, 'count': SPEC_STRIPE_COUNT,
-                'size': SPEC_STRIPE_SIZE})
-        return cls(stripe_count=values.get(SPEC_STRIPE_COUNT),
-                   stripe_size=values.get(SPEC_STRIPE_SIZE),
-                   pool=values.get(SPEC_OST_POOL),
-                   components=values.get(SPEC_LAYOUT, ()))
-
     def setstripe_args(self) -> list[str]:
         """The ``lfs setstripe``/``lfs migrate`` options of this layout."""
         args: list[str] = []
@@ -1525,86 +1490,6 @@ class Layout:
         return args
 
 
-_SPEC_PARSERS: dict[str, Callable[[str], Any]] = {
-    SPEC_STRIPE_COUNT: parse_stripe_count,
-    SPEC_STRIPE_SIZE: parse_stripe_size,
-    SPEC_OST_POOL: parse_pool_name,
-    SPEC_LAYOUT: parse_pfl,
-}
-
-# What ``cinder get-capabilities`` shows of the extra specs: key, title,
-# description, JSON schema type and its bounds (BaseVD._set_property).
-SPEC_PROPERTIES: tuple[tuple[str, str, str, str, dict[str, int]], ...] = (
-    (SPEC_STRIPE_COUNT, 'Stripe count',
-     _('Number of OSTs each volume file is striped over: 1 to 2000, or -1 '
-       'for all OSTs (of the OST pool).'),
-     'integer', {'minimum': -1, 'maximum': MAX_STRIPE_COUNT}),
-    (SPEC_STRIPE_SIZE, 'Stripe size',
-     _('Bytes written to one OST before the next: bytes or a number with '
-       'K, M or G (powers of 1024), a multiple of 64K below 4G.'),
-     'string', {}),
-    (SPEC_OST_POOL, 'OST pool',
-     _('OST pool the volume files are allocated from: 1 to 15 letters, '
-       "digits, '_' or '-'; it must exist on the file system."),
-     'string', {}),
-    (SPEC_LAYOUT, 'Progressive file layout',
-     _('Progressive file layout END:COUNT[:SIZE],... ending at -1, for '
-       'example 64M:1,1G:4:4M,-1:-1; each END a multiple of its SIZE (of '
-       '1M without one). Not with stripe_count or stripe_size.'),
-     'string', {}),
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class LustrePool:
-    """A Cinder pool: a share, or one OST pool of a share.
-
-    ``name`` is what the scheduler sees: the share's path in Lustre
-    (testfs/cinder), followed by '.' and the OST pool (testfs/cinder.ssd)
-    when the pool is an OST pool.
-    """
-
-    name: str
-    share: str
-    ost_pool: Optional[str] = None
-
-
-def make_pools(shares: typing.Iterable[LustreShare],
-               ost_pools: list[str]) -> dict[str, LustrePool]:
-    """The Cinder pools of the shares, given ``lustre_ost_pools``.
-
-    :param ost_pools: OST pools to offer, as FSNAME.POOL
-    :raises: exception.InvalidConfigurationValue for a malformed entry
-    """
-    by_fs: dict[str, list[str]] = {}
-    for entry in ost_pools:
-        fsname, _dot, pool = entry.partition('.')
-        try:
-            if not re.match('^%s$' % _FSNAME, fsname):
-                raise ValueError(_("'%s' is not FSNAME.POOL") % entry)
-            parse_pool_name(pool)
-        except ValueError as exc:
-            raise exception.InvalidConfigurationValue(
-                _('lustre_ost_pools: %s') % exc)
-        by_fs.setdefault(fsname, []).append(pool)
-    pools = {}
-    for share in shares:
-        ost_pools_of_fs: list[Optional[str]] = list(
-            by_fs.get(share.fsname, [])) or [None]
-        for ost_pool in ost_pools_of_fs:
-            name = share.name + ('.' + ost_pool if ost_pool else '')
-            pools[name] = LustrePool(name, share.address, ost_pool)
-    return pools
-
-
-def unused_ost_pools(shares: typing.Iterable[LustreShare],
-                     ost_pools: list[str]) -> list[str]:
-    """The ``lustre_ost_pools`` entries on file systems no share is on."""
-    fsnames = {share.fsname for share in shares}
-    return sorted(entry for entry in ost_pools
-                  if entry.partition('.')[0] not in fsnames)
-
-
 def _nids(share: LustreShare) -> set[str]:
     """The MGS NIDs of a share, with net 0 written out (tcp is tcp0)."""
     nids = set()
@@ -1624,36 +1509,3 @@ def same_file_system(one: LustreShare, other: LustreShare) -> bool:
     the shares must also name an MGS NID in common.
     """
     return one.fsname == other.fsname and bool(_nids(one) & _nids(other))
-
-
-def backend_capacity(reports: typing.Iterable[tuple[LustreShare, LfsDf]]
-                     ) -> tuple[int, int]:
-    """(total, available) bytes behind a back end's pools, counted once.
-
-    Subdirectory shares of one file system, and OST pools sharing OSTs,
-    each report the capacity of the same OSTs: each OST of a file system
-    counts once. A report without OST rows (df(1) where lfs is missing)
-    stands for its whole file system.
-    """
-    groups: list[tuple[list[LustreShare], dict[str, OstSpace],
-                       list[LfsDf]]] = []
-    for share, df in reports:
-        group = next((g for g in groups
-                      if any(same_file_system(share, s) for s in g[0])),
-                     None)
-        if group is None:
-            group = ([], {}, [])
-            groups.append(group)
-        group[0].append(share)
-        group[1].update((ost.name, ost) for ost in df.osts)
-        group[2].append(df)
-    total = available = 0
-    for _shares, osts, dfs in groups:
-        if osts:
-            total += sum(ost.total for ost in osts.values())
-            available += sum(ost.available for ost in osts.values())
-        else:
-            largest = max(dfs, key=lambda df: df.total)
-            total += largest.total
-            available += largest.available
-    return total, available

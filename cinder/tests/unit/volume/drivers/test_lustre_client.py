@@ -41,7 +41,6 @@ from oslo_utils import units
 import tenacity
 
 from cinder import coordination
-from cinder import exception
 from cinder.tests.unit import test
 from cinder.tests.unit.volume.drivers import test_lustre_rootwrap
 from cinder.volume.drivers import lustre_client
@@ -643,69 +642,6 @@ class LustreClientTestCase(test.TestCase):
         mounter._mount_locked(SHARE, mount_point, None)
         self.execute.assert_not_called()
 
-    @staticmethod
-    def _shares(*addresses):
-        return [lustre_client.LustreShare.parse(a) for a in addresses]
-
-    def test_make_pools_without_ost_pools(self):
-        self.assertEqual(
-            {POOL: lustre_client.LustrePool(POOL, SHARE),
-             POOL2: lustre_client.LustrePool(POOL2, SHARE2)},
-            lustre_client.make_pools(self._shares(SHARE, SHARE2), []))
-        self.assertEqual({}, lustre_client.make_pools([], []))
-
-    def test_make_pools(self):
-        pools = lustre_client.make_pools(
-            self._shares(SHARE, SHARE2),
-            ['testfs.ssd', 'lfs2.flash', 'testfs.hdd_2'])
-        self.assertEqual(
-            [lustre_client.LustrePool('testfs.ssd', SHARE, 'ssd'),
-             lustre_client.LustrePool('testfs.hdd_2', SHARE, 'hdd_2'),
-             lustre_client.LustrePool('lfs2/cinder.flash', SHARE2, 'flash')],
-            list(pools.values()))
-        self.assertEqual(list(pools), [p.name for p in pools.values()])
-
-    def test_make_pools_several_shares_on_one_fs(self):
-        shares = self._shares('10.0.0.1@tcp:/testfs/a',
-                              '10.0.0.1@tcp:/testfs/b',
-                              '10.0.0.2@tcp:/other')
-        pools = lustre_client.make_pools(shares, ['testfs.ssd', 'testfs.hdd'])
-        self.assertEqual(
-            {'testfs/a.ssd': lustre_client.LustrePool(
-                'testfs/a.ssd', '10.0.0.1@tcp:/testfs/a', 'ssd'),
-             'testfs/a.hdd': lustre_client.LustrePool(
-                 'testfs/a.hdd', '10.0.0.1@tcp:/testfs/a', 'hdd'),
-             'testfs/b.ssd': lustre_client.LustrePool(
-                 'testfs/b.ssd', '10.0.0.1@tcp:/testfs/b', 'ssd'),
-             'testfs/b.hdd': lustre_client.LustrePool(
-                 'testfs/b.hdd', '10.0.0.1@tcp:/testfs/b', 'hdd'),
-             'other': lustre_client.LustrePool(
-                 'other', '10.0.0.2@tcp:/other')},
-            pools)
-
-    @ddt.data('testfs',               # no pool
-              'testfs.',              # empty pool
-              '.ssd',                 # no fsname
-              'ninechars.ssd',        # fsname > 8 characters
-              'testfs.' + 'p' * 16,   # pool > 15 characters
-              'testfs.ss d',          # blank
-              'testfs.a.b',           # dot in the pool
-              'test;fs.ssd',          # metacharacter
-              'testfs.ssd;reboot')    # metacharacter
-    def test_make_pools_invalid(self, entry):
-        exc = self.assertRaises(exception.InvalidConfigurationValue,
-                                lustre_client.make_pools,
-                                self._shares(SHARE), ['testfs.ok', entry])
-        self.assertIn('lustre_ost_pools', str(exc))
-
-    def test_unused_ost_pools(self):
-        self.assertEqual(
-            ['other.a', 'zfs.b'],
-            lustre_client.unused_ost_pools(
-                self._shares(SHARE), ['zfs.b', 'testfs.ssd', 'other.a']))
-        self.assertEqual([], lustre_client.unused_ost_pools(
-            self._shares(SHARE), ['testfs.ssd']))
-
     @ddt.data(('1048576', units.Mi), ('64K', 64 * units.Ki),
               ('4m', 4 * units.Mi), ('1G', units.Gi), ('2T', 2 * units.Ti),
               (' 8M ', 8 * units.Mi))
@@ -757,32 +693,6 @@ class LustreClientTestCase(test.TestCase):
               '1G:1:100K,-1:1')       # bad stripe size
     def test_parse_pfl_invalid(self, text):
         self.assertRaises(ValueError, lustre_client.parse_pfl, text)
-
-    @ddt.data(
-        ({}, [], False),
-        ({'provisioning:type': 'thin', 'capabilities:x': 'y'}, [], False),
-        ({'lustre:stripe_count': '4'}, ['-c', '4'], True),
-        ({'lustre:stripe_size': '1M'}, ['-S', '1024K'], True),
-        ({'lustre:ost_pool': 'ssd'}, ['-p', 'ssd'], True),
-        ({'lustre:stripe_count': ' 2 ', 'lustre:stripe_size': '64K',
-          'lustre:ost_pool': 'a'}, ['-c', '2', '-S', '64K', '-p', 'a'], True),
-        ({'lustre:layout': '1M:1:64K,-1:-1'},
-         ['-E', '1024K', '-c', '1', '-S', '64K', '-E', '-1', '-c', '-1'],
-         True),
-    )
-    @ddt.unpack
-    def test_layout_from_extra_specs(self, specs, args, truth):
-        layout = lustre_client.Layout.from_extra_specs(specs)
-        self.assertEqual(args, layout.setstripe_args())
-        self.assertEqual(truth, bool(layout))
-
-    @ddt.data({'lustre:stripe_count': 'x'},
-              {'lustre:unknown': '1'},
-              {'lustre:layout': '-1:1', 'lustre:stripe_size': '1M'})
-    def test_layout_from_extra_specs_invalid(self, specs):
-        exc = self.assertRaises(exception.InvalidVolumeType,
-                                lustre_client.Layout.from_extra_specs, specs)
-        self.assertIn('lustre:', str(exc))
 
 
 class LfsTestBase(test.TestCase):
@@ -1269,102 +1179,6 @@ class LfsLayoutArgumentsTestCase(LfsTestBase):
     @ddt.unpack
     def test_format_size(self, size, text):
         self.assertEqual(text, lustre_client.format_size(size))
-
-
-@ddt.ddt
-class LustreSpecsTestCase(test.TestCase):
-    """lustre: extra specs refused where lfs would refuse them."""
-
-    @ddt.data('2000', '-1')
-    def test_stripe_count_limit(self, text):
-        self.assertEqual(int(text), lustre_client.parse_stripe_count(text))
-
-    @ddt.data('2001', '65535')
-    def test_stripe_count_over_limit(self, text):
-        # LOV_MAX_STRIPE_COUNT is 2000 (lustre_user.h, v2_12_9 to v2_17_0).
-        exc = self.assertRaises(ValueError, lustre_client.parse_stripe_count,
-                                text)
-        self.assertIn('2000', str(exc))
-
-    @ddt.data('1M:1:4M,-1:1',         # end not a multiple of its size
-              '6M:1:4M,-1:1',
-              '512K:1,-1:1',          # nor of 1M without one (2.12 servers)
-              '1M:1,3M:2:2M,-1:1',
-              '1G:2001,-1:1',         # count over 2000
-              '1G:1,-1:2001')
-    def test_layout_refused(self, text):
-        # liblustreapi_layout.c llapi_layout_sanity_cb() (v2_14_0 to
-        # v2_17_0, LSE_ALIGN_END) and lod_lov.c lod_verify_striping()
-        # (v2_12_9, against the default stripe size) refuse such ends.
-        self.assertRaises(exception.InvalidVolumeType,
-                          lustre_client.Layout.from_extra_specs,
-                          {'lustre:layout': text})
-
-    @ddt.data(('4M:1:4M,-1:1', 2), ('512K:1:64K,-1:1', 2),
-              ('1M:1,-1:2000', 2), ('64M:1,1G:4:4M,-1:-1', 3))
-    @ddt.unpack
-    def test_layout_accepted(self, text, count):
-        layout = lustre_client.Layout.from_extra_specs(
-            {'lustre:layout': text})
-        self.assertEqual(count, len(layout.components))
-
-    def test_spec_properties_cover_the_specs(self):
-        self.assertEqual(list(lustre_client._LAYOUT_SPECS),
-                         [key for key, *_rest in
-                          lustre_client.SPEC_PROPERTIES])
-        count = lustre_client.SPEC_PROPERTIES[0]
-        self.assertEqual(('integer', {'minimum': -1, 'maximum': 2000}),
-                         count[3:])
-
-
-class BackendCapacityTestCase(test.TestCase):
-    """A back end's totals count each OST of a file system once."""
-
-    @staticmethod
-    def _share(address):
-        return lustre_client.LustreShare.parse(address)
-
-    def test_subdirectory_shares_of_one_file_system(self):
-        df = lustre_client.parse_lfs_df(DF_2_17)
-        reports = [(self._share('10.0.2.15@tcp:/lustre/a'), df),
-                   (self._share('10.0.2.15@tcp0:/lustre/b'), df)]
-        self.assertEqual((5462016 * units.Ki, 5386240 * units.Ki),
-                         lustre_client.backend_capacity(reports))
-
-    def test_overlapping_ost_pools(self):
-        share = self._share('10.0.2.15@tcp:/lustre')
-        everything = lustre_client.parse_lfs_df(DF_2_17)
-        fast = lustre_client.parse_lfs_df(DF_2_17_POOL)
-        empty = lustre_client.parse_lfs_df(DF_2_17_NO_POOL)
-        self.assertEqual(
-            (5462016 * units.Ki, 5386240 * units.Ki),
-            lustre_client.backend_capacity(
-                [(share, fast), (share, everything), (share, empty)]))
-
-    def test_file_systems_of_one_name_counted_apart(self):
-        df = lustre_client.parse_lfs_df(DF_2_17)
-        reports = [(self._share('10.0.2.15@tcp:/lustre'), df),
-                   (self._share('10.0.3.15@tcp:/lustre'), df),
-                   (self._share('10.0.2.15@tcp:/other'), df)]
-        self.assertEqual((3 * 5462016 * units.Ki, 3 * 5386240 * units.Ki),
-                         lustre_client.backend_capacity(reports))
-
-    def test_failover_nids_join(self):
-        df = lustre_client.parse_lfs_df(DF_2_17_POOL)
-        reports = [(self._share('10.0.2.15@tcp:10.0.2.16@tcp:/lustre/a'), df),
-                   (self._share('10.0.2.16@tcp:/lustre/b'), df)]
-        self.assertEqual((2731008 * units.Ki, 2693120 * units.Ki),
-                         lustre_client.backend_capacity(reports))
-
-    def test_reports_without_ost_rows(self):
-        # df(1) figures (no lfs): each stands for its whole file system.
-        small = lustre_client.LfsDf(10, 6)
-        large = lustre_client.LfsDf(20, 16)
-        reports = [(self._share('10.0.2.15@tcp:/lustre/a'), small),
-                   (self._share('10.0.2.15@tcp:/lustre/b'), large),
-                   (self._share('10.0.9.9@o2ib:/scratch'), small)]
-        self.assertEqual((30, 22), lustre_client.backend_capacity(reports))
-        self.assertEqual((0, 0), lustre_client.backend_capacity([]))
 
 
 @ddt.ddt

@@ -36,6 +36,7 @@ from oslo_rootwrap import wrapper
 import cinder
 from cinder.tests.unit import test
 from cinder.volume.drivers import lustre_client
+from cinder.volume.drivers import lustre_pools
 
 EXEC_DIRS = ['/sbin', '/usr/sbin', '/bin', '/usr/bin', '/usr/local/sbin',
              '/usr/local/bin']
@@ -140,7 +141,7 @@ class LustreRootwrapFiltersTestCase(test.TestCase):
         # The file system has the OST pools the layouts name.
         self.mock_object(lfs, 'pools',
                          return_value=frozenset(('ssd_pool-1', 'hdd')))
-        layout = lustre_client.Layout.from_extra_specs(specs)
+        layout = lustre_pools.layout_from_specs(specs)
         lfs.create_file(MNT + '/volume-1', layout, run_as_root=True)
         lfs.migrate(MNT + '/volume-1.snap', layout, run_as_root=True)
         self.assertAllowed(self._root_commands())
