@@ -682,15 +682,15 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                              size_gb: Optional[int] = None) -> None:
         """Limit the volume's project to its size, and tag its files.
 
-        Called after every operation that adds, removes or grows the
-        volume's files, so that new overlays and the rewritten .info file
-        carry the project id.
+        Called after every operation that adds, removes or grows files:
+        new overlays and the rewritten .info file get the project id.
         """
         share = volume.provider_location
         if share not in self._quotas.shares:
             return
         info = self._read_info_file(self._local_path_volume_info(volume),
                                     empty_if_missing=True)
+        # The limit first: the files' usage is never counted without it.
         project_id = self._quotas.apply(
             volume, self._share_objects[share].fsname,
             lustre_quota.limit_kib(size_gb or volume.size, len(info)))
@@ -755,18 +755,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             return False
         # lfs migrate writes a second copy of each file before it drops
         # the first: the largest copy must fit in the new layout's space.
-        needed = max(st.st_blocks * 512 if keeps_holes else st.st_size
-                     for st in stats)
-        pools = layout.pools()
-        available = self._df(volume.provider_location,
-                             next(iter(pools)) if len(pools) == 1
-                             else None).available
-        if needed > available:
-            raise exception.InvalidVolume(reason=_(
-                'lfs migrate needs %(needed)d bytes free for a copy of a '
-                'file of volume %(vol)s; %(available)d are') % {
-                'needed': needed, 'vol': volume.id,
-                'available': available})
+        self._check_room(volume, layout, max(
+            st.st_blocks * 512 if keeps_holes else st.st_size
+            for st in stats))
         return True
 
     def _retype_in_place(self, volume: objects.Volume, new_type: Any,
@@ -794,13 +785,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _make_one_raw_file(self, volume: objects.Volume) -> None:
         """Rewrite a volume as the one raw file that guests can share.
 
-        A thin volume is a qcow2 file (lustre_qcow2_volumes), which two
-        guests cannot share. Cinder allows a retype to a multiattach type
-        only for a volume that is available; one with snapshots is
-        refused, as multiattach volumes cannot have any. The raw copy is
-        written beside the volume and renamed over it: at every moment
-        the volume is one complete image.
+        Cinder retypes to multiattach only available volumes. The copy is
+        renamed over the volume: at every moment it is one complete image.
         """
+        # A qcow2 file (lustre_qcow2_volumes) two guests cannot share.
         if self._is_plain_raw(volume):
             return
         info = self._read_info_file(self._local_path_volume_info(volume),

@@ -229,11 +229,8 @@ class LustrePoolsMixin:
     _extra_specs: Callable[[Any], dict]
 
     def _warn_unused_ost_pools(self) -> None:
-        """Name the OST pools no share offers, once, at start-up.
-
-        The shares file is read again on every stats refresh, so the
-        check lives here rather than where the pools are built.
-        """
+        """Name the OST pools no share offers, once, at start-up."""
+        # Not where the pools are built: that is every stats refresh.
         unused = unused_ost_pools(
             self._share_objects.values(), self.configuration.lustre_ost_pools)
         if unused:
@@ -267,14 +264,10 @@ class LustrePoolsMixin:
 
     def _df(self, share: str,
             ost_pool: Optional[str] = None) -> lustre_client.LfsDf:
-        """The capacity of a share or of an OST pool, in bytes.
-
-        ``lfs df`` counts the OSTs only, the space volume data lives in
-        (df(1) would mix in the metadata targets), and with ``--pool``
-        only the pool's OSTs, in one call. Without lfs, a share falls
-        back to df; an OST pool cannot.
-        """
+        """The capacity of a share or of an OST pool, in bytes."""
         mount_point = self._get_mount_point_for_share(share)
+        # lfs df counts the OSTs only, where volume data lives (df(1) adds
+        # the metadata targets), and with --pool only the pool's.
         if self._lfs_available:
             fsname = self._share_objects[share].fsname
             try:
@@ -294,6 +287,7 @@ class LustrePoolsMixin:
                             'metadata targets.')
                 self._lfs_available = False
         if ost_pool:
+            # df cannot tell an OST pool's capacity.
             raise lustre_client.LustreException(msg=_(
                 'the capacity of OST pool %s needs the lfs command')
                 % ost_pool)
@@ -302,17 +296,11 @@ class LustrePoolsMixin:
         return lustre_client.LfsDf(total, available)
 
     def _provisioned_hosts(self) -> set[str]:
-        """The hosts whose volumes count in the pools' provisioned capacity.
-
-        A service counts its own volumes. In a cluster, every service
-        counts those of every host that is or was in the cluster (a host
-        taken out leaves its volumes on the shares), so that the pools
-        report the same figures whichever service sends them. The sums
-        are made host by host: the database's sum for a host uses an
-        index, while its only sum for a cluster (get_volume_summary) also
-        reads the metadata of every volume of the deployment.
-        """
+        """The hosts whose volumes count in the pools' provisioned capacity."""
         hosts = {self.host}
+        # In a cluster, every host that is or was in it (one taken out
+        # leaves its volumes on the shares): the pools report the same
+        # figures whichever service sends them.
         if self.cluster_name:
             services = objects.ServiceList.get_all(
                 context.get_admin_context(),
@@ -324,19 +312,17 @@ class LustrePoolsMixin:
 
     def _get_provisioned_capacity(self, pool_name: Optional[str] = None,
                                   hosts: Optional[set[str]] = None) -> float:
-        """GiB provisioned in a pool: its volumes and their snapshots.
-
-        Sizes are summed by the database, which keeps a stats refresh free
-        of any walk over volume files, however many volumes the share
-        holds. A snapshot counts its volume's size, as Cinder's quotas
-        count it and as LVM counts its snapshot volumes: its overlay can
-        grow to that size, and the volume's project quota lets it.
-        """
+        """GiB provisioned in a pool: its volumes and their snapshots."""
         ctxt = context.get_admin_context()
         size_gb = 0
+        # Summed by the database, host by host (an indexed sum; its only
+        # sum for a cluster reads the metadata of every volume): no walk
+        # over the volume files, however many the share holds.
         for host in sorted(hosts or self._provisioned_hosts()):
             pool_host = volume_utils.append_host(host, pool_name)
             size_gb += self.db.volume_data_get_for_host(ctxt, pool_host)[1]
+            # A snapshot counts its volume's size, as Cinder's quotas and
+            # LVM count it: its overlay can grow to that size.
             size_gb += self.db.get_snapshot_summary(
                 ctxt, False, filters={'host': pool_host})[1]
         return float(size_gb)
@@ -360,14 +346,7 @@ class LustrePoolsMixin:
 
     def _fits(self, pool_name: str, capacity: tuple[float, float, float],
               size_gb: int, thick: bool) -> bool:
-        """Whether size_gb more fit in a pool of this capacity.
-
-        The checks the scheduler makes, for the driver's own choices (no
-        pool in the volume's host, extend) and as a last check of its
-        choice. A thin volume needs room in the over-subscribed capacity
-        beyond what is provisioned; a thick one is preallocated, so it
-        needs real free space, beyond the reserved part.
-        """
+        """Whether size_gb more fit in a pool, as the scheduler checks it."""
         total, available, provisioned = capacity
         if not total:
             return False
@@ -376,6 +355,7 @@ class LustrePoolsMixin:
             LOG.debug('%s is not eligible: used ratio exceeded.', pool_name)
             return False
         if thick:
+            # Preallocated: it needs real free space.
             room = available - reserved
         else:
             room = total * self.max_over_subscription_ratio - provisioned
@@ -388,17 +368,13 @@ class LustrePoolsMixin:
         return True
 
     def _find_share(self, volume: objects.Volume) -> str:
-        """Return the share of the pool the scheduler chose, if it fits.
-
-        Without a pool in the volume's host (legacy volumes), choose the
-        eligible pool with the least space provisioned. The capacity of
-        each pool is read once.
-        """
+        """The share of the scheduler's pool if it fits, or the emptiest."""
         if not self._mounted_shares:
             raise lustre_client.LustreNoSharesMounted()
         name = volume_utils.extract_host(volume.host, level='pool')
         mounted = [pool.name for pool in self._pools.values()
                    if pool.share in self._mounted_shares]
+        # Without a pool in its host (a legacy volume): any pool.
         candidates = [name] if name in mounted else mounted
         thick = self._is_thick(volume)
         hosts = self._provisioned_hosts()
@@ -423,13 +399,7 @@ class LustrePoolsMixin:
         return self._pools[chosen].share
 
     def _update_volume_stats(self) -> None:
-        """Report one pool per mounted share, or per exposed OST pool.
-
-        A share or OST pool whose capacity cannot be read is left out of
-        this report, with a warning, rather than failing the others (and,
-        at start-up, the service). The back end's totals count each OST
-        once, however many shares or OST pools report it.
-        """
+        """Report one pool per mounted share, or per exposed OST pool."""
         self._ensure_shares_mounted()
         hosts = self._provisioned_hosts()
         pools = []
@@ -441,6 +411,8 @@ class LustrePoolsMixin:
                     df = self._df(pool.share, pool.ost_pool)
                 except (putils.ProcessExecutionError, OSError,
                         lustre_client.LustreException) as exc:
+                    # Rather than failing the others (and, at start-up,
+                    # the service).
                     LOG.warning('Leaving pool %(pool)s out of the stats: '
                                 '%(err)s', {'pool': pool.name,
                                             'err': getattr(exc, 'stderr',
@@ -465,12 +437,7 @@ class LustrePoolsMixin:
         }
 
     def _existing_pools(self, share: str) -> list[LustrePool]:
-        """The pools of a share, but OST pools its file system lacks.
-
-        ``lfs df --pool`` reports an OST pool that does not exist (a typo
-        in lustre_ost_pools) as empty, and lfs setstripe may put files
-        of such a pool on any OST: it is left out, with an error.
-        """
+        """The pools of a share, but OST pools its file system lacks."""
         pools = self._pools_of_share(share)
         if not self._lfs_available or not any(pool.ost_pool
                                               for pool in pools):
@@ -482,6 +449,8 @@ class LustrePoolsMixin:
             LOG.warning('Could not list the OST pools of %(share)s: '
                         '%(err)s', {'share': share, 'err': exc})
             return []
+        # lfs df --pool reports a missing OST pool (a typo) as empty, and
+        # lfs setstripe may put its files on any OST.
         missing = sorted(pool.ost_pool for pool in pools
                          if pool.ost_pool and pool.ost_pool not in existing)
         if missing:
@@ -494,13 +463,7 @@ class LustrePoolsMixin:
 
     def _stripe_defaults(self, share: str
                          ) -> Optional[lustre_client.DefaultLayout]:
-        """The default layout of a share's directory, or None unknown.
-
-        One ``lfs getstripe -d`` per share and refresh: volume types
-        without layout specs get this layout, so the scheduler and
-        operators can see it. It is information only; failing to read it
-        must not drop the pool from the stats.
-        """
+        """The default layout of a share's directory, or None unknown."""
         if not self._lfs_available:
             return None
         try:
@@ -508,6 +471,7 @@ class LustrePoolsMixin:
                 self._get_mount_point_for_share(share))
         except (putils.ProcessExecutionError,
                 lustre_client.LustreException) as exc:
+            # Information only: the pool stays in the stats.
             LOG.debug('Could not read the default layout of %(share)s: '
                       '%(err)s', {'share': share, 'err': exc})
             return None
@@ -542,17 +506,14 @@ class LustrePoolsMixin:
 
     def _layout(self, volume: Any,
                 volume_type: Any = None) -> lustre_client.Layout:
-        """The layout of a volume's files: its type's (or volume_type's).
-
-        A type that names another OST pool than the Cinder pool the
-        scheduler chose contradicts that choice and is refused.
-        """
+        """The layout of a volume's files: its type's (or volume_type's)."""
         layout = layout_from_specs(
             self._extra_specs(volume_type or volume.volume_type))
         pool = self._pools.get(self._pool_name_of(volume) or '')
         if not pool or not pool.ost_pool:
             return layout
         if layout.pool and layout.pool != pool.ost_pool:
+            # The type contradicts the scheduler's choice of pool.
             raise exception.InvalidVolumeType(reason=_(
                 'extra spec %(spec)s=%(type_pool)s contradicts the OST pool '
                 'of Cinder pool %(pool)s') % {
@@ -560,15 +521,24 @@ class LustrePoolsMixin:
                 'type_pool': layout.pool, 'pool': pool.name})
         return dataclasses.replace(layout, pool=pool.ost_pool)
 
-    def _default_layout(self, share: str) -> Optional[lustre_client.Layout]:
-        """The share directory's default layout, for a type without one.
+    def _check_room(self, volume: Any, layout: lustre_client.Layout,
+                    needed: int) -> None:
+        """Refuse a copy of needed bytes that the layout's space lacks."""
+        pools = layout.pools()
+        available = self._df(volume.provider_location,
+                             next(iter(pools)) if len(pools) == 1
+                             else None).available
+        if needed > available:
+            raise exception.InvalidVolume(reason=_(
+                'lfs migrate needs %(needed)d bytes free for a copy of a '
+                'file of volume %(vol)s; %(available)d are') % {
+                'needed': needed, 'vol': volume.id,
+                'available': available})
 
-        A volume retyped to a type without layout specs gets the layout a
-        new volume of that type would get: the directory's default, every
-        component of it. None where lfs migrate options cannot express it
-        (data on MDT, mirrors...): a generic migration writes a new file,
-        which gets it.
-        """
+    def _default_layout(self, share: str) -> Optional[lustre_client.Layout]:
+        """The share directory's default layout, for a type without one."""
+        # Every component of it, as a new file gets; None where lfs
+        # migrate cannot express it (data on MDT, mirrors...).
         defaults = self._lfs.stripe_defaults(
             self._get_mount_point_for_share(share))
         return defaults.layout() if defaults else None

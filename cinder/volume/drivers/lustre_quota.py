@@ -98,15 +98,7 @@ class ProjectQuotas:
         return low, high
 
     def probe(self, fsnames: dict[str, str]) -> None:
-        """Find the mounted shares (fsname by share) that take limits.
-
-        Reading quotas proves neither that this host may set them (root,
-        nodemap rights) nor that the file system has project quotas, so a
-        limit is set and cleared on an unused id. Whether the servers
-        enforce limits is their own setting, which no client can read.
-        Shares that fail are used without quotas, with one warning, so
-        that enabling the option never stops a backend.
-        """
+        """Find the mounted shares (fsname by share) that take limits."""
         self.shares = set()
         if not self._configuration.lustre_project_quotas:
             return
@@ -119,6 +111,8 @@ class ProjectQuotas:
                         'seen.', {'low': low, 'high': high,
                                   'm0': _MANILA_PROJECT_IDS[0],
                                   'm1': _MANILA_PROJECT_IDS[1]})
+        # Shares that fail are used without quotas, with one warning: the
+        # option never stops a backend.
         missing = []
         for share, fsname in fsnames.items():
             try:
@@ -141,7 +135,12 @@ class ProjectQuotas:
 
     @coordination.synchronized('{self.driver_prefix}-project-{fsname}')
     def _probe(self, mount_point: str, fsname: str) -> int:
-        """Set and clear a limit on a free id, from the top of the range."""
+        """Set and clear a limit on a free id, from the top of the range.
+
+        Reading quotas proves neither the right to set them (root, the
+        nodemap) nor project quotas on the file system. Whether servers
+        enforce limits is their setting, which no client can read.
+        """
         low, high = self.id_range()
         probed = self._free_id(mount_point, high - low)
         self._lfs.setquota(mount_point, probed, _PROBE_LIMIT_KIB)
@@ -158,17 +157,14 @@ class ProjectQuotas:
         return probed
 
     def _free_id(self, mount_point: str, seed: int) -> int:
-        """The first id from seed on, in the range, that nobody uses.
-
-        ``lfs quota`` reports an id's usage and limits on the whole file
-        system, whatever directory its files are in; an id whose only
-        limits are the default project quota is free.
-        """
+        """The first id from seed on, in the range, that nobody uses."""
         low, high = self.id_range()
         span = high - low + 1
         defaults = self._lfs.quota_defaults(mount_point)
         for offset in range(min(PROJECT_ID_PROBES, span)):
             candidate = low + (seed + offset) % span
+            # lfs quota reports the usage and limits of the whole file
+            # system; limits of the default project quota leave it free.
             if not self._lfs.quota(mount_point, candidate).taken(defaults):
                 return candidate
             LOG.debug('Project id %d is in use; trying the next one.',
@@ -178,11 +174,7 @@ class ProjectQuotas:
             'count': min(PROJECT_ID_PROBES, span), 'id': low + seed % span})
 
     def apply(self, volume: Any, fsname: str, limit: int) -> int:
-        """Set the limit of the volume's project; return the project id.
-
-        The limit is set before the caller tags the files, so their usage
-        is never counted without it.
-        """
+        """Set the limit of the volume's project; return the project id."""
         mount_point = self._mount_point(volume.provider_location)
         current = project_id(volume)
         if current is None:
@@ -193,12 +185,9 @@ class ProjectQuotas:
     @coordination.synchronized('{self.driver_prefix}-project-{fsname}')
     def _allocate(self, volume: Any, mount_point: str, fsname: str,
                   limit: int) -> int:
-        """Choose a free project id for a volume, set its limit, record it.
-
-        The id starts from the first 32 bits of the volume's UUID, mapped
-        into the range: two volumes whose UUIDs map to one id, or a project
-        of someone else, are detected rather than shared.
-        """
+        """Choose a free project id for a volume, set its limit, record it."""
+        # From the first 32 bits of the UUID on: two volumes mapped to one
+        # id, or someone else's project, are detected rather than shared.
         chosen = self._free_id(mount_point,
                                int(volume.id.replace('-', '')[:8], 16))
         # Under the file system's lock: a concurrent allocation sees the
@@ -213,11 +202,7 @@ class ProjectQuotas:
         return chosen
 
     def release(self, volume: Any) -> None:
-        """Remove the limit of the volume's project, freeing its id.
-
-        A failure leaves an unused limit, which allocation skips as in
-        use: it is logged, not raised, so that deleting the volume goes on.
-        """
+        """Remove the limit of the volume's project, freeing its id."""
         current = project_id(volume)
         if current is None:
             return
@@ -226,6 +211,7 @@ class ProjectQuotas:
                                current, 0)
         except (putils.ProcessExecutionError,
                 lustre_client.LfsNotInstalled) as exc:
+            # Allocation skips the unused limit left; deleting goes on.
             LOG.warning('Could not remove the quota of project %(id)d of '
                         'volume %(vol)s: %(err)s',
                         {'id': current, 'vol': volume.id,
