@@ -42,6 +42,24 @@ EXEC_DIRS = ['/sbin', '/usr/sbin', '/bin', '/usr/bin', '/usr/local/sbin',
              '/usr/local/bin']
 MNT = '/var/lib/cinder/mnt/0123456789abcdef0123456789abcdef'
 SHARE = '10.0.0.1@tcp:/testfs/cinder'
+# Another directory named like a mount point.
+HASH = 'fedcba9876543210' * 2
+# A ".." component in a mount point, in the middle or before the hash.
+DOTDOT = ('/var/lib/cinder/mnt/../../../home/' + HASH,
+          '/var/lib/cinder/mnt/../' + HASH)
+# And in a file's path: in the middle, before the hash, at the end.
+DOTDOT_FILES = (MNT + '/../' + HASH + '/f',
+                '/tmp/../etc/' + HASH + '/f',
+                MNT + '/..')
+# Each lfs setstripe/migrate entry, with 0 to 16 options; each lfs
+# project entry, with the ".." path first or last of 1 to 8 paths.
+DOTDOT_LFS = (
+    [('lfs', ('setstripe', 'migrate')[n % 2]) + ('-c', '1') * n
+     + ('--', DOTDOT_FILES[n % 3]) for n in range(17)]
+    + [('lfs', 'project', '-p', '1', '--', DOTDOT_FILES[n % 3])
+       + (MNT + '/volume-1',) * (n - 1) for n in range(1, 9)]
+    + [('lfs', 'project', '-p', '1', '--') + (MNT + '/volume-1',) * (n - 1)
+       + (DOTDOT_FILES[n % 3],) for n in range(2, 9)])
 
 
 def filters_file():
@@ -199,6 +217,15 @@ class LustreRootwrapFiltersTestCase(test.TestCase):
         ('timeout', '30', 'umount', '-c', MNT),
         ('timeout', '-k', '2', '30', 'timeout', '-k', '2', '30', 'umount',
          '-c', MNT),
+        # A ".." anywhere in a path under a mount point.
+        *[('umount', '-c') + opt + (path,) for path in DOTDOT
+          for opt in ((), ('-f',), ('-l',))],
+        ('timeout', '-k', '2', '30', 'umount', '-c', '-l', DOTDOT[0]),
+        *[('fallocate', '-l', '1G', path) for path in DOTDOT_FILES],
+        *DOTDOT_LFS,
+        *[('lfs', 'setquota', '-p', '1', '-B', '1K', path) for path in DOTDOT],
+        *[('lfs', 'quota', '-p', '1', path) for path in DOTDOT],
+        *[('lfs', 'quota', '-P', path) for path in DOTDOT],
     )
     def test_dangerous_commands_refused(self, cmd):
         self.assertFalse(allowed(cmd))
