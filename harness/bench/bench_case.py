@@ -29,7 +29,6 @@ import pstats
 import random
 import re
 import shutil
-import subprocess
 import time
 import uuid
 import warnings
@@ -152,7 +151,7 @@ class Bench(FunctionalTestCase):
             self.emulator.backing_dir(self.fsname), 'nfs')
         self.nfs_share = '127.0.0.1:%s' % self.nfs_export
         self.mount_base = os.path.join(self.tmp, 'mnt')
-        self.addCleanup(self._unmount_all)
+        self.addCleanup(emulated_mounts.unmount_below, self.mount_base)
         self.override_config('volume_dd_blocksize', '1M')
         self.override_config('image_conversion_dir',
                              os.path.join(self.tmp, 'conversion'))
@@ -175,13 +174,6 @@ class Bench(FunctionalTestCase):
         for fs in (self.fsname, self.backup_fs):
             shutil.rmtree(os.path.join(os.path.dirname(root), fs),
                           ignore_errors=True)
-
-    def _unmount_all(self):
-        with open('/proc/mounts') as f:
-            mounts = [line.split()[1] for line in f]
-        for mount_point in reversed(mounts):
-            if mount_point.startswith(self.mount_base + '/'):
-                subprocess.run(['umount', '-l', mount_point], check=False)
 
     # -- drivers --------------------------------------------------------
 

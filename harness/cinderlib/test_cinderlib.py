@@ -106,7 +106,8 @@ class CinderlibLifecycleTestCase(unittest.TestCase):
             raise AssertionError('the emulator mounts file systems: run as '
                                  'root')
         # The emulator's mounts show the type of a real client's (lustre).
-        cls.addClassCleanup(_emulated_mounts().install())
+        mounts = _emulated_mounts()
+        cls.addClassCleanup(mounts.install())
         cls.tmp = tempfile.mkdtemp(prefix='cinderlib-lustre-')
         cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         cls.fsname = 'cl' + uuid.uuid4().hex[:6]
@@ -115,7 +116,7 @@ class CinderlibLifecycleTestCase(unittest.TestCase):
         # Class cleanups run even when setUpClass fails, last first.
         cls.addClassCleanup(subprocess.run,
                             [EMULATOR, 'remove-fs', cls.fsname], check=False)
-        cls.addClassCleanup(cls._unmount_all)
+        cls.addClassCleanup(mounts.unmount_below, cls.tmp)
         cls.backing = os.path.join(EMULATOR_ROOT, 'fs', cls.fsname, 'root')
         os.makedirs(os.path.join(cls.backing, 'cinder'))
         cls.share = '%s:/%s/cinder' % (MGS, cls.fsname)
@@ -195,14 +196,6 @@ class CinderlibLifecycleTestCase(unittest.TestCase):
 
         cinderlib.Backend._start_creating_volume = classmethod(
             _start_creating_volume)
-
-    @classmethod
-    def _unmount_all(cls):
-        with open('/proc/mounts') as f:
-            mounts = [line.split()[1] for line in f]
-        for mount_point in reversed(mounts):
-            if mount_point.startswith(cls.tmp + '/'):
-                subprocess.run(['umount', '-l', mount_point], check=False)
 
     # --- helpers ----------------------------------------------------------
 

@@ -52,7 +52,6 @@ from cinder.tests.unit import utils as test_utils
 from cinder.volume import configuration as conf
 from cinder.volume import driver
 from cinder.volume.drivers import lustre
-from cinder.volume.drivers import lustre_client
 
 HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMULATOR = os.path.join(HARNESS, 'emulator', 'lustre-emulator')
@@ -212,15 +211,7 @@ class FunctionalTestCase(test.TestCase):
         return fsname
 
     def _unmount_all(self):
-        # read_mount_points unescapes mount points (a blank is \040 there).
-        for mount_point in reversed(list(lustre_client.read_mount_points())):
-            if not mount_point.startswith(self.mount_base + '/'):
-                continue
-            # Mounts stacked on one mount point: one umount each.
-            while (mount_point in lustre_client.read_mount_points() and
-                   subprocess.run(['umount', '-l', mount_point],
-                                  check=False).returncode == 0):
-                pass
+        emulated_mounts.unmount_below(self.mount_base)
 
     def make_driver(self, host='node1@lustre', cluster_name=None,
                     share_options=None, **opts):

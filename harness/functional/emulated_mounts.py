@@ -29,12 +29,14 @@ own, whose bind mount mountinfo cannot tell from another tmpfs).
 ``install()`` does it in this process (the functional tests, the
 benchmarks, cinderlib). ``python emulated_mounts.py SERVICE ARGS...`` runs
 ``cinder-SERVICE`` (volume, backup) with it, for the stack.
+``unmount_below()`` takes down what a test mounted, for all three.
 """
 
 import importlib
 import json
 import os
 import re
+import subprocess
 import sys
 
 ROOT = os.environ.get('LUSTRE_EMULATOR_ROOT', '/var/lib/lustre-emulator')
@@ -64,6 +66,25 @@ def emulator_mount_points():
     except FileNotFoundError:
         pass
     return found
+
+
+def _mount_points():
+    """The mount points of /proc/self/mounts, in mount order."""
+    with open('/proc/self/mounts', encoding='utf-8',
+              errors='surrogateescape') as f:
+        return [_unescape(line.split()[1]) for line in f]
+
+
+def unmount_below(directory):
+    """Unmount (lazily) every mount below directory, the last first."""
+    prefix = directory.rstrip('/') + '/'
+    for mount_point in reversed(_mount_points()):
+        # Mounts stacked on one mount point: one umount each.
+        while (mount_point.startswith(prefix) and
+               mount_point in _mount_points() and
+               subprocess.run(['umount', '-l', mount_point],
+                              check=False).returncode == 0):
+            pass
 
 
 def emulated(read_mount_points):
