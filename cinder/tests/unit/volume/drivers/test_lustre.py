@@ -178,7 +178,51 @@ def _run(*cmd):
     return proc.stdout
 
 
-class LustreTestBase(test.TestCase):
+class DriverTestBase(test.TestCase):
+    """The options and shares file of a driver test, in a temporary dir."""
+
+    SHARES = '%s\n%s -o %s\n' % (SHARE, SHARE2, SHARE2_OPTS)
+
+    def setUp(self):
+        super().setUp()
+        self.context = context.get_admin_context()
+        self.tempdir = self.useFixture(fixtures.TempDir()).path
+        self.shares_file = os.path.join(self.tempdir, 'lustre_shares')
+        self._write_shares(self.SHARES)
+        self.configuration = conf.Configuration(None)
+        for opts in (lustre.lustre_opts, remotefs.nas_opts,
+                     remotefs.volume_opts, base_driver.volume_opts):
+            self.configuration.append_config_values(opts)
+        self.override_config('lustre_shares_config', self.shares_file)
+        self.override_config('lustre_mount_point_base',
+                             os.path.join(self.tempdir, 'mnt'))
+        self.override_config('nas_secure_file_permissions', 'false')
+        self.override_config('nas_secure_file_operations', 'false')
+        self.override_config('max_over_subscription_ratio', 1.0)
+        self.override_config('reserved_percentage', 0)
+        # Saved nowhere, but forgotten as changes as a real save does: the
+        # temporary snapshot of a clone refuses to save a changed volume.
+        self.mock_object(objects.Volume, 'save', autospec=True,
+                         side_effect=lambda vol: vol.obj_reset_changes())
+
+    def _write_shares(self, text):
+        with open(self.shares_file, 'w') as f:
+            f.write(text)
+
+    def _commands(self, name):
+        return [c for c in self._execute.call_args_list
+                if lfs_out.unwrapped(c.args)[0] == name]
+
+    def _count_queries(self):
+        """Wrap the database sums the driver may call; return the mocks."""
+        return {name: self.mock_object(db_api, name,
+                                       wraps=getattr(db_api, name))
+                for name in ('volume_data_get_for_host',
+                             'get_snapshot_summary', 'get_volume_summary',
+                             'service_get_all', 'volume_get_all')}
+
+
+class LustreTestBase(DriverTestBase):
     """Driver built on a real temporary mount point base, mocks at the edges.
 
     ``_execute`` is a mock (every command the driver runs is recorded);
@@ -190,35 +234,14 @@ class LustreTestBase(test.TestCase):
 
     def setUp(self):
         super(LustreTestBase, self).setUp()
-        self.context = context.get_admin_context()
-        self.tempdir = self.useFixture(fixtures.TempDir()).path
-        self.shares_file = os.path.join(self.tempdir, 'lustre_shares')
-        self._write_shares('%s\n%s -o %s\n' % (SHARE, SHARE2, SHARE2_OPTS))
-        self.configuration = conf.Configuration(None)
-        self.configuration.append_config_values(lustre.lustre_opts)
-        self.configuration.append_config_values(remotefs.nas_opts)
-        self.configuration.append_config_values(remotefs.volume_opts)
-        self.configuration.append_config_values(base_driver.volume_opts)
-        self.override_config('lustre_shares_config', self.shares_file)
-        self.override_config('lustre_mount_point_base',
-                             os.path.join(self.tempdir, 'mnt'))
         self.override_config('lustre_mount_options', 'flock')
         self.override_config('lustre_mount_attempts', 3)
         self.override_config('lustre_sparsed_volumes', True)
         self.override_config('lustre_qcow2_volumes', True)
         self.override_config('lustre_snapshot_support', True)
-        self.override_config('nas_secure_file_permissions', 'false')
-        self.override_config('nas_secure_file_operations', 'false')
-        self.override_config('max_over_subscription_ratio', 1.0)
-        self.override_config('reserved_percentage', 0)
         self.override_config('volume_dd_blocksize', '1M')
         self.override_config('image_conversion_dir',
                              os.path.join(self.tempdir, 'conversion'))
-
-        # Saved nowhere, but forgotten as changes as a real save does: the
-        # temporary snapshot of a clone refuses to save a changed volume.
-        self.mock_object(objects.Volume, 'save', autospec=True,
-                         side_effect=lambda vol: vol.obj_reset_changes())
         self.mock_read_mounts = self.mock_object(
             lustre_client, 'read_mount_points', return_value={})
         self.mock_object(remotefs_brick.RemoteFsClient, '_read_mounts',
@@ -253,10 +276,6 @@ class LustreTestBase(test.TestCase):
                 stdout=proc.stdout.decode(errors='replace'),
                 stderr=proc.stderr.decode(errors='replace'))
         return proc.stdout.decode(), proc.stderr.decode()
-
-    def _write_shares(self, text):
-        with open(self.shares_file, 'w') as f:
-            f.write(text)
 
     def _execute_side_effect(self, *cmd, **kwargs):
         """Run the commands the tests make real; lfs answers as 2.15.4."""
@@ -601,6 +620,17 @@ class LustreTestBase(test.TestCase):
             self.assertNotIn(HOST_SECRET, self._data_of(path), path)
         self.assertEqual(self.host_state, self._host_file_state())
 
+    def _point_at_host_file(self, path, kind):
+        """Make path a symlink, FIFO or hard link (of the host file)."""
+        if os.path.lexists(path):
+            os.unlink(path)
+        if kind == 'symlink':
+            os.symlink(self.host_file, path)
+        elif kind == 'fifo':
+            os.mkfifo(path)
+        else:
+            os.link(self.host_file, path)
+
     def _write_info(self, volume, info):
         path = self._path(volume.name + '.info')
         with open(path, 'w') as f:
@@ -610,10 +640,6 @@ class LustreTestBase(test.TestCase):
     def _read_info(self, volume):
         with open(self._path(volume.name + '.info')) as f:
             return json.load(f)
-
-    def _commands(self, name):
-        return [c for c in self._execute.call_args_list
-                if lfs_out.unwrapped(c.args)[0] == name]
 
     def _setstripes(self):
         return [c for c in self._commands('lfs') if c.args[1] == 'setstripe']
@@ -1966,13 +1992,7 @@ class LustreDriverTestCase(LustreTestBase):
         volume = self._volume()
         self._chain_files(volume, guest_data=False)
         path = self._path(volume.name)
-        os.unlink(path)
-        if kind == 'symlink':
-            os.symlink(self.host_file, path)
-        elif kind == 'fifo':
-            os.mkfifo(path)
-        else:
-            os.link(self.host_file, path)
+        self._point_at_host_file(path, kind)
         self.assertRaises(lustre_images.UnsafeImage,
                           self.driver.initialize_connection, volume, {})
         self._assert_host_file_unread()
@@ -3144,13 +3164,7 @@ class LustreDriverTestCase(LustreTestBase):
         src = self._volume()
         snapshot = self._snapshot_chain(src)
         path = self._path(src.name)
-        os.unlink(path)
-        if kind == 'symlink':
-            os.symlink(self.host_file, path)
-        elif kind == 'fifo':
-            os.mkfifo(path)
-        else:
-            os.link(self.host_file, path)
+        self._point_at_host_file(path, kind)
         dest = self._volume(id=fake.VOLUME2_ID, size=3,
                             extra_specs={'provisioning:type': 'thick'})
         self.assertRaises(lustre_images.UnsafeImage,
@@ -3555,13 +3569,7 @@ class LustreDriverTestCase(LustreTestBase):
     def test_create_cloned_volume_raw_refuses_a_link(self, kind):
         src, volume = self._raw_clone_setup()
         path = self._path(src.name)
-        os.unlink(path)
-        if kind == 'symlink':
-            os.symlink(self.host_file, path)
-        elif kind == 'fifo':
-            os.mkfifo(path)
-        else:
-            os.link(self.host_file, path)
+        self._point_at_host_file(path, kind)
         self.assertRaises(lustre_images.UnsafeImage,
                           self.driver.create_cloned_volume, volume, src)
         self.assertEqual([], self._commands('cp') + self._commands('qemu-img'))
@@ -3715,12 +3723,7 @@ class LustreDriverTestCase(LustreTestBase):
     def test_copy_image_to_volume_refuses_a_link(self, kind):
         volume = self._volume(volume_format='raw')
         path = self._path(volume.name)
-        if kind == 'symlink':
-            os.symlink(self.host_file, path)
-        elif kind == 'fifo':
-            os.mkfifo(path)
-        else:
-            os.link(self.host_file, path)
+        self._point_at_host_file(path, kind)
         mock_fetch = self._fetch_writes(1)
         self.assertRaises(lustre_images.UnsafeImage,
                           self.driver.copy_image_to_volume, self.context,

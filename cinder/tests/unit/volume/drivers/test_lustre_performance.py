@@ -33,10 +33,8 @@ from unittest import mock
 import uuid
 
 import ddt
-import fixtures
 from oslo_utils import units
 
-from cinder import context
 from cinder import coordination
 from cinder.db import api as db_api
 from cinder.db import models
@@ -45,14 +43,10 @@ from cinder import objects
 from cinder.objects import fields
 from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import fake_volume
-from cinder.tests.unit import test
 from cinder.tests.unit.volume.drivers import test_lustre
 from cinder.tests.unit.volume.drivers import test_lustre_client
-from cinder.volume import configuration as conf
-from cinder.volume import driver as base_driver
 from cinder.volume.drivers import lustre
 from cinder.volume.drivers import lustre_client
-from cinder.volume.drivers import remotefs
 from cinder.volume import volume_utils
 
 SHARE = '192.168.1.10@tcp:/testfs'
@@ -107,37 +101,17 @@ class _CountingPattern(object):
 
 
 @ddt.ddt
-class LustreDriverPerformanceTestCase(test.TestCase):
+class LustreDriverPerformanceTestCase(test_lustre.DriverTestBase):
     """Counts of the work the Lustre driver does, at any scale."""
 
     # Real (file backend) distributed locks, as a cinder-volume cluster
     # would take them: lock names are recorded, and concurrent operations
     # really wait on each other's locks.
     MOCK_TOOZ = False
+    SHARES = SHARE + '\n'
 
     def setUp(self):
         super(LustreDriverPerformanceTestCase, self).setUp()
-        self.context = context.get_admin_context()
-        self.tempdir = self.useFixture(fixtures.TempDir()).path
-        self.shares_file = os.path.join(self.tempdir, 'lustre_shares')
-        with open(self.shares_file, 'w') as f:
-            f.write(SHARE + '\n')
-        self.configuration = conf.Configuration(None)
-        for opts in (lustre.lustre_opts, remotefs.nas_opts,
-                     remotefs.volume_opts, base_driver.volume_opts):
-            self.configuration.append_config_values(opts)
-        self.override_config('lustre_shares_config', self.shares_file)
-        self.override_config('lustre_mount_point_base',
-                             os.path.join(self.tempdir, 'mnt'))
-        self.override_config('nas_secure_file_permissions', 'false')
-        self.override_config('nas_secure_file_operations', 'false')
-        self.override_config('max_over_subscription_ratio', 1.0)
-        self.override_config('reserved_percentage', 0)
-
-        # Forgotten as changes, as a real save does (the temporary
-        # snapshot of a clone refuses to save a changed volume).
-        self.mock_object(objects.Volume, 'save', autospec=True,
-                         side_effect=lambda vol: vol.obj_reset_changes())
         self.mock_object(lustre_client, 'time')
         self.mock_qemu_img_info = self.mock_object(image_utils,
                                                    'qemu_img_info')
@@ -194,9 +168,6 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         volume.obj_reset_changes()
         return volume
 
-    def _commands(self, name):
-        return [c for c in self._execute.call_args_list if c.args[0] == name]
-
     # ------------------------------------------------------------------
     # Stats refresh: independent of the number of volumes
     # ------------------------------------------------------------------
@@ -227,14 +198,6 @@ class LustreDriverPerformanceTestCase(test.TestCase):
         for index in range(existing, count):
             path = os.path.join(self.mnt, 'volume-%08d' % index)
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-
-    def _count_queries(self):
-        """Count the database queries a stats refresh may make."""
-        return {name: self.mock_object(db_api, name,
-                                       wraps=getattr(db_api, name))
-                for name in ('volume_data_get_for_host',
-                             'get_snapshot_summary', 'get_volume_summary',
-                             'service_get_all', 'volume_get_all')}
 
     def _add_volumes(self, rows, count, hosts, cluster=None):
         """Database rows of volumes in each of hosts, count in total."""

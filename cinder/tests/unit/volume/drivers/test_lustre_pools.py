@@ -682,14 +682,6 @@ class LustrePoolsDriverTestCase(test_lustre.LustreTestBase):
                           self.driver._find_share,
                           self._creating(21, volume_type_id=thick.id))
 
-    def _count_queries(self):
-        """Wrap the database sums the driver may call; return the mocks."""
-        return {name: self.mock_object(db_api, name,
-                                       wraps=getattr(db_api, name))
-                for name in ('volume_data_get_for_host',
-                             'get_snapshot_summary', 'get_volume_summary',
-                             'service_get_all', 'volume_get_all')}
-
     def test_find_share_queries(self):
         # Per create: one sum of the pool's volumes and one of its
         # snapshots, whatever the number of volumes.
