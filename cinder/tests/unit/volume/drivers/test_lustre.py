@@ -871,7 +871,7 @@ class LustreDriverTestCase(LustreTestBase):
     # Mount points and mounting
     # ------------------------------------------------------------------
 
-    def test_local_patch(self):
+    def test_local_path_is_in_its_share_mount_point(self):
         volume = self._volume()
         path = self.driver.local_path(volume)
         mount_point = self.driver._get_mount_point_for_share(SHARE)
