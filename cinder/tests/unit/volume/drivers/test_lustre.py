@@ -221,6 +221,20 @@ class DriverTestBase(test.TestCase):
                              'get_snapshot_summary', 'get_volume_summary',
                              'service_get_all', 'volume_get_all')}
 
+    @staticmethod
+    def _counts(mocks):
+        return {name: query.call_count for name, query in mocks.items()}
+
+    def _temp_backup_device(self, volume, backup):
+        """get_backup_device: a temporary volume, backing up, recorded."""
+        device, is_snapshot = self.driver.get_backup_device(self.context,
+                                                            backup)
+        self.assertFalse(is_snapshot)
+        self.assertNotEqual(volume.id, device.id)
+        self.assertEqual(device.id, backup.temp_volume_id)
+        self.assertEqual(fields.VolumeStatus.BACKING_UP, device.status)
+        return device
+
 
 class LustreTestBase(DriverTestBase):
     """Driver built on a real temporary mount point base, mocks at the edges.
@@ -2132,12 +2146,7 @@ class LustreDriverTestCase(LustreTestBase):
         volume.obj_reset_changes()
         backup = self._backup(volume)
         self.mock_object(self.driver, '_ensure_share_mounted')
-        device, is_snapshot = self.driver.get_backup_device(self.context,
-                                                            backup)
-        self.assertFalse(is_snapshot)
-        self.assertNotEqual(volume.id, device.id)
-        self.assertEqual(device.id, backup.temp_volume_id)
-        self.assertEqual(fields.VolumeStatus.BACKING_UP, device.status)
+        device = self._temp_backup_device(volume, backup)
         self.assertEqual('raw', device.admin_metadata['format'])
         # cinder-backup attaches it.
         conn = self.driver.initialize_connection(device, {})
@@ -2699,18 +2708,23 @@ class LustreDriverTestCase(LustreTestBase):
                                        'progress': '90%'})
         return self.driver._nova
 
-    def test_delete_snapshot_online(self):
-        volume = self._volume()
-        info = self._chain_files(volume, [fake.SNAPSHOT_ID])
-        snap = info['active']
+    def _delete_online(self, volume, to_merge, merge_target,
+                       snapshot_id=fake.SNAPSHOT_ID):
+        """Delete an attached volume's snapshot; Nova is asked to merge."""
         self._attach(volume)
-        snapshot = self._snapshot(volume)
+        snapshot = self._snapshot(volume, id=snapshot_id)
         nova = self._nova()
         self.driver.delete_snapshot(snapshot)
         nova.delete_volume_snapshot.assert_called_once_with(
             snapshot._context, snapshot.id,
-            {'file_to_merge': None, 'merge_target_file': None,
+            {'file_to_merge': to_merge, 'merge_target_file': merge_target,
              'type': 'qcow2', 'volume_id': volume.id})
+
+    def test_delete_snapshot_online(self):
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID])
+        snap = info['active']
+        self._delete_online(volume, None, None)
         # Nova pulled the base into the active overlay: the base is gone.
         self.assertEqual({'active': snap}, self._read_info(volume))
         self._execute.assert_any_call('rm', '-f', '--',
@@ -2727,14 +2741,7 @@ class LustreDriverTestCase(LustreTestBase):
         info = self._chain_files(volume, [fake.SNAPSHOT_ID,
                                           fake.SNAPSHOT2_ID])
         snap1, snap2 = info[fake.SNAPSHOT_ID], info[fake.SNAPSHOT2_ID]
-        self._attach(volume)
-        snapshot = self._snapshot(volume)
-        nova = self._nova()
-        self.driver.delete_snapshot(snapshot)
-        nova.delete_volume_snapshot.assert_called_once_with(
-            snapshot._context, snapshot.id,
-            {'file_to_merge': snap1, 'merge_target_file': volume.name,
-             'type': 'qcow2', 'volume_id': volume.id})
+        self._delete_online(volume, snap1, volume.name)
         self.assertEqual({'active': snap2, fake.SNAPSHOT2_ID: snap2},
                          self._read_info(volume))
         self.assertFalse(os.path.exists(self._path(snap1)))
@@ -2747,14 +2754,7 @@ class LustreDriverTestCase(LustreTestBase):
         info = self._chain_files(volume, [fake.SNAPSHOT_ID,
                                           fake.SNAPSHOT2_ID])
         snap1, snap2 = info[fake.SNAPSHOT_ID], info[fake.SNAPSHOT2_ID]
-        self._attach(volume)
-        snapshot = self._snapshot(volume, id=fake.SNAPSHOT2_ID)
-        nova = self._nova()
-        self.driver.delete_snapshot(snapshot)
-        nova.delete_volume_snapshot.assert_called_once_with(
-            snapshot._context, snapshot.id,
-            {'file_to_merge': volume.name, 'merge_target_file': None,
-             'type': 'qcow2', 'volume_id': volume.id})
+        self._delete_online(volume, volume.name, None, fake.SNAPSHOT2_ID)
         self.assertEqual({'active': snap2, fake.SNAPSHOT_ID: snap2},
                          self._read_info(volume))
         self.assertFalse(os.path.exists(self._path(snap1)))

@@ -40,7 +40,6 @@ from cinder.db import api as db_api
 from cinder.db import models
 from cinder.image import image_utils
 from cinder import objects
-from cinder.objects import fields
 from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import fake_volume
 from cinder.tests.unit.volume.drivers import test_lustre
@@ -239,9 +238,7 @@ class LustreDriverPerformanceTestCase(test_lustre.DriverTestBase):
             self.assertEqual([], inside)
             self.assertEqual([], self._commands('du'))
             work[volumes] = (len(self._execute.call_args_list),
-                             dict(walks),
-                             {name: query.call_count
-                              for name, query in queries.items()})
+                             dict(walks), self._counts(queries))
         # The same work for 10, 1,000 and 10,000 volumes.
         self.assertEqual(work[10], work[1000])
         self.assertEqual(work[10], work[10000])
@@ -287,8 +284,7 @@ class LustreDriverPerformanceTestCase(test_lustre.DriverTestBase):
             self.assertEqual([2.0 * volumes],
                              [pool['provisioned_capacity_gb']
                               for pool in stats['pools']])
-            work[volumes] = {name: query.call_count
-                             for name, query in queries.items()}
+            work[volumes] = self._counts(queries)
             loads.assert_not_called()
         self.assertEqual({'volume_data_get_for_host': 2,
                           'get_snapshot_summary': 2,
@@ -476,12 +472,7 @@ class LustreDriverPerformanceTestCase(test_lustre.DriverTestBase):
         backup = mock.Mock(volume_id=volume.id, snapshot_id=None,
                            temp_volume_id=None)
         names = self._record_lock_names()
-        temp, is_snapshot = self.driver.get_backup_device(self.context,
-                                                          backup)
-        self.assertFalse(is_snapshot)
-        self.assertNotEqual(volume.id, temp.id)
-        self.assertEqual(temp.id, backup.temp_volume_id)
-        self.assertEqual(fields.VolumeStatus.BACKING_UP, temp.status)
+        temp = self._temp_backup_device(volume, backup)
         self.assertEqual(['lustre-%s' % volume.id, 'lustre-%s' % temp.id],
                          self._volume_locks(names))
         self.assertTrue(os.path.exists(os.path.join(self.mnt, temp.name)))

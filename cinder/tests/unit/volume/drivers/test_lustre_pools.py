@@ -693,8 +693,7 @@ class LustrePoolsDriverTestCase(test_lustre.LustreTestBase):
         self.assertEqual({'volume_data_get_for_host': 1,
                           'get_snapshot_summary': 1, 'get_volume_summary': 0,
                           'service_get_all': 0, 'volume_get_all': 0},
-                         {name: query.call_count
-                          for name, query in queries.items()})
+                         self._counts(queries))
 
     def test_find_share_queries_cluster(self):
         # In a cluster of two hosts: the hosts, then one sum of volumes and
@@ -713,8 +712,7 @@ class LustrePoolsDriverTestCase(test_lustre.LustreTestBase):
         self.assertEqual({'volume_data_get_for_host': 2,
                           'get_snapshot_summary': 2, 'get_volume_summary': 0,
                           'service_get_all': 1, 'volume_get_all': 0},
-                         {name: query.call_count
-                          for name, query in queries.items()})
+                         self._counts(queries))
 
     @ddt.data((POOL, SHARE), (POOL2, SHARE2))
     @ddt.unpack
