@@ -15,12 +15,13 @@
 
 """The Lustre client side, shared by the Lustre volume and backup drivers.
 
-Everything Cinder needs to know about a Lustre client lives here, in one
-small typed unit: the share syntax, mounting (with retries, a lock of this
-host per mount point, a time limit on every mount and unmount, a real
-check that the mount point is a Lustre mount, and the repair of a mount
-that stays stale), and the ``lfs`` command with parsers for its output.
-Both drivers call this module; neither runs ``mount`` or ``lfs`` itself.
+This is the only module that knows the Lustre tools: the names, flags,
+output and errors of ``mount.lustre`` and ``lfs`` (and of ``fallocate`` on
+Lustre), the share syntax, and mounting (with retries, a lock of this host
+per mount point, a time limit on every mount and unmount, a real check
+that the mount point is a Lustre mount, and the repair of a mount that
+stays stale). Both drivers call it; neither runs ``mount`` or ``lfs``
+itself, nor reads their output or exit statuses.
 """
 
 from __future__ import annotations

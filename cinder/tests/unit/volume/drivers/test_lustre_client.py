@@ -25,7 +25,9 @@ import dataclasses
 import errno
 import hashlib
 import os
+import shutil
 import subprocess
+import sys
 import threading
 import time
 from unittest import mock
@@ -1902,6 +1904,40 @@ class LfsTimeLimitTestCase(test.TestCase):
         exc = self.assertRaises(lustre_client.LfsNotInstalled,
                                 self.lfs.df, '/mnt/x')
         self.assertIsInstance(exc, lustre_client.LustreException)
+
+    def _setstripe_without_lfs(self, *prefix):
+        """lfs setstripe run for real, through prefix, with no lfs found."""
+        empty = self.useFixture(fixtures.TempDir()).path
+
+        def execute(*cmd, **kwargs):
+            kwargs.pop('run_as_root')
+            return putils.execute(*prefix, *cmd,
+                                  env_variables={'PATH': empty}, **kwargs)
+        lfs = lustre_client.Lfs(execute)
+        return self.assertRaises(
+            lustre_client.LfsNotInstalled, lfs.setstripe,
+            os.path.join(empty, 'f'), stripe_count=2, run_as_root=True)
+
+    def test_lfs_not_installed_real_command(self):
+        # processutils itself: a command not on the PATH does not start.
+        self._setstripe_without_lfs()
+
+    def test_lfs_not_installed_real_rootwrap(self):
+        # oslo.rootwrap itself, with the drivers' filters: lfs is allowed
+        # but found in none of its exec_dirs.
+        tempdir = self.useFixture(fixtures.TempDir()).path
+        filters = os.path.join(tempdir, 'rootwrap.d')
+        os.mkdir(filters)
+        shutil.copy(test_lustre_rootwrap.filters_file(), filters)
+        config = os.path.join(tempdir, 'rootwrap.conf')
+        with open(config, 'w') as f:
+            f.write('[DEFAULT]\nfilters_path=%s\nexec_dirs=%s\n'
+                    % (filters, tempdir))
+        exc = self._setstripe_without_lfs(
+            sys.executable, '-c',
+            'import sys; from oslo_rootwrap import cmd; '
+            'sys.argv[0] = "cinder-rootwrap"; cmd.main()', config)
+        self.assertIn('lfs', str(exc))
 
     @ddt.data(PermissionError(errno.EACCES, 'Permission denied'),
               OSError(errno.EMFILE, 'Too many open files'),
