@@ -41,17 +41,24 @@ import fixtures
 from os_brick import privileged as brick_privileged
 from oslo_db.sqlalchemy import enginefacade
 from oslo_utils import imageutils
+import tooz
 
+from cinder.backup.drivers import lustre as lustre_backup
 from cinder import context
+from cinder import coordination
 from cinder import db
 from cinder import objects
+from cinder.objects import fields
 from cinder import privsep as cinder_privsep
+from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit.image import fake as fake_image
 from cinder.tests.unit import test
 from cinder.tests.unit import utils as test_utils
+from cinder import utils
 from cinder.volume import configuration as conf
 from cinder.volume import driver
 from cinder.volume.drivers import lustre
+from cinder.volume import volume_utils
 
 HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMULATOR = os.path.join(HARNESS, 'emulator', 'lustre-emulator')
@@ -213,6 +220,27 @@ class FunctionalTestCase(test.TestCase):
     def _unmount_all(self):
         emulated_mounts.unmount_below(self.mount_base)
 
+    def lock_on_etcd(self):
+        """Cinder's locks on an etcd of our own, as in the A/A stack."""
+        if not os.path.exists(ETCD):
+            self.fail('%s is missing (apt-get install etcd-server)' % ETCD)
+        etcd = Etcd(self.tmp)
+        self.addCleanup(etcd.stop)
+        coordination.COORDINATOR.stop()
+        self.override_config('backend_url', etcd.url, group='coordination')
+        coordination.COORDINATOR.start()
+        self.addCleanup(self._stop_coordinator)
+        return etcd
+
+    @staticmethod
+    def _stop_coordinator():
+        """Leave a coordinator whose backend is gone, as a service would."""
+        try:
+            coordination.COORDINATOR.stop()
+        except tooz.ToozError:
+            coordination.COORDINATOR.coordinator = None
+            coordination.COORDINATOR.started = False
+
     def make_driver(self, host='node1@lustre', cluster_name=None,
                     share_options=None, **opts):
         """A LustreDriver configured as cinder.conf would, set up."""
@@ -258,15 +286,76 @@ class FunctionalTestCase(test.TestCase):
         volume.save()
         return objects.Volume.get_by_id(self.ctxt, volume.id)
 
-    def make_snapshot(self, driver, volume, ctxt=None):
+    def snapshot_record(self, volume, ctxt=None):
+        """A snapshot record in 'creating', as the API hands it over."""
         ctxt = ctxt or self.ctxt
         snapshot = test_utils.create_snapshot(ctxt, volume.id,
                                               status='creating')
-        snapshot = objects.Snapshot.get_by_id(ctxt, snapshot.id)
+        return objects.Snapshot.get_by_id(ctxt, snapshot.id)
+
+    def make_snapshot(self, driver, volume, ctxt=None):
+        snapshot = self.snapshot_record(volume, ctxt)
         driver.create_snapshot(snapshot)
         snapshot.status = 'available'
         snapshot.save()
         return snapshot
+
+    @contextlib.contextmanager
+    def attached_here(self, driver, volume):
+        """The path of a volume attached on this host, as cinder-backup."""
+        conn = driver.initialize_connection(volume, {})
+        connector = volume_utils.brick_get_connector(
+            conn['driver_volume_type'], conn=conn)
+        device = connector.connect_volume(conn['data'])
+        try:
+            yield device['path']
+        finally:
+            connector.disconnect_volume(conn['data'], None)
+
+    def attach_as_nova(self, driver, volume):
+        """Attach a volume to an instance, as Nova would record it."""
+        conn = driver.initialize_connection(volume, {})
+        volume = test_utils.attach_volume(self.ctxt, volume,
+                                          fake.INSTANCE_ID, 'node1',
+                                          '/dev/vdb')
+        attachment = volume.volume_attachment[0]
+        attachment.connection_info = conn['data']
+        attachment.save()
+        volume.status = 'in-use'
+        volume.save()
+        return objects.Volume.get_by_id(self.ctxt, volume.id)
+
+    def back_up(self, driver, volume, parent=None, backup_driver=None):
+        """Back a volume up as the backup manager does.
+
+        Returns the backup and whether the driver backed up a snapshot.
+        """
+        previous_status = volume.status
+        volume.status = 'backing-up'
+        volume.previous_status = previous_status
+        volume.save()
+        backup = test_utils.create_backup(
+            self.ctxt, volume_id=volume.id, container='c-%s' % volume.id,
+            parent_id=parent.id if parent else None,
+            status=fields.BackupStatus.CREATING)
+        try:
+            device, is_snapshot = driver.get_backup_device(self.ctxt, backup)
+            backup_driver = (backup_driver or
+                             lustre_backup.LustreBackupDriver(self.ctxt))
+            with self.attached_here(driver, device) as path:
+                with open(path, 'rb') as f:
+                    backup_driver.backup(backup, utils.tpool_wrap(f))
+            if device.id != volume.id:
+                driver.delete_volume(device)
+                device.destroy()
+        finally:
+            volume = objects.Volume.get_by_id(self.ctxt, volume.id)
+            volume.status = previous_status
+            volume.save()
+        backup = objects.Backup.get_by_id(self.ctxt, backup.id)
+        backup.status = fields.BackupStatus.AVAILABLE
+        backup.save()
+        return backup, is_snapshot
 
     def volume_format(self, volume):
         volume = objects.Volume.get_by_id(self.ctxt, volume.id)

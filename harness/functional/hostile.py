@@ -50,10 +50,8 @@ from cinder.backup.drivers import lustre as lustre_backup
 from cinder import exception
 from cinder import objects
 from cinder.objects import fields
-from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import utils as test_utils
 from cinder.volume import volume_types
-from cinder.volume import volume_utils
 
 # The suites run monkey-patched by eventlet: the watchdog must be a real
 # thread, which runs while the test's thread is blocked in a system call,
@@ -765,16 +763,7 @@ class HostileTestCase(FunctionalTestCase):
 
     def attach(self, volume):
         """Attach as Nova would; Nova then moves the guest along."""
-        conn = self.driver.initialize_connection(self.vol(volume), {})
-        volume = test_utils.attach_volume(self.ctxt, self.vol(volume),
-                                          fake.INSTANCE_ID, 'node1',
-                                          '/dev/vdb')
-        attachment = volume.volume_attachment[0]
-        attachment.connection_info = conn['data']
-        attachment.save()
-        volume.status = 'in-use'
-        volume.save()
-        volume_id = volume.id
+        volume_id = self.attach_as_nova(self.driver, self.vol(volume)).id
 
         def moved_on(path):
             # The guest writes into its new overlay, header and all.
@@ -1093,45 +1082,9 @@ class HostileTestCase(FunctionalTestCase):
         self.override_config('backup_compression_algorithm', 'zstd')
         self.backup_root = self.emulator.backing_dir(backup_fs)
 
-    def _connect(self, volume):
-        conn = self.driver.initialize_connection(volume, {})
-        connector = volume_utils.brick_get_connector(
-            conn['driver_volume_type'], conn=conn)
-        device = connector.connect_volume(conn['data'])
-        return connector, conn, device['path']
-
     def backup(self, volume, parent=None):
         """Back a volume up the way the backup manager does."""
-        volume = self.vol(volume)
-        previous_status = volume.status
-        volume.status = 'backing-up'
-        volume.previous_status = previous_status
-        volume.save()
-        backup = test_utils.create_backup(
-            self.ctxt, volume_id=volume.id, container='c-%s' % volume.id,
-            parent_id=parent.id if parent else None,
-            status=fields.BackupStatus.CREATING)
-        try:
-            device, _is_snapshot = self.driver.get_backup_device(self.ctxt,
-                                                                 backup)
-            connector, conn, path = self._connect(device)
-            try:
-                with open(path, 'rb') as f:
-                    lustre_backup.LustreBackupDriver(self.ctxt).backup(
-                        backup, f)
-            finally:
-                connector.disconnect_volume(conn['data'], None)
-            if device.id != volume.id:
-                self.driver.delete_volume(device)
-                device.destroy()
-        finally:
-            volume = self.vol(volume)
-            volume.status = previous_status
-            volume.save()
-        backup = objects.Backup.get_by_id(self.ctxt, backup.id)
-        backup.status = fields.BackupStatus.AVAILABLE
-        backup.save()
-        return backup
+        return self.back_up(self.driver, self.vol(volume), parent)[0]
 
     def restore(self, backup, guest):
         """Restore onto a new volume of the type; model it as restored."""
@@ -1141,13 +1094,10 @@ class HostileTestCase(FunctionalTestCase):
         backup.save()
         target.status = 'restoring-backup'
         target.save()
-        connector, conn, path = self._connect(target)
-        try:
+        with self.attached_here(self.driver, target) as path:
             with open(path, 'r+b') as f:
                 lustre_backup.LustreBackupDriver(self.ctxt).restore(
                     backup, target.id, f, True)
-        finally:
-            connector.disconnect_volume(conn['data'], None)
         backup.status = fields.BackupStatus.AVAILABLE
         backup.save()
         # A restore target is made raw for the backup's bytes.

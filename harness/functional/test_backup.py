@@ -45,10 +45,8 @@ from cinder.backup.drivers import posix
 from cinder import exception
 from cinder import objects
 from cinder.objects import fields
-from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import utils as test_utils
 from cinder import utils
-from cinder.volume import volume_utils
 
 CONF = cfg.CONF
 GiB = 1024 * MiB
@@ -151,14 +149,6 @@ class BackupRestoreTestCase(FunctionalTestCase):
                 'thick', **{'provisioning:type': 'thick'}),
         }
 
-    def _connect(self, volume):
-        """Attach a volume on this host as cinder-backup does."""
-        conn = self.driver.initialize_connection(volume, {})
-        connector = volume_utils.brick_get_connector(
-            conn['driver_volume_type'], conn=conn)
-        device = connector.connect_volume(conn['data'])
-        return connector, conn, device['path']
-
     def _lustre_driver(self):
         return lustre_backup.LustreBackupDriver(self.ctxt)
 
@@ -169,33 +159,10 @@ class BackupRestoreTestCase(FunctionalTestCase):
 
     def _backup(self, volume, parent=None, make_driver=None):
         """Back a volume up the way the backup manager does."""
-        previous_status = volume.status
-        volume.status = 'backing-up'
-        volume.previous_status = previous_status
-        volume.save()
-        backup = test_utils.create_backup(
-            self.ctxt, volume_id=volume.id, container='c-%s' % volume.id,
-            parent_id=parent.id if parent else None,
-            status=fields.BackupStatus.CREATING)
-        device, is_snapshot = self.driver.get_backup_device(self.ctxt,
-                                                            backup)
+        backup, is_snapshot = self.back_up(
+            self.driver, volume, parent,
+            backup_driver=(make_driver or self._lustre_driver)())
         self.assertFalse(is_snapshot)
-        connector, conn, path = self._connect(device)
-        try:
-            backup_driver = (make_driver or self._lustre_driver)()
-            with open(path, 'rb') as f:
-                backup_driver.backup(backup, utils.tpool_wrap(f))
-        finally:
-            connector.disconnect_volume(conn['data'], None)
-        if device.id != volume.id:
-            self.driver.delete_volume(device)
-            device.destroy()
-        backup = objects.Backup.get_by_id(self.ctxt, backup.id)
-        backup.status = fields.BackupStatus.AVAILABLE
-        backup.save()
-        volume = objects.Volume.get_by_id(self.ctxt, volume.id)
-        volume.status = previous_status
-        volume.save()
         return backup
 
     def _restore(self, backup, volume, volume_is_new=True, make_driver=None):
@@ -204,14 +171,11 @@ class BackupRestoreTestCase(FunctionalTestCase):
         backup.save()
         volume.status = 'restoring-backup'
         volume.save()
-        connector, conn, path = self._connect(volume)
-        try:
-            backup_driver = (make_driver or self._lustre_driver)()
+        backup_driver = (make_driver or self._lustre_driver)()
+        with self.attached_here(self.driver, volume) as path:
             with open(path, 'wb') as f:
                 backup_driver.restore(backup, volume.id, utils.tpool_wrap(f),
                                       volume_is_new)
-        finally:
-            connector.disconnect_volume(conn['data'], None)
         volume.status = 'available'
         volume.save()
         backup.status = fields.BackupStatus.AVAILABLE
@@ -374,17 +338,7 @@ class BackupRestoreTestCase(FunctionalTestCase):
                              self.driver._local_path_volume_info(volume)))
 
     def _attach(self, volume):
-        """Attach a volume to an instance, as Nova would record it."""
-        conn = self.driver.initialize_connection(volume, {})
-        volume = test_utils.attach_volume(self.ctxt, volume,
-                                          fake.INSTANCE_ID, 'node1',
-                                          '/dev/vdb')
-        attachment = volume.volume_attachment[0]
-        attachment.connection_info = conn['data']
-        attachment.save()
-        volume.status = 'in-use'
-        volume.save()
-        return objects.Volume.get_by_id(self.ctxt, volume.id)
+        return self.attach_as_nova(self.driver, volume)
 
     def _detach(self, volume):
         volume.finish_detach(volume.volume_attachment[0].id)

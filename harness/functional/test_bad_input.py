@@ -277,9 +277,7 @@ class BadInputTestCase(FunctionalTestCase):
 
     def case_info_snapshot_on_forged_info(self):
         volume = self._with_info(json.dumps({'active': '../x'}))
-        snapshot = test_utils.create_snapshot(self.ctxt, volume.id,
-                                              status='creating')
-        snapshot = objects.Snapshot.get_by_id(self.ctxt, snapshot.id)
+        snapshot = self.snapshot_record(volume)
         return (lambda: self.driver.create_snapshot(snapshot),
                 lustre_client.LustreException, '../x')
 

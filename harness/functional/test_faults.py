@@ -33,8 +33,6 @@ import textwrap
 from unittest import mock
 
 from base import EMULATOR
-from base import ETCD
-from base import Etcd
 from base import FunctionalTestCase
 from base import GiB
 from base import MGS
@@ -45,7 +43,6 @@ from oslo_concurrency import processutils as putils
 import tooz
 
 from cinder.backup.drivers import lustre as lustre_backup
-from cinder import coordination
 from cinder import objects
 from cinder.objects import fields
 from cinder.tests.unit import utils as test_utils
@@ -218,9 +215,7 @@ class FaultTestCase(FunctionalTestCase):
         mount_point = driver._get_mount_point_for_share(self.share)
         arm = self.wrap('qemu-img', 'create', action=(
             '%s fault stale %s' % (EMULATOR, mount_point)))
-        snapshot = test_utils.create_snapshot(self.ctxt, volume.id,
-                                              status='creating')
-        snapshot = objects.Snapshot.get_by_id(self.ctxt, snapshot.id)
+        snapshot = self.snapshot_record(volume)
         arm()
         self.assertRaises(putils.ProcessExecutionError,
                           driver.create_snapshot, snapshot)
@@ -247,22 +242,30 @@ class FaultTestCase(FunctionalTestCase):
         self.small_share('96M')
         driver = self.make_driver()
         source, view = self._volume_with_data(driver, length=40 * MiB)
+        snapshot = self._assert_clone_fails(driver, source, view, self.thick,
+                                            'No space left on device')
+        driver.delete_snapshot(snapshot)
+        self.check_volume(driver, source, view)
+
+    def _assert_clone_fails(self, driver, source, view, volume_type,
+                            message, arm=lambda: None):
+        """A volume from a new snapshot of source fails; source is whole."""
         snapshot = self.make_snapshot(driver, source)
         clone = test_utils.create_volume(
             self.ctxt, host=self.pool_host(), size=1,
-            volume_type_id=self.thick.id, status='creating')
+            volume_type_id=volume_type.id, status='creating')
+        arm()
         exc = self.assertRaises(putils.ProcessExecutionError,
                                 driver.create_volume_from_snapshot, clone,
                                 snapshot)
-        self.assertIn('No space left on device', str(exc))
+        self.assertIn(message, str(exc))
         self.check_volume(driver, source, view)
         # The volume in error is deleted, as its owner would; nothing of
         # it is left, and the source is whole.
         clone.provider_location = source.provider_location
         driver.delete_volume(clone)
         self.assert_share_holds(driver, source)
-        driver.delete_snapshot(snapshot)
-        self.check_volume(driver, source, view)
+        return snapshot
 
     def test_enospc_extending(self):
         self.small_share('1200M')
@@ -328,19 +331,8 @@ class FaultTestCase(FunctionalTestCase):
             'truncate -s $(( $(stat -c %s "$dest") / 2 )) "$dest"'))
         driver = self.make_driver()
         source, view = self._volume_with_data(driver, length=8 * MiB)
-        snapshot = self.make_snapshot(driver, source)
-        clone = test_utils.create_volume(
-            self.ctxt, host=self.pool_host(), size=1,
-            volume_type_id=self.thin.id, status='creating')
-        arm()
-        exc = self.assertRaises(putils.ProcessExecutionError,
-                                driver.create_volume_from_snapshot, clone,
-                                snapshot)
-        self.assertIn('injected failure', str(exc))
-        self.check_volume(driver, source, view)
-        clone.provider_location = source.provider_location
-        driver.delete_volume(clone)
-        self.assert_share_holds(driver, source)
+        self._assert_clone_fails(driver, source, view, self.thin,
+                                 'injected failure', arm)
 
     def test_qemu_img_fails_mid_commit(self):
         # The real commit runs, then the process fails before reporting.
@@ -366,18 +358,20 @@ class FaultTestCase(FunctionalTestCase):
         return mock.patch.object(lustre.LustreDriver, '_write_info_file',
                                  side_effect=Crash)
 
+    def _die_creating_snapshot(self, driver, volume):
+        """create_snapshot dies before the .info file names the overlay."""
+        snapshot = self.snapshot_record(volume)
+        with self._die_writing_info():
+            self.assertRaises(Crash, driver.create_snapshot, snapshot)
+        return objects.Snapshot.get_by_id(self.ctxt, snapshot.id)
+
     def test_death_during_snapshot_create_then_retry(self):
         driver = self.make_driver()
         volume, view = self._volume_with_data(driver)
-        snapshot = test_utils.create_snapshot(self.ctxt, volume.id,
-                                              status='creating')
-        snapshot = objects.Snapshot.get_by_id(self.ctxt, snapshot.id)
-        with self._die_writing_info():
-            self.assertRaises(Crash, driver.create_snapshot, snapshot)
+        snapshot = self._die_creating_snapshot(driver, volume)
         # The overlay exists; the .info file does not name it yet.
         self.check_volume(driver, volume, view)
         driver = self.make_driver()
-        snapshot = objects.Snapshot.get_by_id(self.ctxt, snapshot.id)
         driver.create_snapshot(snapshot)
         self.write(driver, volume, 0, 0x64)
         after = self.digest(driver, volume)
@@ -389,14 +383,9 @@ class FaultTestCase(FunctionalTestCase):
     def test_death_during_snapshot_create_then_delete(self):
         driver = self.make_driver()
         volume, view = self._volume_with_data(driver)
-        snapshot = test_utils.create_snapshot(self.ctxt, volume.id,
-                                              status='creating')
-        snapshot = objects.Snapshot.get_by_id(self.ctxt, snapshot.id)
-        with self._die_writing_info():
-            self.assertRaises(Crash, driver.create_snapshot, snapshot)
+        snapshot = self._die_creating_snapshot(driver, volume)
         # The snapshot in error is deleted: its overlay goes with it.
         driver = self.make_driver()
-        snapshot = objects.Snapshot.get_by_id(self.ctxt, snapshot.id)
         driver.delete_snapshot(snapshot)
         self.check_volume(driver, volume, view)
         self.assert_share_holds(driver, volume)
@@ -423,24 +412,13 @@ class FaultTestCase(FunctionalTestCase):
     # -- the coordination backend -------------------------------------------
 
     def test_coordination_backend_unreachable(self):
-        if not os.path.exists(ETCD):
-            self.skipTest('%s is missing (apt-get install etcd-server): '
-                          'THIS FAULT WAS NOT INJECTED' % ETCD)
-        # Cinder's locks on an etcd of our own, as in the A/A stack.
-        etcd = Etcd(self.tmp)
-        self.addCleanup(etcd.stop)
-        coordination.COORDINATOR.stop()
-        self.override_config('backend_url', etcd.url, group='coordination')
-        coordination.COORDINATOR.start()
-        self.addCleanup(self._stop_coordinator)
+        etcd = self.lock_on_etcd()
         driver = self.make_driver()
         volume, view = self._volume_with_data(driver)
         before = self.share_files(driver)
         # etcd goes away: no lock can be taken, so nothing is done.
         etcd.stop()
-        snapshot = test_utils.create_snapshot(self.ctxt, volume.id,
-                                              status='creating')
-        snapshot = objects.Snapshot.get_by_id(self.ctxt, snapshot.id)
+        snapshot = self.snapshot_record(volume)
         self.assertRaises(tooz.ToozError, driver.create_snapshot, snapshot)
         other = test_utils.create_volume(
             self.ctxt, host=self.pool_host(), size=1,
@@ -449,26 +427,22 @@ class FaultTestCase(FunctionalTestCase):
         self.assertEqual(before, self.share_files(driver))
         self.check_volume(driver, volume, view)
 
-    def _stop_coordinator(self):
-        """Leave a coordinator whose backend is gone, as a service would."""
-        try:
-            coordination.COORDINATOR.stop()
-        except tooz.ToozError:
-            coordination.COORDINATOR.coordinator = None
-            coordination.COORDINATOR.started = False
-
     # -- lfs ----------------------------------------------------------------
+
+    def _striped_record(self):
+        """A new volume of a type that lfs setstripe lays out."""
+        striped = self.make_volume_type('striped',
+                                        **{'lustre:stripe_count': '2'})
+        return test_utils.create_volume(
+            self.ctxt, host=self.pool_host(), size=1,
+            volume_type_id=striped.id, status='creating')
 
     def test_lfs_fails(self):
         arm = self.wrap('lfs', 'setstripe')
         driver = self.make_driver()
         volume, view = self._volume_with_data(driver)
-        striped = self.make_volume_type('striped',
-                                        **{'lustre:stripe_count': '2'})
         arm()
-        other = test_utils.create_volume(
-            self.ctxt, host=self.pool_host(), size=1,
-            volume_type_id=striped.id, status='creating')
+        other = self._striped_record()
         exc = self.assertRaises(putils.ProcessExecutionError,
                                 driver.create_volume, other)
         self.assertIn('injected failure', str(exc))
@@ -482,11 +456,7 @@ class FaultTestCase(FunctionalTestCase):
                         if not os.path.exists(os.path.join(d, 'lfs')))
         self.useFixture(fixtures.EnvironmentVariable('PATH', path))
         self.assertIsNone(shutil.which('lfs'))
-        striped = self.make_volume_type('striped',
-                                        **{'lustre:stripe_count': '2'})
-        other = test_utils.create_volume(
-            self.ctxt, host=self.pool_host(), size=1,
-            volume_type_id=striped.id, status='creating')
+        other = self._striped_record()
         exc = self.assertRaises(lustre_client.LfsNotInstalled,
                                 driver.create_volume, other)
         self.assertIn('lfs', str(exc))

@@ -25,15 +25,12 @@ import textwrap
 import time
 
 from base import EMULATOR
-from base import ETCD
-from base import Etcd
 from base import FunctionalTestCase
 from base import MGS
 from base import MiB
 from base import run
 import fixtures
 
-from cinder import coordination
 from cinder.tests.unit import utils as test_utils
 from cinder.volume.drivers import lustre_client
 
@@ -239,14 +236,7 @@ class MountTestCase(FunctionalTestCase):
         # A mount is this host's: with the coordination back end gone, a
         # stale share is still mounted again (volume operations, which
         # need their distributed locks, wait for it to come back).
-        if not os.path.exists(ETCD):
-            self.fail('%s is missing (apt-get install etcd-server)' % ETCD)
-        etcd = Etcd(self.tmp)
-        self.addCleanup(etcd.stop)
-        coordination.COORDINATOR.stop()
-        self.override_config('backend_url', etcd.url, group='coordination')
-        coordination.COORDINATOR.start()
-        self.addCleanup(self._stop_coordinator)
+        etcd = self.lock_on_etcd()
         driver = self.make_driver()
         mount_point = driver._get_mount_point_for_share(self.share)
         etcd.stop()
@@ -256,13 +246,6 @@ class MountTestCase(FunctionalTestCase):
         self.assertEqual(2, len(self.mounts_of(mount_point)))
         stats = driver.get_volume_stats(refresh=True)
         self.assertEqual(1, len(stats['pools']))
-
-    def _stop_coordinator(self):
-        try:
-            coordination.COORDINATOR.stop()
-        except Exception:
-            coordination.COORDINATOR.coordinator = None
-            coordination.COORDINATOR.started = False
 
     def test_volume_create_after_restart_finds_the_mount(self):
         # A second service of this host (or the same after a restart) uses

@@ -19,7 +19,6 @@ from base import FunctionalTestCase
 from base import tree_state
 
 from cinder import exception
-from cinder import objects
 from cinder.tests.unit import utils as test_utils
 
 
@@ -94,9 +93,7 @@ class FilePermissionsTestCase(FunctionalTestCase):
         os.chmod(path, 0o600)
         root = self.emulator.backing_dir(self.fsname)
         before = tree_state(root)
-        snapshot = test_utils.create_snapshot(self.ctxt, volume.id,
-                                              status='creating')
-        snapshot = objects.Snapshot.get_by_id(self.ctxt, snapshot.id)
+        snapshot = self.snapshot_record(volume)
         exc = self.assertRaises(exception.VolumeDriverException,
                                 driver.create_snapshot, snapshot)
         self.assertIn('nas_secure_file_operations', str(exc))

@@ -175,13 +175,8 @@ class StressTestCase(FunctionalTestCase):
             self.volumes[record.id] = record
 
     def op_snapshot(self, driver, ctxt, record):
-        volume = self._volume(ctxt, record)
-        snapshot = test_utils.create_snapshot(ctxt, volume.id,
-                                              status='creating')
-        snapshot = objects.Snapshot.get_by_id(ctxt, snapshot.id)
-        driver.create_snapshot(snapshot)
-        snapshot.status = 'available'
-        snapshot.save()
+        snapshot = self.make_snapshot(driver, self._volume(ctxt, record),
+                                      ctxt)
         with self.book:
             record.snapshots.append((snapshot.id, dict(record.writes)))
 
