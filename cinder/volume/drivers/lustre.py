@@ -1251,6 +1251,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 src_encryption_key_id=src_vref.encryption_key_id,
                 new_encryption_key_id=volume.encryption_key_id)
             temp_snapshot.status = fields.SnapshotStatus.DELETING
+            # Nova reported the online creation with progress 90%, as it
+            # reports a deletion done: without this the deletion would not
+            # wait for Nova's merge, and delete the base file under it.
+            temp_snapshot.progress = '100%'
             temp_snapshot.context = ctxt.elevated()
             temp_snapshot.save()
         finally:

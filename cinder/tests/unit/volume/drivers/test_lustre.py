@@ -3450,6 +3450,72 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertTrue(self._stats_with(lambda *cmd, **kwargs: None)[
             'clone_across_pools'])
 
+    def test_create_cloned_volume_attached_waits_for_nova_merge(self):
+        # The backup of an in-use volume clones it through a temporary
+        # online snapshot, deleted online after the copy. Nova reports both
+        # its creation and its deletion done with progress 90%: the
+        # deletion took the creation's report for Nova's and deleted the
+        # base file while Nova still pulled it into the active overlay; the
+        # next snapshot found the base gone (stack: Tempest's incremental
+        # backup of an in-use volume).
+        src = self._volume(volume_format='raw')
+        self._chain_files(src)
+        self._attach(src)
+        src.status = 'backing-up'
+        src.volume_attachment.obj_reset_changes(recursive=True)
+        volume = self._volume(id=fake.VOLUME2_ID)
+        self._make_backup_view(volume)
+        base = self._path(src.name)
+        events = []
+
+        def nova_reports(snapshot_id, status):
+            # What Nova sends Cinder's API once it has done its part.
+            db_api.snapshot_update(context.get_admin_context(), snapshot_id,
+                                   {'status': status, 'progress': '90%'})
+
+        nova = self.driver._nova = mock.Mock()
+        nova.create_volume_snapshot.side_effect = (
+            lambda ctxt, volume_id, info: nova_reports(info['snapshot_id'],
+                                                       'creating'))
+        merging = []
+        nova.delete_volume_snapshot.side_effect = (
+            lambda ctxt, snapshot_id, info: (
+                events.append('merge requested'),
+                merging.append(snapshot_id)))
+        snapshot_get = db_api.snapshot_get
+
+        def poll(ctxt, snapshot_id):
+            # Nova's merge (a pull of the base into the active overlay)
+            # ends after the driver's first look at the snapshot.
+            if merging and merging[0] == 'polled':
+                merging.clear()
+                active = self._read_info(src)['active']
+                _run('qemu-img', 'rebase', '-f', 'qcow2', '-b', '',
+                     self._path(active))
+                nova_reports(snapshot_id, 'deleting')
+                events.append('merged')
+            elif merging:
+                merging[0] = 'polled'
+            return snapshot_get(ctxt, snapshot_id)
+        self.mock_object(remotefs.db, 'snapshot_get', side_effect=poll)
+        self.mock_object(remotefs, 'time')
+        self.mock_object(objects.VolumeAttachment, 'save', autospec=True,
+                         side_effect=lambda att: att.obj_reset_changes())
+
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'rm' and cmd[-1] == base:
+                events.append('base deleted')
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+
+        self._clone(volume, src)
+        self.assertEqual(['merge requested', 'merged', 'base deleted'],
+                         events)
+        active = self._read_info(src)['active']
+        self.assertEqual(sorted([active, src.name + '.info']),
+                         sorted(name for name in os.listdir(self.mnt)
+                                if name.startswith(src.name)))
+
     def test_create_cloned_volume_general_path_failure_removes_file(self):
         # Finding 10: a failed copy leaves no file of the clone, and the
         # temporary snapshot of the source is gone again.
