@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-import json
 import math
 import os
 import re
@@ -171,24 +170,6 @@ _UUID_RE = '(?P<id>[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})'
 # A backup's copy of an encrypted volume is that volume's LUKS container;
 # the copy's own record has no key (BaseVD._create_temp_volume).
 _LUKS_COPY_KEY = 'lustre_luks_copy'
-
-
-def _check_file_name(volume_name: str, name: Any, directory: str) -> None:
-    """Refuse a name from a .info file that is not the volume's own file.
-
-    A name is trusted only if it is a plain file name of this volume (the
-    volume's name, or it followed by '.' and a suffix) in the volume's
-    directory: a corrupt or forged .info file must not make the driver
-    read, overwrite or delete anything else.
-    """
-    if (isinstance(name, str) and os.path.basename(name) == name and
-            (name == volume_name or name.startswith(volume_name + '.')) and
-            not name.endswith('.info')):
-        return
-    raise lustre_client.LustreException(msg=_(
-        '%(dir)s/%(vol)s.info names %(name)r, which is not a file of that '
-        'volume; the .info file may be corrupt') % {
-        'dir': directory, 'vol': volume_name, 'name': name})
 
 
 @interface.volumedriver
@@ -543,12 +524,21 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         if os.path.lexists(path):
             self._delete(path)
 
-    def _check_own_file(self, volume: Any, name: Any) -> str:
-        """Return the path of a file named in a volume's .info file.
+    @staticmethod
+    def _is_volume_file_name(volume_name: str, name: Any) -> bool:
+        """Whether a .info name is a plain file name of the volume's own."""
+        return (isinstance(name, str) and os.path.basename(name) == name and
+                (name == volume_name or name.startswith(volume_name + '.')) and
+                not name.endswith('.info'))
 
-        Raises if the name is not one of the volume's own files.
-        """
-        _check_file_name(volume.name, name, self._local_volume_dir(volume))
+    def _own_file_path(self, volume: Any, name: Any) -> str:
+        """The path of a file a volume's .info names; refuse any other."""
+        if not self._is_volume_file_name(volume.name, name):
+            raise lustre_client.LustreException(msg=_(
+                '%(dir)s/%(vol)s.info names %(name)r, which is not a file of '
+                'that volume; the .info file may be corrupt') % {
+                'dir': self._local_volume_dir(volume), 'vol': volume.name,
+                'name': name})
         return os.path.join(self._local_volume_dir(volume), name)
 
     def _read_file(self, filename: str) -> str:
@@ -557,59 +547,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         with os.fdopen(fd) as f:
             return f.read()
-
-    def _read_info_file(self, info_path: str,
-                        empty_if_missing: bool = False) -> dict:
-        """Read a .info file, refusing one that is corrupt or forged."""
-        if not os.path.lexists(info_path):
-            if empty_if_missing:
-                return {}
-            raise lustre_client.LustreException(msg=_(
-                '%s does not exist') % info_path)
-        try:
-            info = json.loads(self._read_file(info_path))
-        except ValueError as exc:
-            raise lustre_client.LustreException(msg=_(
-                '%(path)s is not valid JSON: %(err)s') % {
-                'path': info_path, 'err': exc})
-        volume_name = os.path.basename(info_path)[:-len('.info')]
-        if not isinstance(info, dict) or 'active' not in info:
-            raise lustre_client.LustreException(msg=_(
-                '%s has no active image') % info_path)
-        for name in info.values():
-            _check_file_name(volume_name, name, os.path.dirname(info_path))
-        return info
-
-    def _write_info_file(self, info_path: str, snap_info: dict) -> None:
-        """Write the .info file atomically: all of it, or none of it.
-
-        A crash half way through a snapshot must not leave a truncated
-        .info file, which would orphan the volume's snapshots. Where the
-        service cannot create files in the share directory (files owned by
-        root without secure file operations), fall back to rewriting the
-        file in place as the base class does.
-        """
-        directory = os.path.dirname(info_path)
-        if not os.access(directory, os.W_OK):
-            super()._write_info_file(info_path, snap_info)
-            return
-        if 'active' not in snap_info:
-            raise exception.RemoteFSException(
-                _("'active' must be present when writing snap_info."))
-        fd, tmp_path = tempfile.mkstemp(
-            prefix=os.path.basename(info_path) + '.', suffix='.tmp',
-            dir=directory)
-        try:
-            with os.fdopen(fd, 'w') as f:
-                json.dump(snap_info, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            self._set_rw_permissions(tmp_path)
-            os.replace(tmp_path, info_path)
-        except Exception:
-            with excutils.save_and_reraise_exception():
-                if os.path.exists(tmp_path):
-                    os.unlink(tmp_path)
 
     def _volume_files(self, volume: objects.Volume) -> list[str]:
         """Every file of the volume there is: its images, then .info.
@@ -945,7 +882,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 self._online_delete_info(chain, info, name))
         else:
             self._commit_snapshot(snapshot, chain, info, name)
-        self._delete_unnamed(self._check_own_file(volume, name),
+        self._delete_unnamed(self._own_file_path(volume, name),
                              self._read_info_file(info_path))
         self._apply_project_quota(volume)
 
@@ -1359,7 +1296,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'the .info file of volume %(vol)s records no data of '
                 'snapshot %(snap)s') % {'vol': volume.id,
                                         'snap': snapshot.id})
-        path = self._check_own_file(volume, name)
+        path = self._own_file_path(volume, name)
         new_path = path + '.revert'
         self._delete_if_present(new_path)
         self._do_create_snapshot(snapshot, backing.name, new_path)

@@ -1701,6 +1701,7 @@ class LustreDriverTestCase(LustreTestBase):
     @ddt.data(
         '{"active": "../%(vol)s"}',
         '{"active": "%(vol)s", "%(snap)s": "sub/%(vol)s.x"}',
+        '{"active": "%(vol)s", "%(snap)s": "%(vol)s/%(snap)s"}',
         '{"active": "/etc/passwd"}',
         '{"active": "volume-%(other)s"}',
         '{"active": "%(vol)s", "%(snap)s": "volume-%(other)s.%(snap)s"}',
@@ -1734,7 +1735,7 @@ class LustreDriverTestCase(LustreTestBase):
                                             'snap': fake.SNAPSHOT_ID,
                                             'other': fake.VOLUME2_ID})
         self.mock_object(self.driver, '_ensure_share_mounted')
-        self.assertRaises(lustre_client.LustreException,
+        self.assertRaises(exception.RemoteFSException,
                           self.driver.delete_volume, volume)
         self._execute.assert_not_called()
         self.assertEqual(names, sorted(os.listdir(self.mnt)))
@@ -1754,7 +1755,7 @@ class LustreDriverTestCase(LustreTestBase):
         path = self._path(volume.name + '.info')
         self.assertEqual({}, self.driver._read_info_file(
             path, empty_if_missing=True))
-        exc = self.assertRaises(lustre_client.LustreException,
+        exc = self.assertRaises(exception.RemoteFSException,
                                 self.driver._read_info_file, path)
         self.assertIn('does not exist', str(exc))
         self.assertEqual(volume.name,
@@ -2766,7 +2767,7 @@ class LustreDriverTestCase(LustreTestBase):
         self._touch('volume-%s' % fake.VOLUME2_ID)
         self._write_info(volume, {'active': volume.name,
                                   snapshot.id: 'volume-%s' % fake.VOLUME2_ID})
-        self.assertRaises(lustre_client.LustreException,
+        self.assertRaises(exception.RemoteFSException,
                           self.driver.delete_snapshot, snapshot)
         self._execute.assert_not_called()
         self.assertTrue(os.path.exists(
@@ -3226,7 +3227,7 @@ class LustreDriverTestCase(LustreTestBase):
         snapshot = self._snapshot(src)
         self._write_info(src, {'active': src.name, snapshot.id: name})
         dest = self._volume(id=fake.VOLUME3_ID)
-        self.assertRaises(lustre_client.LustreException,
+        self.assertRaises(exception.RemoteFSException,
                           self.driver._copy_volume_from_snapshot,
                           snapshot, dest, 1)
         self._execute.assert_not_called()
