@@ -781,9 +781,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """
         if volume.status == fields.VolumeStatus.RESTORING_BACKUP:
             active = self._prepare_restore_target(volume)
+            header = self._reader.header(active)
         else:
-            active = self._chain(volume).active
-        virtual_size = self._reader.header(active).virtual_size
+            chain = self._chain(volume)
+            active, header = chain.active, chain.active_header
+        virtual_size = header.virtual_size
         if math.ceil(virtual_size / units.Gi) > volume.size:
             LOG.error('Volume %(vol)s: virtual size %(vsize)s exceeds its '
                       'size %(size)sG; refusing to attach it, it may have '
@@ -959,13 +961,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """Delete a snapshot's overlay unless the .info file names it."""
         if os.path.basename(path) not in info.values():
             self._delete_if_present(path)
-
-    def _get_backing_chain_for_path(self, volume: objects.Volume,
-                                    path: str) -> list[dict]:
-        """The checked chain below ``path``, as the base class lists it."""
-        names = self._chain(volume).below(os.path.basename(path)).names()
-        return [{'filename': name, 'backing-filename': backing}
-                for name, backing in zip(names, names[1:] + [None])]
 
     def _do_create_snapshot(self, snapshot: objects.Snapshot,
                             backing_filename: str,
@@ -1555,28 +1550,25 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _is_volume_manageable(self, volume_path: str,
                               already_managed: bool = False) -> tuple:
-        """Also refuse a LUKS container, which no managed volume can be.
-
-        Cinder manages files only into unencrypted volume types, so a
-        LUKS header in a file to manage is never expected: its guest
-        would see the ciphertext, or anyone could swap a volume's data
-        behind a header of their own. qemu-img reports LUKS as raw.
-        """
-        manageable, reason = super()._is_volume_manageable(volume_path,
-                                                           already_managed)
+        """The base class's checks on one qemu-img info, and no LUKS."""
         if already_managed:
-            return manageable, reason
+            return False, _('Volume already managed.')
         try:
             info = self._qemu_img_info(volume_path, None)
         except images.UnsafeImage as exc:
-            # The base class says only "Failed to open image".
+            # More than the base class's "Failed to open image".
             return False, exc.msg
         except Exception:
-            return manageable, reason
-        if manageable and (info.format_specific or {}).get('type') == 'luks':
+            return False, _('Failed to open image.')
+        if info.file_format not in self._SUPPORTED_IMAGE_FORMATS:
+            return False, _("Unsupported image format: '%s'."
+                            ) % info.file_format
+        # Managed volumes are never encrypted: a guest would see the
+        # ciphertext. qemu-img reports LUKS as raw.
+        if (info.format_specific or {}).get('type') == 'luks':
             return False, _('the file is a LUKS container; an encrypted '
                             'file cannot be managed')
-        return manageable, reason
+        return True, None
 
     def _get_rounded_manageable_image_size(self, image_path: str) -> int:
         """The size in GiB of a file to manage, its format inspected."""

@@ -139,6 +139,9 @@ class Chain:
     """A volume's active image and the images below it, top first."""
 
     images: tuple[Image, ...]
+    # What the active image holds, when the chain was read from the share.
+    active_header: Optional[Header] = dataclasses.field(default=None,
+                                                        compare=False)
 
     @property
     def active(self) -> Image:
@@ -330,13 +333,14 @@ class ImageReader(object):
         overlays = set(info.values()) - {volume_name}
         name = info.get('active', volume_name)
         images: list[Image] = []
+        active_header: Optional[Header] = None
         while True:
             if name in (image.name for image in images):
                 raise UnsafeImage(path=os.path.join(directory, name),
                                   reason=_('the chain loops'))
             if name == volume_name:
-                self.header(base)
-                return Chain((*images, base))
+                header = self.header(base)
+                return Chain((*images, base), active_header or header)
             unnamed = name not in overlays
             if unnamed and not (images and
                                 name.startswith(volume_name + '.')):
@@ -345,9 +349,10 @@ class ImageReader(object):
             image = Image(os.path.join(directory, name), QCOW2,
                           base.encrypted)
             header = self.header(image)
+            active_header = active_header or header
             images.append(image)
             if header.backing_file is None:
-                return Chain(tuple(images))
+                return Chain(tuple(images), active_header)
             if unnamed:
                 raise UnsafeImage(path=image.path, reason=_(
                     'the .info file does not name it, and it is not the '

@@ -1892,7 +1892,12 @@ class LustreDriverTestCase(LustreTestBase):
         volume = self._volume(size=2)
         info = self._chain_files(volume, [fake.SNAPSHOT_ID])
         snap = info['active']
+        header = self.mock_object(lustre_images.ImageReader, 'header',
+                                  autospec=True,
+                                  side_effect=lustre_images.ImageReader.header)
         conn = self.driver.initialize_connection(volume, {})
+        # Each image of the chain is read once.
+        self.assertEqual(2, header.call_count)
         self.assertEqual({'export': SHARE, 'name': snap, 'format': 'qcow2'},
                          conn['data'])
         self.assertEqual('lustre', conn['driver_volume_type'])
@@ -2861,28 +2866,21 @@ class LustreDriverTestCase(LustreTestBase):
                                  (self._path(volume.name), 'raw')], 1,
                                 overlays=0)
 
-    def test_get_backing_chain_for_path(self):
-        # The base class's chain listing (its _get_higher_image_path) is
-        # the checked chain, never qemu-img info's.
+    def test_delete_snapshot_lists_no_chain_by_qemu_img(self):
+        # The base class's chain listing runs qemu-img info: a snapshot
+        # between two others is committed from the checked chain.
         volume = self._volume()
         info = self._chain_files(volume, [fake.SNAPSHOT_ID,
                                           fake.SNAPSHOT2_ID],
                                  guest_data=False)
-        snap1, snap2 = info[fake.SNAPSHOT_ID], info[fake.SNAPSHOT2_ID]
-        self.assertEqual(
-            [{'filename': snap2, 'backing-filename': snap1},
-             {'filename': snap1, 'backing-filename': volume.name},
-             {'filename': volume.name, 'backing-filename': None}],
-            self.driver._get_backing_chain_for_path(volume,
-                                                    self._path(snap2)))
-        self.assertEqual(snap2, self.driver._get_higher_image_path(
-            self._snapshot(volume)))
-        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b',
-             self.host_file, '-F', 'raw', self._path(snap1))
-        self.assertRaises(lustre_images.UnsafeImage,
-                          self.driver._get_backing_chain_for_path, volume,
-                          self._path(snap2))
+        listing = self.mock_object(remotefs.RemoteFSSnapDriverBase,
+                                   '_get_backing_chain_for_path')
+        self.driver.delete_snapshot(self._snapshot(volume))
+        listing.assert_not_called()
         self.qemu_img_info.assert_not_called()
+        snap2 = info[fake.SNAPSHOT2_ID]
+        self.assertEqual({'active': snap2, fake.SNAPSHOT2_ID: snap2},
+                         self._read_info(volume))
 
     @ddt.data('plain', 'qcow2_header_in_raw_base')
     def test_delete_snapshot_offline_keeps_overlay_until_forgotten(
@@ -4205,6 +4203,10 @@ class LustreDriverTestCase(LustreTestBase):
             self._touch('image.img')
         volume = self._volume(provider_location=None)
         ref = {'source-name': SHARE + '/image.img'}
+        self.assertEqual(manageable, self.driver._is_volume_manageable(
+            self._path('image.img'))[0])
+        # One qemu-img info decides.
+        self.assertEqual(1, self.qemu_img_info.call_count)
         if manageable:
             self.driver.manage_existing(volume, ref)
             self.assertEqual([volume.name], os.listdir(self.mnt))
