@@ -22,16 +22,12 @@ across the file system's object storage targets.
 
 from __future__ import annotations
 
-import binascii
-import contextlib
 import math
 import os
 import re
-import tempfile
 import typing
-from typing import Any, Iterator, Optional  # noqa: H301
+from typing import Any, Optional  # noqa: H301
 
-from castellan import key_manager
 from oslo_concurrency import processutils as putils
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -52,6 +48,7 @@ from cinder.objects import fields
 from cinder import utils
 from cinder.volume import configuration
 from cinder.volume.drivers import lustre_client
+from cinder.volume.drivers import lustre_files as files
 from cinder.volume.drivers import lustre_images as images
 from cinder.volume.drivers import lustre_pools
 from cinder.volume.drivers import lustre_quota
@@ -360,8 +357,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return self._provisioning(
             self._extra_specs(volume.volume_type)) == 'thick'
 
-    def _file_format(self, volume: objects.Volume,
-                     copied: bool = False) -> str:
+    def _new_file_format(self, volume: objects.Volume,
+                         copied: bool = False) -> str:
         """The format of a new file of a volume: the one place it is decided.
 
         =============================  ============  ====================
@@ -461,15 +458,15 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 # The file did not exist before: whatever is there is ours.
                 self._delete_if_present(path)
                 self._quotas.release(volume)
-        self._save_volume_format(volume, volume_format)
+        self._record_format(volume, volume_format)
 
     def _create_volume_file(self, volume: objects.Volume, path: str) -> str:
         """Create the file as the volume's type asks; return its format."""
-        volume_format = self._file_format(volume)
+        volume_format = self._new_file_format(volume)
         if volume_format == 'qcow2':
-            with self._volume_passphrase(volume) as passphrase:
+            with files.volume_passphrase(volume) as passphrase:
                 self._qemu_img.create(path, volume.size, passphrase,
-                                      self._encrypt_options(volume))
+                                      files.encrypt_options(volume))
         elif self._is_thick(volume):
             self._create_regular_file(path, volume.size)
         else:
@@ -477,7 +474,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return volume_format
 
     @staticmethod
-    def _save_volume_format(volume: objects.Volume, volume_format: str):
+    def _record_format(volume: objects.Volume, volume_format: str):
         """Record the format of a volume that has no snapshots.
 
         Without snapshots the base file is the active image: a base format
@@ -524,29 +521,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         if os.path.lexists(path):
             self._delete(path)
 
-    @staticmethod
-    def _is_volume_file_name(volume_name: str, name: Any) -> bool:
-        """Whether a .info name is a plain file name of the volume's own."""
-        return (isinstance(name, str) and os.path.basename(name) == name and
-                (name == volume_name or name.startswith(volume_name + '.')) and
-                not name.endswith('.info'))
-
-    def _own_file_path(self, volume: Any, name: Any) -> str:
-        """The path of a file a volume's .info names; refuse any other."""
-        if not self._is_volume_file_name(volume.name, name):
-            raise lustre_client.LustreException(msg=_(
-                '%(dir)s/%(vol)s.info names %(name)r, which is not a file of '
-                'that volume; the .info file may be corrupt') % {
-                'dir': self._local_volume_dir(volume), 'vol': volume.name,
-                'name': name})
-        return os.path.join(self._local_volume_dir(volume), name)
+    # Stricter than the base class: plain names, no subdirectory.
+    _is_volume_file_name = staticmethod(files.is_own_file_name)
 
     def _read_file(self, filename: str) -> str:
-        """Read a .info file without following a link or blocking."""
-        images.check_regular(filename)
-        fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        with os.fdopen(fd) as f:
-            return f.read()
+        return files.read_text(filename)
 
     def _volume_files(self, volume: objects.Volume) -> list[str]:
         """Every file of the volume there is: its images, then .info.
@@ -754,7 +733,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         for old in old_files:
             if old != path:
                 self._delete(old)
-        self._save_volume_format(volume, 'raw')
+        self._record_format(volume, 'raw')
         self._apply_project_quota(volume)
 
     def _volume_images(self, volume: objects.Volume) -> list[str]:
@@ -884,8 +863,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 self._online_delete_info(chain, info, name))
         else:
             self._commit_snapshot(snapshot, chain, info, name)
-        self._delete_unnamed(self._own_file_path(volume, name),
-                             self._read_info_file(info_path))
+        path = files.own_file_path(self._local_volume_dir(volume),
+                                   volume.name, name)
+        self._delete_unnamed(path, self._read_info_file(info_path))
         self._apply_project_quota(volume)
 
     def _clear_unused_overlay(self, volume: objects.Volume,
@@ -944,7 +924,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         volume = snapshot.volume
         backing = chain.backing_of(name)
         assert backing is not None
-        with self._volume_passphrase(volume) as passphrase:
+        with files.volume_passphrase(volume) as passphrase:
             self._qemu_img.commit(chain.below(name), passphrase)
             if name == info['active']:
                 info['active'] = backing.name
@@ -953,7 +933,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 self._qemu_img.rebase_unsafe(higher, backing, passphrase)
         if info['active'] == volume.name:
             # The base file is the active image again, in its own format.
-            self._save_volume_format(volume, backing.fmt)
+            self._record_format(volume, backing.fmt)
         del info[snapshot.id]
         self._write_info_file(self._local_path_volume_info(volume), info)
 
@@ -975,10 +955,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._clear_unused_overlay(volume, new_snap_path)
         self._create_new_file(new_snap_path, self._layout(volume))
         try:
-            with self._volume_passphrase(volume) as passphrase:
+            with files.volume_passphrase(volume) as passphrase:
                 self._qemu_img.create_overlay(
                     new_snap_path, backing, volume.size, passphrase,
-                    self._encrypt_options(volume))
+                    files.encrypt_options(volume))
             self._set_rw_permissions(new_snap_path)
             if self.secure_file_operations_enabled():
                 self._execute('chown', '--reference=%s' % backing.path,
@@ -987,14 +967,6 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         except Exception:
             with excutils.save_and_reraise_exception():
                 self._delete_if_present(new_snap_path)
-
-    def _encrypt_options(self, volume: objects.Volume) -> str:
-        if not volume.encryption_key_id:
-            return ''
-        encryption = volume_utils.check_encryption_provider(
-            volume, volume.obj_context)
-        return images.QemuImg.encrypt_options(encryption['cipher'],
-                                              encryption['key_size'])
 
     def _copy_volume_from_snapshot(self, snapshot: objects.Snapshot,
                                    volume: objects.Volume, volume_size: int,
@@ -1032,7 +1004,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         that qemu-img never reads.
         """
         dest = images.Image(self.local_path(volume),
-                            self._file_format(volume, copied=True),
+                            self._new_file_format(volume, copied=True),
                             bool(src_key_id))
         if self._is_backup_view(volume):
             new_key_id = src_key_id
@@ -1049,10 +1021,12 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                    'fmt': dest.driver})
         if source.images == (images.Image(source.active.path, 'raw'),) and \
                 dest.driver == 'raw':
-            self._sparse_copy(source.active.path, dest.path)
+            files.sparse_copy(self._execute, source.active.path,
+                              dest.path, self._execute_as_root)
         else:
-            with self._passphrase(volume.obj_context, src_key_id) as src, \
-                    self._passphrase(volume.obj_context, new_key_id) as new:
+            ctxt = volume.obj_context
+            with files.passphrase_file(ctxt, src_key_id) as src, \
+                    files.passphrase_file(ctxt, new_key_id) as new:
                 self._qemu_img.convert(source, dest.path, dest.driver,
                                        passphrase_file=src,
                                        new_passphrase_file=new)
@@ -1064,29 +1038,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         """Grow a copy to its volume's size, and allocate a thick one."""
         virtual_size = self._reader.header(image).virtual_size
         if virtual_size < size_gb * units.Gi:
-            with self._passphrase(volume.obj_context, key_id) as passphrase:
+            with files.passphrase_file(volume.obj_context,
+                                       key_id) as passphrase:
                 self._qemu_img.resize(image, size_gb, passphrase)
         self._preallocate(volume, image, size_gb)
-
-    @contextlib.contextmanager
-    def _passphrase(self, ctxt: context.RequestContext,
-                    key_id: Optional[str]) -> Iterator[Optional[str]]:
-        """A private file holding a key's passphrase; None without a key."""
-        if not key_id:
-            yield None
-            return
-        key = key_manager.API(CONF).get(ctxt, key_id)
-        passphrase = binascii.hexlify(key.get_encoded()).decode('utf-8')
-        with tempfile.NamedTemporaryFile(
-                mode='w', prefix='luks_',
-                dir=volume_utils.image_conversion_dir()) as f:
-            f.write(passphrase)
-            f.flush()
-            yield f.name
-
-    def _volume_passphrase(self, volume: objects.Volume
-                           ) -> typing.ContextManager[Optional[str]]:
-        return self._passphrase(volume.obj_context, volume.encryption_key_id)
 
     def _create_cloned_volume(self, volume: objects.Volume,
                               src_vref: objects.Volume,
@@ -1116,8 +1071,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 self._delete_if_present(dest)
         if self._is_backup_view(volume) and src_vref.encryption_key_id:
             volume.admin_metadata[_LUKS_COPY_KEY] = 'True'
-        self._save_volume_format(volume,
-                                 self._file_format(volume, copied=True))
+        self._record_format(volume,
+                            self._new_file_format(volume, copied=True))
         self._apply_project_quota(volume)
         return {'provider_location': volume.provider_location}
 
@@ -1148,7 +1103,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return (not volume.encryption_key_id and
                 not src_vref.encryption_key_id and
                 self._recorded_format(src_vref) == 'raw' and
-                self._file_format(volume, copied=True) == 'raw' and
+                self._new_file_format(volume, copied=True) == 'raw' and
                 not self._is_volume_attached(src_vref) and
                 not self._snapshots_exist(src_vref))
 
@@ -1193,24 +1148,12 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             self._delete_snapshot(temp_snapshot)
             temp_snapshot.destroy()
 
-    def _sparse_copy(self, src_path: str, dest_path: str) -> None:
-        """Copy a raw image, keeping holes and the target's layout.
-
-        cp writes into an existing target (created with its Lustre layout)
-        rather than replacing it. Both ends are checked just before.
-        """
-        images.check_regular(src_path)
-        if os.path.lexists(dest_path):
-            images.check_regular(dest_path)
-        self._execute('cp', '--sparse=always', '--', src_path, dest_path,
-                      run_as_root=self._execute_as_root)
-
     def _create_volume_from_snapshot(self, volume: objects.Volume,
                                      snapshot: objects.Snapshot) -> dict:
         self._check_snapshot_support()
         update = super()._create_volume_from_snapshot(volume, snapshot)
-        self._save_volume_format(volume,
-                                 self._file_format(volume, copied=True))
+        self._record_format(volume,
+                            self._new_file_format(volume, copied=True))
         return update
 
     def _extend_volume(self, volume: objects.Volume, size_gb: int) -> None:
@@ -1240,7 +1183,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         # Raised first: preallocating a thick volume needs the new limit.
         self._apply_project_quota(volume, size_gb)
         active = self._chain(volume).active
-        with self._volume_passphrase(volume) as passphrase:
+        with files.volume_passphrase(volume) as passphrase:
             self._qemu_img.resize(active, size_gb, passphrase)
         virtual_size = self._reader.header(active).virtual_size
         if virtual_size != size_gb * units.Gi:
@@ -1291,7 +1234,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'the .info file of volume %(vol)s records no data of '
                 'snapshot %(snap)s') % {'vol': volume.id,
                                         'snap': snapshot.id})
-        path = self._own_file_path(volume, name)
+        path = files.own_file_path(self._local_volume_dir(volume),
+                                   volume.name, name)
         new_path = path + '.revert'
         self._delete_if_present(new_path)
         self._do_create_snapshot(snapshot, backing.name, new_path)
@@ -1334,7 +1278,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         with image_utils.temporary_file(
                 prefix='%s.temp_image.%s' % (volume.id, image_meta['id']),
                 suffix='.img') as path, \
-                self._volume_passphrase(volume) as passphrase:
+                files.volume_passphrase(volume) as passphrase:
             self._qemu_img.convert(chain, path,
                                    'luks' if passphrase else out_format,
                                    passphrase_file=passphrase,
@@ -1487,7 +1431,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         else:
             self._create_sparsed_file(path, volume.size)
         self._set_rw_permissions(path)
-        self._save_volume_format(volume, 'raw')
+        self._record_format(volume, 'raw')
         # The new file must count against the volume's project quota, or
         # the restore (and the guest after it) could fill the share.
         self._apply_project_quota(volume)
@@ -1584,7 +1528,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
             self._get_mount_point_for_share(update['provider_location']),
             volume.name)
         info = self._qemu_img_info(path, None)
-        self._save_volume_format(volume, info.file_format)
+        self._record_format(volume, info.file_format)
         volume.provider_location = update['provider_location']
         self._apply_project_quota(volume)
         return update

@@ -52,6 +52,7 @@ from cinder.volume import configuration as conf
 from cinder.volume import driver as base_driver
 from cinder.volume.drivers import lustre
 from cinder.volume.drivers import lustre_client
+from cinder.volume.drivers import lustre_files
 from cinder.volume.drivers import lustre_images
 from cinder.volume.drivers import lustre_pools
 from cinder.volume.drivers import remotefs
@@ -1372,7 +1373,7 @@ class LustreDriverTestCase(LustreTestBase):
                                        run_as_root=True), first)
 
     @ddt.data(
-        # The rows of _file_format's table, in its order: the volume's
+        # The rows of _new_file_format's table, in its order: the volume's
         # type, qcow2 option, sparsed option, backup view, encrypted,
         # multiattach; the format of a created file, of a copied one.
         ({'provisioning:type': 'thin'}, True, True, True, False, False,
@@ -1409,9 +1410,9 @@ class LustreDriverTestCase(LustreTestBase):
             encryption_key_id=fake.ENCRYPTION_KEY_ID if encrypted else None)
         if backup_view:
             self._make_backup_view(volume)
-        self.assertEqual(created, self.driver._file_format(volume))
-        self.assertEqual(copied, self.driver._file_format(volume,
-                                                          copied=True))
+        self.assertEqual(created, self.driver._new_file_format(volume))
+        self.assertEqual(copied,
+                         self.driver._new_file_format(volume, copied=True))
 
     def test_file_format_is_the_volume_own(self):
         # A volume's format follows its own type and flags only: a clone
@@ -1424,7 +1425,7 @@ class LustreDriverTestCase(LustreTestBase):
                               extra_specs={'provisioning:type': 'thin'},
                               multiattach=True)
         self.assertEqual(['raw', 'qcow2', 'raw'],
-                         [self.driver._file_format(v, copied=True)
+                         [self.driver._new_file_format(v, copied=True)
                           for v in (thick, thin, shared)])
         self._execute.assert_not_called()
 
@@ -2237,7 +2238,7 @@ class LustreDriverTestCase(LustreTestBase):
         os.makedirs(os.path.join(self.tempdir, 'conversion'), exist_ok=True)
         keymgr = mock.Mock()
         keymgr.get.return_value = KeyObject()
-        self.mock_object(lustre.key_manager, 'API', return_value=keymgr)
+        self.mock_object(lustre_files.key_manager, 'API', return_value=keymgr)
         self.mock_object(volume_utils, 'check_encryption_provider',
                          return_value={'cipher': 'aes-xts-plain64',
                                        'key_size': 256, 'provider': 'luks'})
@@ -2275,9 +2276,10 @@ class LustreDriverTestCase(LustreTestBase):
         self.mock_object(objects.Volume, 'create')
         temp = self.driver._create_temp_volume(self.context, volume)
         temp.volume_type = volume.volume_type
-        self.assertEqual('raw', self.driver._file_format(temp, copied=True))
-        self.assertEqual('qcow2', self.driver._file_format(volume,
-                                                           copied=True))
+        self.assertEqual('raw',
+                         self.driver._new_file_format(temp, copied=True))
+        self.assertEqual('qcow2',
+                         self.driver._new_file_format(volume, copied=True))
 
     @ddt.data(
         # use_quota, display name, a backup view

@@ -35,6 +35,7 @@ from oslo_utils import units
 from cinder.tests.unit import test
 from cinder.volume import driver as base_driver
 from cinder.volume.drivers import lustre
+from cinder.volume.drivers import lustre_files
 from cinder.volume.drivers import lustre_images as images
 from cinder.volume.drivers import remotefs
 
@@ -691,13 +692,13 @@ class QemuImgCallsTestCase(test.TestCase):
         return ast.parse(inspect.getsource(module))
 
     def test_no_qemu_img_outside_lustre_images(self):
-        for module in (lustre,):
+        for module in (lustre, lustre_files):
             for node in ast.walk(self._tree(module)):
                 if isinstance(node, ast.Constant):
                     self.assertNotEqual('qemu-img', node.value)
 
     def test_image_utils_calls(self):
-        for module in (lustre, images):
+        for module in (lustre, lustre_files, images):
             name = module.__name__.rsplit('.', 1)[-1]
             for node in ast.walk(self._tree(module)):
                 if (isinstance(node, ast.Call) and
