@@ -386,11 +386,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return 'raw'
 
     def _recorded_format(self, volume: objects.Volume) -> str:
-        """The format Cinder recorded for the volume's base file.
-
-        Never read from the file, which a guest writes: a raw volume can
-        hold any header.
-        """
+        """The format Cinder recorded for the volume's base file."""
+        # Never read from the file, which a guest writes: a raw volume
+        # can hold any header.
         with volume.obj_as_admin():
             metadata = volume.admin_metadata or {}
         if not metadata and self.db is not None:
@@ -432,13 +430,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _create_new_file(self, path: str,
                          layout: lustre_client.Layout) -> None:
-        """Make sure nothing is at ``path``, then create it with a layout.
-
-        Without a layout the file is left for the command that writes it.
-        """
+        """Make sure nothing is at ``path``, then create it with a layout."""
         if os.path.lexists(path):
             raise lustre_client.LustreException(msg=_(
                 '%s already exists; refusing to overwrite it') % path)
+        # Without a layout the file is left for the command that writes it.
         if layout:
             self._lfs.create_file(path, layout,
                                   run_as_root=self._execute_as_root)
@@ -475,13 +471,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     @staticmethod
     def _record_format(volume: objects.Volume, volume_format: str):
-        """Record the format of a volume that has no snapshots.
-
-        Without snapshots the base file is the active image: a base format
-        left from earlier snapshots is the same file's, and must follow, or
-        deleting a later snapshot would record the old format again.
-        """
+        """Record the format of a volume that has no snapshots."""
         volume.admin_metadata['format'] = volume_format
+        # Without snapshots the base file is the active image: a base format
+        # left from earlier snapshots is the same file's, or deleting a later
+        # snapshot would record the old format again.
         if 'base_format' in volume.admin_metadata:
             volume.admin_metadata['base_format'] = volume_format
         # Saved as admin: a non-admin may create a volume from an image.
@@ -528,16 +522,14 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return files.read_text(filename)
 
     def _volume_files(self, volume: objects.Volume) -> list[str]:
-        """Every file of the volume there is: its images, then .info.
-
-        The base file is gone once Nova pulled it into the active image,
-        which may then be the chain's bottom unnamed by the .info file.
-        """
+        """Every file of the volume there is: its images, then .info."""
         info_path = self._local_path_volume_info(volume)
         info = self._read_info_file(info_path, empty_if_missing=True)
         names = {volume.name, *info.values()}
         if info:
             try:
+                # Nova may have pulled the base file into the active image,
+                # then the chain's bottom that the .info file does not name.
                 names.update(self._chain(volume).names())
             except images.UnsafeImage as exc:
                 LOG.warning('Volume %(vol)s: %(err)s; only the files its '
@@ -569,17 +561,14 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _qemu_img_info(self, path: str, volume_name: Optional[str],
                        img_format: Optional[str] = None
                        ) -> 'imageutils.QemuImgInfo':
-        """qemu-img info of a file to manage, which Cinder never wrote.
-
-        Only managing asks about a file whose format Cinder does not know:
-        the format inspector names it, refusing backing and data files and
-        VMDK extents, and qemu-img then reads it in that format. Files of
-        volumes are known by their record (_chain).
-        """
+        """qemu-img info of a file to manage, in the format inspected."""
+        # Files of volumes are known by their record (_chain): only managing
+        # asks about a file Cinder never wrote.
         if volume_name is not None or img_format is not None:
             raise images.UnsafeImage(path=path, reason=_(
                 'the files of a volume have the format Cinder recorded'))
         images.check_regular(path)
+        # The inspector refuses backing and data files and VMDK extents.
         img_format = image_utils.get_image_format(path)
         if img_format is None:
             raise images.UnsafeImage(path=path, reason=_(
@@ -751,20 +740,18 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     @coordination.synchronized('{self.driver_prefix}-{volume.id}')
     def initialize_connection(self, volume: objects.Volume,
                               connector: dict) -> dict:
-        """Return the file to attach, after checking it is safe to attach.
-
-        Under the volume's lock: a clone being copied from this volume is
-        finished before a guest can write to it. Every image of the chain
-        is checked, and the active one may be no larger than the volume:
-        a bigger virtual size means someone other than Cinder rewrote it.
-        """
+        """Return the file to attach, after checking it is safe to attach."""
+        # Under the volume's lock: a clone being copied from this volume is
+        # finished before a guest can write to it.
         if volume.status == fields.VolumeStatus.RESTORING_BACKUP:
             active = self._prepare_restore_target(volume)
             header = self._reader.header(active)
         else:
             chain = self._chain(volume)
-            active, header = chain.active, chain.active_header
+            active = chain.active
+            header = chain.active_header or self._reader.header(active)
         virtual_size = header.virtual_size
+        # Bigger than the volume: someone other than Cinder rewrote it.
         if math.ceil(virtual_size / units.Gi) > volume.size:
             LOG.error('Volume %(vol)s: virtual size %(vsize)s exceeds its '
                       'size %(size)sG; refusing to attach it, it may have '
@@ -798,15 +785,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'Lustre snapshots are disabled by lustre_snapshot_support.'))
 
     def _check_snapshot_file_operations(self) -> None:
-        """Refuse a snapshot with secure file operations, as NFS does.
-
-        qemu-img then runs as the cinder user, which cannot read what
-        libvirt gives to qemu: the active image of an attached volume,
-        on which an online snapshot's overlay is created, and the
-        overlays Nova switches a guest to, which libvirt may leave owned
-        by root after the detach. Refused before anything is written,
-        rather than failing half-way through a chain.
-        """
+        """Refuse a snapshot with secure file operations, as NFS does."""
+        # qemu-img would run as the cinder user, which cannot read what
+        # libvirt gives to qemu (an attached volume's active image, and the
+        # overlays Nova switches a guest to): refused before anything is
+        # written rather than half-way through a chain.
         if self.secure_file_operations_enabled():
             raise exception.VolumeDriverException(message=_(
                 'Lustre snapshots need nas_secure_file_operations = false: '
@@ -829,12 +812,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         self._apply_project_quota(snapshot.volume)
 
     def _delete_snapshot(self, snapshot: objects.Snapshot) -> None:
-        """Delete a snapshot; its volume's quota shrinks by one image.
-
-        Safe to run again after cinder-volume died part-way through it:
-        each step leaves a chain and a .info file that agree, and an
-        overlay is deleted only once the .info file no longer names it.
-        """
+        """Delete a snapshot; safe to run again after a crash part-way."""
+        # Each step leaves a chain and a .info file that agree; an overlay is
+        # deleted only once the .info file no longer names it.
         volume = snapshot.volume
         # On a stale mount the .info file would seem missing, and the
         # snapshot deleted when nothing was.
@@ -870,19 +850,16 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _clear_unused_overlay(self, volume: objects.Volume,
                               path: str) -> None:
-        """Remove an overlay that no .info names and no guest has written.
-
-        A snapshot whose creation died before the .info file named it
-        leaves one. It is provably unused only while the volume is
-        detached and the overlay holds no data: an online snapshot that
-        failed after Nova moved the guest onto its overlay leaves the
-        guest's latest writes there, so such a file is kept, and logged.
-        """
+        """Remove an overlay that no .info names and no guest has written."""
         info = self._read_info_file(self._local_path_volume_info(volume),
                                     empty_if_missing=True)
         if (not os.path.lexists(path) or
                 os.path.basename(path) in info.values()):
             return
+        # Left by a snapshot whose creation died before the .info file named
+        # it. An online snapshot that failed after Nova moved the guest onto
+        # its overlay left the guest's latest writes there: only a detached
+        # volume's overlay without data is provably unused.
         overlay = images.Image(path, 'qcow2', bool(volume.encryption_key_id))
         try:
             unused = (not self._is_volume_attached(volume) and
@@ -915,12 +892,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _commit_snapshot(self, snapshot: objects.Snapshot,
                          chain: images.Chain, info: dict, name: str) -> None:
-        """Merge a snapshot's overlay into the image below it, offline.
-
-        The overlay is committed into its backing image; the image above
-        it, if any, is pointed at that backing image; the .info file then
-        stops naming the overlay, which the caller deletes.
-        """
+        """Merge a snapshot's overlay into the image below it, offline."""
         volume = snapshot.volume
         backing = chain.backing_of(name)
         assert backing is not None
@@ -934,6 +906,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         if info['active'] == volume.name:
             # The base file is the active image again, in its own format.
             self._record_format(volume, backing.fmt)
+        # The caller deletes the overlay once the .info file stops naming it.
         del info[snapshot.id]
         self._write_info_file(self._local_path_volume_info(volume), info)
 
@@ -945,17 +918,15 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _do_create_snapshot(self, snapshot: objects.Snapshot,
                             backing_filename: str,
                             new_snap_path: str) -> None:
-        """Create an overlay on an image of the volume's checked chain.
-
-        The overlay records the backing image's format as Cinder knows it,
-        and qemu-img does not open the backing file to make it.
-        """
+        """Create an overlay on an image of the volume's checked chain."""
         volume = snapshot.volume
         backing = self._chain(volume).below(backing_filename).active
         self._clear_unused_overlay(volume, new_snap_path)
         self._create_new_file(new_snap_path, self._layout(volume))
         try:
             with files.volume_passphrase(volume) as passphrase:
+                # The backing image's format as Cinder knows it: qemu-img does
+                # not open the backing file.
                 self._qemu_img.create_overlay(
                     new_snap_path, backing, volume.size, passphrase,
                     files.encrypt_options(volume))
@@ -973,13 +944,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                                    src_encryption_key_id: Optional[str] = None,
                                    new_encryption_key_id: Optional[str] = None
                                    ) -> None:
-        """Write the data of a snapshot into the volume's file.
-
-        A snapshot's data is the chain below the overlay the .info file
-        names for it.
-        """
+        """Write the data of a snapshot into the volume's file."""
         self._check_snapshot_support()
         source_volume = snapshot.volume
+        # A snapshot's data is the chain below the overlay it names.
         info = self._read_info_file(
             self._local_path_volume_info(source_volume), empty_if_missing=True)
         name = info.get(snapshot.id)
@@ -996,16 +964,12 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _write_copy(self, source: images.Chain, volume: objects.Volume,
                     size_gb: int, src_key_id: Optional[str],
                     new_key_id: Optional[str]) -> None:
-        """Write what a guest sees in ``source`` as the volume's new file.
-
-        The file gets the volume's own format and layout. A backup's copy
-        of an encrypted volume stays encrypted with the volume's key, as
-        Cinder backs up encrypted volumes. Raw into raw is a sparse copy
-        that qemu-img never reads.
-        """
+        """Write what a guest sees in ``source`` as the volume's new file."""
         dest = images.Image(self.local_path(volume),
                             self._new_file_format(volume, copied=True),
                             bool(src_key_id))
+        # A backup's copy of an encrypted volume keeps the volume's key, as
+        # Cinder backs up encrypted volumes.
         if self._is_backup_view(volume):
             new_key_id = src_key_id
         if bool(src_key_id) != bool(new_key_id):
@@ -1019,6 +983,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         LOG.debug('Copying %(src)s to %(dest)s as %(fmt)s.',
                   {'src': source.names(), 'dest': dest.path,
                    'fmt': dest.driver})
+        # Raw into raw: a sparse copy that qemu-img never reads.
         if source.images == (images.Image(source.active.path, 'raw'),) and \
                 dest.driver == 'raw':
             files.sparse_copy(self._execute, source.active.path,
@@ -1046,12 +1011,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _create_cloned_volume(self, volume: objects.Volume,
                               src_vref: objects.Volume,
                               ctxt: context.RequestContext) -> dict:
-        """Clone a volume into a file of the clone's own type and pool.
-
-        The base class writes the copy through a stand-in with the
-        source's type and no host, so it took the source's format and
-        layout and no OST pool, and left its file behind on failure.
-        """
+        """Clone a volume into a file of the clone's own type and pool."""
+        # The base class wrote the copy through a stand-in with the source's
+        # type and no host: the source's format and layout, no OST pool, and
+        # its file left behind on failure.
         self._check_snapshot_support()
         self._validate_state(src_vref.status,
                              ['available', 'backing-up', 'downloading'],
@@ -1078,13 +1041,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _clone_share(self, volume: objects.Volume,
                      src_vref: objects.Volume) -> str:
-        """The share a clone is written to: that of its own pool.
-
-        Cinder clones into another pool of the back end than the source's
-        where the driver reports clone_across_pools (the image cache
-        does): the clone's pool may be another share, or another file
-        system, which the copy reaches as well as the source's own.
-        """
+        """The share a clone is written to: that of its own pool."""
+        # With clone_across_pools (the image cache) the clone's pool may be
+        # another share or file system, which the copy reaches as well.
         pool = self._pools.get(self._pool_name_of(volume) or '')
         if pool is None or pool.share == src_vref.provider_location:
             return src_vref.provider_location
@@ -1093,13 +1052,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _can_clone_by_copy(self, volume: objects.Volume,
                            src_vref: objects.Volume) -> bool:
-        """Whether a clone can be a sparse copy of the source's file.
-
-        A raw source without snapshots or attachments is one plain file
-        that nothing writes while the clone holds its lock (an attach
-        waits for it), so a raw clone of it is a copy of that file: no
-        temporary snapshot and no qemu-img convert.
-        """
+        """Whether a clone can be a sparse copy of the source's file."""
+        # A raw source without snapshots or attachments is one file nothing
+        # writes while the clone holds its lock (an attach waits for it).
         return (not volume.encryption_key_id and
                 not src_vref.encryption_key_id and
                 self._recorded_format(src_vref) == 'raw' and
@@ -1157,11 +1112,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return update
 
     def _extend_volume(self, volume: objects.Volume, size_gb: int) -> None:
-        """Grow the active image: the base file under snapshots is frozen.
-
-        Extending an attached volume is refused: the guest would not see
-        the new size, and qemu holds the image open.
-        """
+        """Grow the active image: the base file under snapshots is frozen."""
+        # The guest would not see the new size, and qemu holds the image.
         if self._is_volume_attached(volume):
             raise exception.ExtendVolumeError(reason=_(
                 'volume %s is attached; detach it before extending it')
@@ -1213,11 +1165,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
     def _revert_to_snapshot(self, ctxt: context.RequestContext,
                             volume: objects.Volume,
                             snapshot: objects.Snapshot) -> None:
-        """Give the latest snapshot a new, empty overlay, crash-safely.
-
-        The new overlay is made beside the old one and renamed over it:
-        at every moment the .info file names a complete image.
-        """
+        """Give the latest snapshot a new, empty overlay, crash-safely."""
         self._check_snapshot_support()
         self._validate_state(volume.status, ['available', 'reverting'])
         info = self._read_info_file(self._local_path_volume_info(volume),
@@ -1236,6 +1184,8 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                                         'snap': snapshot.id})
         path = files.own_file_path(self._local_volume_dir(volume),
                                    volume.name, name)
+        # Made beside the old overlay and renamed over it: the .info file
+        # names a complete image at every moment.
         new_path = path + '.revert'
         self._delete_if_present(new_path)
         self._do_create_snapshot(snapshot, backing.name, new_path)
@@ -1251,16 +1201,11 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                               volume: objects.Volume, image_service,
                               image_meta: dict,
                               store_id: Optional[str] = None) -> None:
-        """Upload what a guest sees in the volume, in the image's format.
-
-        The image is written here, from the checked chain with every
-        format named, and handed to upstream already in its disk format:
-        upstream's conversion lets qemu-img guess the format of the
-        guest's bytes, and follow a vmdk extent or a backing file the
-        guest wrote to a host file. A plain raw file uploaded as raw is
-        sent as it is. An encrypted volume is uploaded as its LUKS
-        container, never decrypted.
-        """
+        """Upload what a guest sees in the volume, in the image's format."""
+        # Written here from the checked chain, every format named: upstream's
+        # conversion lets qemu-img guess the format of the guest's bytes and
+        # follow a vmdk extent or backing file the guest wrote. An encrypted
+        # volume goes as its LUKS container, never decrypted.
         chain = self._chain(volume)
         out_format = self._upload_format(volume, chain, image_meta)
 
@@ -1360,35 +1305,23 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     @staticmethod
     def _is_backup_view(volume: Any) -> bool:
-        """Whether a volume is a temporary copy made for a backup.
-
-        Such copies are always written raw: cinder-backup reads them byte
-        for byte. The volume manager makes them (BaseVD._create_temp_volume)
-        outside the quota and names them backup-vol-<source id>. A user
-        may choose that name but cannot create a volume outside the quota,
-        and both facts are in the database: the answer holds after a
-        restart and on every host of a cluster.
-        """
+        """Whether a volume is a temporary copy made for a backup."""
+        # BaseVD._create_temp_volume makes them outside the quota, named
+        # backup-vol-<source id>. A user may choose the name, not the quota;
+        # both are in the database: true after a restart, on every host.
         return (volume.use_quota is False and
                 (volume.display_name or '').startswith(_BACKUP_VIEW_PREFIX))
 
     def get_backup_device(self, ctxt: context.RequestContext,
                           backup: objects.Backup) -> tuple:
-        """Give cinder-backup a raw file that holds the guest's bytes.
-
-        The backup service reads the attached file byte for byte. For a
-        qcow2 volume, or one with snapshots (whose active image is a
-        qcow2 overlay), those bytes are qcow2 metadata, not the guest's
-        data, so such a volume is backed up from a temporary raw copy;
-        the backup manager deletes it afterwards. Raw volumes without
-        snapshots are read directly. The base class already copies a
-        snapshot being backed up and an in-use volume (through a snapshot
-        that Nova takes, so the copy is of one point in time): those
-        copies are backup views, hence raw, and are handed on as they are.
-        """
+        """Give cinder-backup a raw file that holds the guest's bytes."""
+        # The base class copies a snapshot being backed up and an in-use
+        # volume (through a snapshot Nova takes): backup views, raw already.
         device, is_snapshot = super().get_backup_device(ctxt, backup)
         if device.id != backup.volume_id or self._is_plain_raw(device):
             return device, is_snapshot
+        # cinder-backup reads the file byte for byte: those of a qcow2 image
+        # are metadata, so it reads a raw copy the backup manager deletes.
         temp = self._create_temp_cloned_volume(
             ctxt, device, status=fields.VolumeStatus.BACKING_UP)
         backup.temp_volume_id = temp.id
@@ -1397,31 +1330,24 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     def _prepare_restore_target(self, volume: objects.Volume
                                 ) -> images.Image:
-        """Make the target of a restore a raw file, or refuse the restore.
-
-        cinder-backup writes the backup's raw bytes into the attached
-        file. Into a qcow2 file they would destroy it; so a volume whose
-        active image is not its raw base file, and that has no snapshots,
-        gets an empty raw file of its size in place of all its images
-        (the restore overwrites its data anyway). That includes a volume
-        whose last snapshot was deleted while it was attached: Nova pulls
-        the base into the overlay, which stays active. A volume with
-        snapshots cannot be restored correctly through its overlay:
-        refused, before anything is changed. The backup's bytes (a LUKS
-        container for an encrypted volume) are written as they are: the
-        target is returned as a plain raw image.
-        """
+        """Make the target of a restore a raw file, or refuse the restore."""
+        # The backup's bytes (an encrypted volume's LUKS container) are
+        # written as they are into the attached file: a plain raw image.
         target = images.Image(self.local_path(volume), 'raw')
         if self._is_plain_raw(volume):
             return target
         info = self._read_info_file(self._local_path_volume_info(volume),
                                     empty_if_missing=True)
+        # Through an overlay a restore would not be correct: refused before
+        # anything is changed.
         if set(info) - {'active'}:
             raise exception.InvalidVolume(reason=_(
                 'volume %s has snapshots; restore the backup to a new '
                 'volume or delete the snapshots first') % volume.id)
         LOG.info('Volume %s is not a raw file: making it one before the '
                  'restore.', volume.id)
+        # Into a qcow2 file the bytes would destroy it: an empty raw file
+        # replaces every image (also an overlay Nova pulled the base into).
         for old in self._volume_files(volume):
             self._delete(old)
         path = self.local_path(volume)
@@ -1443,15 +1369,9 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
 
     @staticmethod
     def _owning_volume(file_name: str) -> Optional[str]:
-        """The id of the existing Cinder volume a file belongs to, if any.
-
-        A file named after a volume (its image, an overlay, its .info file)
-        belongs to it while the volume exists; once the volume is
-        unmanaged or gone, the file may be managed again. A volume's files
-        are named after its name id, which a migration changes to the id
-        of the volume it was copied into: that volume is then gone, and
-        the id in the name is found as another volume's name id.
-        """
+        """The id of the existing Cinder volume a file belongs to, if any."""
+        # Files are named after the volume's name id, which a migration
+        # changes to the id of the (then deleted) volume it was copied into.
         pattern = re.escape(CONF.volume_name_template).replace(
             re.escape('%s'), _UUID_RE)
         match = re.match(pattern + r'(\..*)?$', file_name)
@@ -1468,11 +1388,7 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return owners[0].id if owners else None
 
     def _get_manageable_vol_location(self, existing_ref: dict) -> dict:
-        """Locate a file to manage, refusing anything but a plain file.
-
-        The reference must name a regular file inside a mounted share:
-        no '..', no symbolic link, no device, no file of another volume.
-        """
+        """Locate a file to manage, refusing anything but a plain file."""
         location = super()._get_manageable_vol_location(existing_ref)
         path = location['vol_local_path']
         mount_point = location['mountpoint']
