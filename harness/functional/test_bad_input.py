@@ -38,7 +38,6 @@ import ddt
 from cinder import exception
 from cinder import objects
 from cinder.tests.unit import utils as test_utils
-from cinder.volume.drivers import lustre_client
 
 
 @ddt.ddt
@@ -246,40 +245,40 @@ class BadInputTestCase(FunctionalTestCase):
 
     def case_info_not_json(self):
         return (self._delete_with_info('{"active": "volume-'),
-                lustre_client.LustreException, 'not valid JSON')
+                exception.RemoteFSException, 'not valid JSON')
 
     def case_info_truncated_empty(self):
         return (self._delete_with_info('{'),
-                lustre_client.LustreException, 'not valid JSON')
+                exception.RemoteFSException, 'not valid JSON')
 
     def case_info_not_a_dict(self):
         return (self._delete_with_info('["volume-x"]'),
-                lustre_client.LustreException, 'no active image')
+                exception.RemoteFSException, 'no active image')
 
     def case_info_without_active(self):
         return (self._delete_with_info('{}'),
-                lustre_client.LustreException, 'no active image')
+                exception.RemoteFSException, 'no active image')
 
     def case_info_points_outside(self):
         return (self._delete_with_info(json.dumps(
             {'active': '../../../host-secret'})),
-            lustre_client.LustreException, 'host-secret')
+            exception.RemoteFSException, 'host-secret')
 
     def case_info_absolute_path(self):
         return (self._delete_with_info(json.dumps(
             {'active': self.host_file})),
-            lustre_client.LustreException, 'host-secret')
+            exception.RemoteFSException, 'host-secret')
 
     def case_info_names_other_volume(self):
         other = self.make_volume(self.driver, self.thin)
         return (self._delete_with_info(json.dumps({'active': other.name})),
-                lustre_client.LustreException, other.name)
+                exception.RemoteFSException, other.name)
 
     def case_info_snapshot_on_forged_info(self):
         volume = self._with_info(json.dumps({'active': '../x'}))
         snapshot = self.snapshot_record(volume)
         return (lambda: self.driver.create_snapshot(snapshot),
-                lustre_client.LustreException, '../x')
+                exception.RemoteFSException, '../x')
 
     # -- lustre: extra specs and sizes --------------------------------------
 
