@@ -1112,12 +1112,10 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
         return update
 
     def _extend_volume(self, volume: objects.Volume, size_gb: int) -> None:
-        """Grow the active image: the base file under snapshots is frozen."""
-        # The guest would not see the new size, and qemu holds the image.
-        if self._is_volume_attached(volume):
-            raise exception.ExtendVolumeError(reason=_(
-                'volume %s is attached; detach it before extending it')
-                % volume.id)
+        """Grow the active image: the base file under snapshots is frozen.
+
+        An attached volume is grown as _extend_attached says.
+        """
         # Checked before the project quota is lowered to the new size.
         if size_gb < volume.size:
             raise exception.ExtendVolumeError(reason=_(
@@ -1132,9 +1130,16 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'not enough space on %(share)s to extend volume %(vol)s to '
                 '%(size)sG') % {'share': volume.provider_location,
                                 'vol': volume.id, 'size': size_gb})
+        active = self._chain(volume).active
+        attached = self._is_volume_attached(volume)
+        if attached:
+            # Before the quota: an extend left to Nova changes nothing here.
+            self._check_extend_attached(volume, active)
         # Raised first: preallocating a thick volume needs the new limit.
         self._apply_project_quota(volume, size_gb)
-        active = self._chain(volume).active
+        if attached:
+            self._extend_attached(volume, active, size_gb)
+            return
         with files.volume_passphrase(volume) as passphrase:
             self._qemu_img.resize(active, size_gb, passphrase)
         virtual_size = self._reader.header(active).virtual_size
@@ -1143,6 +1148,40 @@ class LustreDriver(remotefs.RevertToSnapshotMixin,
                 'the image of volume %(vol)s is %(vsize)s bytes after '
                 'resizing it to %(size)sG') % {
                 'vol': volume.id, 'vsize': virtual_size, 'size': size_gb})
+        self._preallocate(volume, active, size_gb)
+
+    def _check_extend_attached(self, volume: objects.Volume,
+                               active: images.Image) -> None:
+        """Leave anything but a raw file of one guest to Nova.
+
+        A qcow2 image (or a LUKS one) is metadata that qemu keeps in
+        memory and writes: only that qemu may grow it (block_resize,
+        which leaves the frozen images below it as they are), so Nova
+        does it and completes the extend. A disk that several guests
+        share no qemu can resize: the manager refuses that extend.
+        """
+        if (len(volume.volume_attachment or []) > 1 or active.fmt != 'raw'
+                or active.encrypted):
+            raise exception.ExtendVolumeCompletionRequired(
+                volume_id=volume.id)
+
+    def _extend_attached(self, volume: objects.Volume, active: images.Image,
+                         size_gb: int) -> None:
+        """Grow a plain raw file under its guest.
+
+        A plain raw file has no metadata: growing it appends zeros past
+        the end its guest's qemu knows, until Nova's block_resize tells
+        qemu and the guest the new size.
+        """
+        # '>': never shrink, whatever the file became meanwhile.
+        self._execute('truncate', '-c', '-s', '>%dG' % size_gb, active.path,
+                      run_as_root=self._execute_as_root)
+        size = self._reader.header(active).virtual_size
+        if size != size_gb * units.Gi:
+            raise exception.ExtendVolumeError(reason=_(
+                'the image of volume %(vol)s is %(vsize)s bytes after '
+                'growing it to %(size)sG') % {
+                'vol': volume.id, 'vsize': size, 'size': size_gb})
         self._preallocate(volume, active, size_gb)
 
     def _preallocate(self, volume: objects.Volume, image: images.Image,

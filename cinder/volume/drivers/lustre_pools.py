@@ -493,7 +493,8 @@ class LustrePoolsMixin:
             'thin_provisioning_support': True,
             'thick_provisioning_support': True,
             'multiattach': True,
-            'online_extend_support': False,
+            # Attached volumes: see LustreDriver._extend_attached.
+            'online_extend_support': True,
             'sparse_copy_volume': True,
             'QoS_support': False,
             'lustre_fsname': self._share_objects[pool.share].fsname,

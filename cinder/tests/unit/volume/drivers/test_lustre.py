@@ -2377,14 +2377,6 @@ class LustreDriverTestCase(LustreTestBase):
         self.assertEqual(1, len(self._commands('fallocate')))
         mock_warn.assert_called_once()
 
-    def test_extend_volume_attached_refused(self):
-        volume = self._volume(volume_format='raw')
-        self._attach(volume)
-        exc = self.assertRaises(exception.ExtendVolumeError,
-                                self.driver.extend_volume, volume, 2)
-        self.assertIn('attached', str(exc))
-        self._execute.assert_not_called()
-
     def test_extend_volume_shrink_refused(self):
         volume = self._volume(volume_format='raw', size=2)
         self._capacity(50, 100)

@@ -375,7 +375,7 @@ class LustrePoolsDriverTestCase(test_lustre.LustreTestBase):
                 'thin_provisioning_support': True,
                 'thick_provisioning_support': True,
                 'multiattach': True,
-                'online_extend_support': False,
+                'online_extend_support': True,
                 'sparse_copy_volume': True,
                 'QoS_support': False,
                 'lustre_fsname': name.split('/')[0].split('.')[0],
