@@ -94,7 +94,8 @@ class LibvirtLustreVolumeDriver(fs.LibvirtMountedFileSystemVolumeDriver):
         return counted[0] if len(counted) == 1 else name
 
     def extend_volume(self, connection_info, instance, requested_size):
-        # As for NFS, there is nothing to do here: Cinder grows the file on
-        # the share, and libvirt resizes the disk device within the
-        # instance by calling virDomainBlockResize.
+        # Nothing to do on the host: libvirt resizes the disk within the
+        # instance by calling virDomainBlockResize, after Cinder grew a raw
+        # file; a qcow2 (or LUKS) image is metadata that only the guest's
+        # qemu may write, so that call is what grows it.
         return requested_size

@@ -13,10 +13,13 @@
 import os
 from unittest import mock
 
+from nova.compute import power_state
 from nova.tests.unit.virt.libvirt.volume import test_mount
 from nova.tests.unit.virt.libvirt.volume import test_volume
 from nova import utils
+from nova.virt import fake
 from nova.virt.libvirt import driver
+from nova.virt.libvirt import guest as libvirt_guest
 from nova.virt.libvirt.volume import lustre
 from nova.virt.libvirt.volume import mount
 
@@ -231,3 +234,25 @@ class LibvirtLustreVolumeDriverTestCase(
                                                 requested_size)
 
         self.assertEqual(requested_size, new_size)
+
+    def test_libvirt_driver_resizes_attached_file(self):
+        # What a volume-extended event does to a running guest's Lustre
+        # disk: libvirt's block resize of its file to the requested size
+        # (qemu grows a qcow2 image itself; Cinder grew a raw file).
+        drvr = driver.LibvirtDriver(fake.FakeVirtAPI(), False)
+        device_path = os.path.join(self.export_mnt_base, self.name)
+        connection_info = {'driver_volume_type': 'lustre',
+                           'data': {'export': self.export_string,
+                                    'name': self.name, 'format': 'qcow2',
+                                    'device_path': device_path}}
+        new_size = 2 * 1024 ** 3
+        guest = mock.Mock(spec=libvirt_guest.Guest)
+        guest.get_power_state.return_value = power_state.RUNNING
+        drvr._host.get_guest = mock.Mock(return_value=guest)
+
+        drvr.extend_volume(mock.sentinel.context, connection_info,
+                           mock.sentinel.instance, new_size)
+
+        guest.get_block_device.assert_called_once_with(device_path)
+        guest.get_block_device.return_value.resize.assert_called_once_with(
+            new_size)
