@@ -242,14 +242,15 @@ class FunctionalTestCase(test.TestCase):
             coordination.COORDINATOR.started = False
 
     def make_driver(self, host='node1@lustre', cluster_name=None,
-                    share_options=None, **opts):
+                    share_options=None, extra_shares=(), **opts):
         """A LustreDriver configured as cinder.conf would, set up."""
         shares = os.path.join(self.tmp, 'lustre_shares')
         line = self.share
         if share_options:
             line += ' -o ' + share_options
         with open(shares, 'w') as f:
-            f.write('# Lustre shares for the functional tests\n%s\n' % line)
+            f.write('# Lustre shares for the functional tests\n%s\n' %
+                    '\n'.join((line,) + tuple(extra_shares)))
         config = conf.Configuration(driver.volume_opts,
                                     config_group='lustre-functional')
         config.append_config_values(lustre.LustreDriver.get_driver_options())

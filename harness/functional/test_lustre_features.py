@@ -14,9 +14,11 @@
 
 import os
 import subprocess
+import uuid
 
 from base import EMULATOR
 from base import FunctionalTestCase
+from base import MGS
 from base import MiB
 from base import run
 
@@ -24,6 +26,7 @@ from cinder import exception
 from cinder import objects
 from cinder.tests.unit import utils as test_utils
 from cinder.volume.drivers import lustre_client
+from cinder.volume.drivers import lustre_quota
 from cinder.volume import volume_types
 
 
@@ -65,6 +68,28 @@ class LayoutTestCase(FunctionalTestCase):
         layout = getstripe(self.driver.local_path(volume))
         self.assertIn('lcm_entry_count:   2', layout)
         self.assertIn('lcme_extent.e_end:   67108864', layout)
+
+    def test_published_properties_lay_files_out(self):
+        # What cinder get-capabilities shows is what a volume type may say.
+        self.driver.init_capabilities()
+        properties = self.driver.capabilities['properties']
+        self.assertEqual(
+            {'lustre:stripe_count', 'lustre:stripe_size', 'lustre:ost_pool',
+             'lustre:layout'},
+            {key for key in properties if key.startswith('lustre:')})
+        count = properties['lustre:stripe_count']
+        self.assertEqual(('integer', -1), (count['type'], count['minimum']))
+        for specs, option, expected in (
+                # -1: every OST of the file system (4 here).
+                ({'lustre:stripe_count': str(count['minimum'])}, '-c', '4'),
+                ({'lustre:stripe_count': '3'}, '-c', '3'),
+                ({'lustre:stripe_size': '2M'}, '-S', str(2 * MiB))):
+            volume_type = self.make_volume_type(
+                'type-%s' % uuid.uuid4().hex[:8],
+                **dict(specs, **{'provisioning:type': 'thick'}))
+            volume = self.make_volume(self.driver, volume_type)
+            self.assertEqual(expected, getstripe(
+                option, self.driver.local_path(volume)), specs)
 
     def test_bad_spec_refused_and_nothing_left(self):
         bad = self.make_volume_type('bad', **{'lustre:stripe_size': '100K'})
@@ -112,6 +137,81 @@ class OstPoolTestCase(FunctionalTestCase):
         path = self.driver.local_path(volume)
         self.assertEqual('hdd', getstripe('-p', path))
         self.assertTrue(os.path.exists(path))
+
+    def _volume_in(self, volume_type, ost_pool, **kwargs):
+        volume = test_utils.create_volume(
+            self.ctxt, host='%s.%s' % (self.pool_host(), ost_pool), size=1,
+            volume_type_id=volume_type.id, status='creating', **kwargs)
+        volume.update(self.driver.create_volume(volume))
+        volume.status = 'available'
+        volume.save()
+        return objects.Volume.get_by_id(self.ctxt, volume.id)
+
+    def _clone_into(self, ost_pool, source):
+        clone = test_utils.create_volume(
+            self.ctxt, host='%s.%s' % (self.pool_host(), ost_pool), size=1,
+            volume_type_id=source.volume_type_id, status='creating')
+        clone.update(self.driver.create_cloned_volume(clone, source))
+        return objects.Volume.get_by_id(self.ctxt, clone.id)
+
+    def _ost_pools(self, volume):
+        # The images of the volume; its .info (metadata) has no layout.
+        return [getstripe('-p', path)
+                for path in self.driver._volume_files(volume)
+                if not path.endswith('.info')]
+
+    def test_clone_across_pools(self):
+        # Reported, the scheduler sends a clone (and the image cache's) to
+        # the clone's own pool: a copy with that pool's layout.
+        self.driver._update_volume_stats()
+        self.assertIs(True,
+                      self.driver.get_volume_stats()['clone_across_pools'])
+        for provisioning, snapshots in (('thick', 0), ('thin', 1)):
+            volume_type = self.make_volume_type(
+                provisioning, **{'provisioning:type': provisioning})
+            source = self._volume_in(volume_type, 'ssd')
+            self.write(self.driver, source, MiB, 0x5a)
+            for _index in range(snapshots):
+                self.make_snapshot(self.driver, source)
+                self.write(self.driver, source, 3 * MiB, 0xa5)
+            before = self.digest(self.driver, source)
+            clone = self._clone_into('hdd', source)
+            self.assertEqual(['hdd'], self._ost_pools(clone))
+            self.assertEqual(['ssd'] * (1 + snapshots),
+                             self._ost_pools(source))
+            self.assertEqual(before, self.digest(self.driver, clone))
+            self.assertEqual(before, self.digest(self.driver, source))
+
+    def test_ost_pool_property(self):
+        pooled = self.make_volume_type('pooled', **{
+            'provisioning:type': 'thick', 'lustre:ost_pool': 'hdd'})
+        volume = self._volume_in(pooled, 'hdd')
+        self.assertEqual('hdd',
+                         getstripe('-p', self.driver.local_path(volume)))
+
+
+class CloneAcrossFileSystemsTestCase(FunctionalTestCase):
+    """A clone into a pool of another share, on another file system."""
+
+    def test_clone_to_another_file_system(self):
+        other = self.add_fs()
+        os.makedirs(os.path.join(self.emulator.backing_dir(other), 'cinder'))
+        other_share = '%s:/%s/cinder' % (MGS, other)
+        driver = self.make_driver(extra_shares=[other_share])
+        thick = self.make_volume_type('thick',
+                                      **{'provisioning:type': 'thick'})
+        source = self.make_volume(driver, thick)
+        self.write(driver, source, 2 * MiB, 0x3c)
+        clone = test_utils.create_volume(
+            self.ctxt, host='node1@lustre#%s/cinder' % other, size=1,
+            volume_type_id=thick.id, status='creating')
+        clone.update(driver.create_cloned_volume(clone, source))
+        self.assertEqual(other_share, clone.provider_location)
+        self.assertEqual(
+            driver._get_mount_point_for_share(other_share),
+            os.path.dirname(driver.local_path(clone)))
+        self.assertEqual(self.digest(driver, source),
+                         self.digest(driver, clone))
 
 
 class CapacityTestCase(FunctionalTestCase):
@@ -258,3 +358,64 @@ class ProjectQuotaAndRetypeTestCase(FunctionalTestCase):
                           {'host': volume.host})
         self.assertEqual('1', getstripe('-c',
                                         self.driver.local_path(volume)))
+
+
+class ManilaCoexistenceTestCase(FunctionalTestCase):
+    """Project ids on a file system Manila's Lustre driver also uses."""
+
+    def setUp(self):
+        super().setUp()
+        self.driver = self.make_driver(lustre_project_quotas=True)
+        self.thick = self.make_volume_type('thick',
+                                           **{'provisioning:type': 'thick'})
+        # Manila mounts the whole file system and keeps its shares in a
+        # directory of its own, outside Cinder's share.
+        self.root = os.path.join(self.mount_base, 'manila-view')
+        os.makedirs(self.root)
+        run('mount', '-t', 'lustre', '%s:/%s' % (MGS, self.fsname), self.root)
+        self.mnt = self.driver._get_mount_point_for_share(self.share)
+
+    def _derived_id(self, volume_id):
+        """The id the driver tries first for a volume."""
+        low, high = self.driver._quotas.id_range()
+        return low + int(volume_id.replace('-', '')[:8], 16) % (
+            high - low + 1)
+
+    def _limit(self, project_id):
+        report = run('lfs', 'quota', '-p', str(project_id), self.mnt)
+        return report.split('grace', 2)[-1].split()[3]
+
+    def test_default_range_is_clear_of_manila(self):
+        low, high = self.driver._quotas.id_range()
+        self.assertTrue(high < 10000 or low > 60000, (low, high))
+        self.assertEqual((lustre_quota.PROJECT_ID_MIN,
+                          lustre_quota.PROJECT_ID_MAX), (low, high))
+
+    def test_id_with_files_outside_the_share_is_skipped(self):
+        volume_id = str(uuid.uuid4())
+        taken = self._derived_id(volume_id)
+        share = os.path.join(self.root, 'manila', 'share-1')
+        os.makedirs(share)
+        run('lfs', 'project', '-p', str(taken), '-s', share)
+        data = os.path.join(share, 'data')
+        with open(data, 'wb') as f:
+            f.write(b'\1' * MiB)
+        volume = self.make_volume(self.driver, self.thick, id=volume_id)
+        chosen = int(volume.admin_metadata['lustre_project_id'])
+        self.assertNotEqual(taken, chosen)
+        self.assertEqual(str(chosen), run(
+            'lfs', 'project', self.driver.local_path(volume)).split()[0])
+        # Manila's files keep their project, and it gets no limit of ours.
+        self.assertEqual(str(taken), run('lfs', 'project', data).split()[0])
+        self.assertEqual('0', self._limit(taken))
+
+    def test_id_with_a_limit_only_is_skipped_and_kept(self):
+        # A share Manila created, its quota set, nothing written yet.
+        volume_id = str(uuid.uuid4())
+        taken = self._derived_id(volume_id)
+        run('lfs', 'setquota', '-p', str(taken), '-B', '10G', self.root)
+        volume = self.make_volume(self.driver, self.thick, id=volume_id)
+        self.assertNotEqual(
+            taken, int(volume.admin_metadata['lustre_project_id']))
+        self.driver.delete_volume(volume)
+        self.assertEqual(str(10 * 1024 * 1024), self._limit(taken))
