@@ -232,6 +232,14 @@ class FunctionalTestCase(test.TestCase):
         self.addCleanup(self._stop_coordinator)
         return etcd
 
+    def stop_etcd(self, etcd):
+        """Take the coordination back end away until the test ends."""
+        etcd.stop()
+        # tooz's heartbeat retries until the back end is back, and with
+        # native threads stopping the coordinator waits for it: etcd comes
+        # back before the coordinator stops (cleanups run last first).
+        self.addCleanup(etcd.start)
+
     @staticmethod
     def _stop_coordinator():
         """Leave a coordinator whose backend is gone, as a service would."""
@@ -442,20 +450,24 @@ class Etcd(object):
 
     def __init__(self, data_dir):
         self.port = free_port()
-        peer = free_port()
+        self.peer_url = 'http://127.0.0.1:%d' % free_port()
+        self.data_dir = data_dir
+        self.url = 'etcd3+http://127.0.0.1:%d' % self.port
+        self.start()
+
+    def start(self):
+        """Start it (again: same ports, same data)."""
         client = 'http://127.0.0.1:%d' % self.port
-        peer_url = 'http://127.0.0.1:%d' % peer
-        self.log = open(os.path.join(data_dir, 'etcd.log'), 'w')
+        self.log = open(os.path.join(self.data_dir, 'etcd.log'), 'a')
         self.proc = subprocess.Popen(
             [ETCD, '--name', 'stress', '--data-dir',
-             os.path.join(data_dir, 'etcd'),
+             os.path.join(self.data_dir, 'etcd'),
              '--listen-client-urls', client,
              '--advertise-client-urls', client,
-             '--listen-peer-urls', peer_url,
-             '--initial-advertise-peer-urls', peer_url,
-             '--initial-cluster', 'stress=%s' % peer_url],
+             '--listen-peer-urls', self.peer_url,
+             '--initial-advertise-peer-urls', self.peer_url,
+             '--initial-cluster', 'stress=%s' % self.peer_url],
             stdout=self.log, stderr=subprocess.STDOUT)
-        self.url = 'etcd3+%s' % client
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -417,7 +417,7 @@ class FaultTestCase(FunctionalTestCase):
         volume, view = self._volume_with_data(driver)
         before = self.share_files(driver)
         # etcd goes away: no lock can be taken, so nothing is done.
-        etcd.stop()
+        self.stop_etcd(etcd)
         snapshot = self.snapshot_record(volume)
         self.assertRaises(tooz.ToozError, driver.create_snapshot, snapshot)
         other = test_utils.create_volume(

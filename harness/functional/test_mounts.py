@@ -239,7 +239,7 @@ class MountTestCase(FunctionalTestCase):
         etcd = self.lock_on_etcd()
         driver = self.make_driver()
         mount_point = driver._get_mount_point_for_share(self.share)
-        etcd.stop()
+        self.stop_etcd(etcd)
         self.emulator.fault('stale', mount_point)
         driver._ensure_shares_mounted()
         self.assertEqual([self.share], driver._mounted_shares)
