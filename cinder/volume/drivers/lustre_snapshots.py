@@ -426,10 +426,7 @@ class LustreSnapshotsMixin(_Base):
         return update
 
     def _extend_volume(self, volume: objects.Volume, size_gb: int) -> None:
-        """Grow the active image: the base file under snapshots is frozen.
-
-        An attached volume is grown as _extend_attached says.
-        """
+        """Grow the active image: the base file under snapshots is frozen."""
         # Checked before the project quota is lowered to the new size.
         if size_gb < volume.size:
             raise exception.ExtendVolumeError(reason=_(
@@ -456,24 +453,16 @@ class LustreSnapshotsMixin(_Base):
             return
         with files.volume_passphrase(volume) as passphrase:
             self._qemu_img.resize(active, size_gb, passphrase)
-        virtual_size = self._reader.header(active).virtual_size
-        if virtual_size != size_gb * units.Gi:
-            raise exception.ExtendVolumeError(reason=_(
-                'the image of volume %(vol)s is %(vsize)s bytes after '
-                'resizing it to %(size)sG') % {
-                'vol': volume.id, 'vsize': virtual_size, 'size': size_gb})
-        self._preallocate(volume, active, size_gb)
+        self._check_grown(volume, active, size_gb)
 
     def _check_extend_attached(self, volume: objects.Volume,
                                active: images.Image) -> None:
-        """Leave anything but a raw file of one guest to Nova.
-
-        A qcow2 image (or a LUKS one) is metadata that qemu keeps in
-        memory and writes: only that qemu may grow it (block_resize,
-        which leaves the frozen images below it as they are), so Nova
-        does it and completes the extend. A disk that several guests
-        share no qemu can resize: the manager refuses that extend.
-        """
+        """Leave anything but a plain raw file of one guest to Nova."""
+        # A qcow2 or LUKS image is metadata that its guest's qemu keeps in
+        # memory and writes: only that qemu may grow it (block_resize, which
+        # leaves the frozen images below as they are), so Nova does it and
+        # completes the extend. A disk that several guests share no qemu can
+        # resize: the manager refuses that extend.
         if (len(volume.volume_attachment or []) > 1 or active.fmt != 'raw'
                 or active.encrypted):
             raise exception.ExtendVolumeCompletionRequired(
@@ -481,30 +470,31 @@ class LustreSnapshotsMixin(_Base):
 
     def _extend_attached(self, volume: objects.Volume, active: images.Image,
                          size_gb: int) -> None:
-        """Grow a plain raw file under its guest.
-
-        A plain raw file has no metadata: growing it appends zeros past
-        the end its guest's qemu knows, until Nova's block_resize tells
-        qemu and the guest the new size.
-        """
-        # '>': never shrink, whatever the file became meanwhile.
+        """Grow a plain raw file under its guest."""
+        # A plain raw file has no metadata: the zeros appended lie past the
+        # end its guest's qemu knows, until Nova's block_resize tells qemu
+        # and the guest the new size. '>': never shrink, whatever the file
+        # became meanwhile.
         self._execute('truncate', '-c', '-s', '>%dG' % size_gb, active.path,
                       run_as_root=self._execute_as_root)
-        size = self._reader.header(active).virtual_size
-        if size != size_gb * units.Gi:
+        self._check_grown(volume, active, size_gb)
+
+    def _check_grown(self, volume: objects.Volume, active: images.Image,
+                     size_gb: int) -> None:
+        """Check that the active image has the new size, then allocate it."""
+        virtual_size = self._reader.header(active).virtual_size
+        if virtual_size != size_gb * units.Gi:
             raise exception.ExtendVolumeError(reason=_(
                 'the image of volume %(vol)s is %(vsize)s bytes after '
-                'growing it to %(size)sG') % {
-                'vol': volume.id, 'vsize': size, 'size': size_gb})
+                'extending it to %(size)sG') % {
+                'vol': volume.id, 'vsize': virtual_size, 'size': size_gb})
         self._preallocate(volume, active, size_gb)
 
     def _preallocate(self, volume: objects.Volume, image: images.Image,
                      size_gb: int) -> None:
-        """Allocate the blocks of a thick raw file; data is untouched.
-
-        Resizing and writing an image leave holes, which a thick volume
-        promises not to have.
-        """
+        """Allocate the blocks of a thick raw file; data is untouched."""
+        # Resizing and writing an image leave holes, which a thick volume
+        # promises not to have.
         if image.fmt != 'raw' or not self._is_thick(volume):
             return
         try:
