@@ -406,16 +406,36 @@ class LustreSnapshotsMixin(_Base):
                 temp_snapshot, volume, volume.size,
                 src_encryption_key_id=src_vref.encryption_key_id,
                 new_encryption_key_id=volume.encryption_key_id)
-            temp_snapshot.status = fields.SnapshotStatus.DELETING
-            # Nova reported the online creation with progress 90%, as it
-            # reports a deletion done: without this the deletion would not
-            # wait for Nova's merge, and delete the base file under it.
-            temp_snapshot.progress = '100%'
-            temp_snapshot.context = ctxt.elevated()
-            temp_snapshot.save()
-        finally:
-            self._delete_snapshot(temp_snapshot)
-            temp_snapshot.destroy()
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                # The copy's error is the one to report, not the cleanup's.
+                try:
+                    self._drop_temp_snapshot(temp_snapshot, ctxt)
+                except Exception:
+                    LOG.exception('Could not delete the temporary snapshot '
+                                  '%(snap)s of volume %(vol)s.',
+                                  {'snap': temp_snapshot.id,
+                                   'vol': src_vref.id})
+                    temp_snapshot.status = (
+                        fields.SnapshotStatus.ERROR_DELETING)
+                    temp_snapshot.save()
+        else:
+            self._drop_temp_snapshot(temp_snapshot, ctxt)
+
+    def _drop_temp_snapshot(self, snapshot: objects.Snapshot,
+                            ctxt: context.RequestContext) -> None:
+        """Delete a temporary snapshot, waiting for Nova where it merges."""
+        # Also after a failure part-way: a deletion of a snapshot still
+        # "creating" is refused only once Nova was asked to merge it.
+        snapshot.status = fields.SnapshotStatus.DELETING
+        # Nova reported the online creation with progress 90%, as it reports
+        # a deletion done: without this the deletion would not wait for
+        # Nova's merge, and delete the base file under it.
+        snapshot.progress = '100%'
+        snapshot.context = ctxt.elevated()
+        snapshot.save()
+        self._delete_snapshot(snapshot)
+        snapshot.destroy()
 
     def _create_volume_from_snapshot(self, volume: objects.Volume,
                                      snapshot: objects.Snapshot) -> dict:

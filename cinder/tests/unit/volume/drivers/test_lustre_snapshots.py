@@ -1095,6 +1095,76 @@ class LustreCloneTestCase(_SnapshotsTestBase):
                          sorted(name for name in os.listdir(self.mnt)
                                 if name.startswith(src.name)))
 
+    def test_create_cloned_volume_attached_copy_failure_reported(self):
+        # A failed copy from the temporary online snapshot: Nova merges it
+        # and the driver waits, and the copy's error is what is raised (the
+        # deletion of a snapshot still "creating" was refused after Nova
+        # had been asked to merge it, hiding the error and leaving the
+        # snapshot in the .info file and the database).
+        src = self._volume(volume_format='raw')
+        self._chain_files(src)
+        self._attach(src)
+        src.status = 'backing-up'
+        src.volume_attachment.obj_reset_changes(recursive=True)
+        volume = self._volume(id=fake.VOLUME2_ID)
+        self._make_backup_view(volume)
+
+        def nova_reports(snapshot_id, status):
+            db_api.snapshot_update(context.get_admin_context(), snapshot_id,
+                                   {'status': status, 'progress': '90%'})
+
+        nova = self.driver._nova = mock.Mock()
+        nova.create_volume_snapshot.side_effect = (
+            lambda ctxt, volume_id, info: nova_reports(info['snapshot_id'],
+                                                       'creating'))
+
+        def merge(ctxt, snapshot_id, info):
+            active = self._read_info(src)['active']
+            _run('qemu-img', 'rebase', '-f', 'qcow2', '-b', '',
+                 self._path(active))
+            # Cinder's API (os-update_snapshot_status) takes Nova's report
+            # only for a snapshot that is being deleted.
+            current = db_api.snapshot_get(ctxt, snapshot_id)
+            if current.status == fields.SnapshotStatus.DELETING:
+                nova_reports(snapshot_id, 'deleting')
+        nova.delete_volume_snapshot.side_effect = merge
+        self.mock_object(remotefs, 'time')
+        self.mock_object(objects.VolumeAttachment, 'save', autospec=True,
+                         side_effect=lambda att: att.obj_reset_changes())
+        self.mock_object(self.driver, '_copy_volume_from_snapshot',
+                         side_effect=putils.ProcessExecutionError(
+                             stderr='copy failed'))
+
+        exc = self.assertRaises(putils.ProcessExecutionError,
+                                self._clone, volume, src)
+        self.assertIn('copy failed', str(exc))
+        self.assertEqual(1, nova.delete_volume_snapshot.call_count)
+        info = self._read_info(src)
+        self.assertEqual(['active'], list(info))
+        self.assertEqual([], objects.SnapshotList.get_all_for_volume(
+            self.context, src.id).objects)
+
+    def test_create_cloned_volume_copy_and_cleanup_failure(self):
+        # When the temporary snapshot cannot be deleted either, the copy's
+        # error is still the one raised; the snapshot is left for the
+        # operator in error_deleting.
+        src = self._volume()
+        self._chain_files(src, [fake.SNAPSHOT_ID], base_fmt='qcow2')
+        volume = self._volume(id=fake.VOLUME2_ID)
+        self.mock_object(self.driver, '_copy_volume_from_snapshot',
+                         side_effect=putils.ProcessExecutionError(
+                             stderr='copy failed'))
+        self.mock_object(self.driver, '_delete_snapshot',
+                         side_effect=exception.RemoteFSException(
+                             'delete failed'))
+
+        exc = self.assertRaises(putils.ProcessExecutionError,
+                                self._clone, volume, src)
+        self.assertIn('copy failed', str(exc))
+        [temp] = [snap for snap in objects.SnapshotList.get_all_for_volume(
+            self.context, src.id) if snap.id != fake.SNAPSHOT_ID]
+        self.assertEqual(fields.SnapshotStatus.ERROR_DELETING, temp.status)
+
     def test_create_cloned_volume_general_path_failure_removes_file(self):
         # Finding 10: a failed copy leaves no file of the clone, and the
         # temporary snapshot of the source is gone again.
