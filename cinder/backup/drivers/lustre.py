@@ -33,7 +33,7 @@ import itertools
 import math
 import os
 import stat
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence  # noqa: H301
 
 import futurist
 from oslo_concurrency import processutils as putils
@@ -346,7 +346,8 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         return None
 
     def _processed_windows(self, volume_file: Any,
-                           parent_shas: Optional[list]) -> Iterator:
+                           parent_shas: Optional[list],
+                           unchanged: Sequence = ()) -> Iterator:
         """Hash and compress windows in threads while reading the next.
 
         hashlib and the compressors release the GIL: with the reads and
@@ -355,7 +356,7 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         """
         process_window = utils.tpool_wrap(self._process_window)
         # A window is used until the one _AHEAD + 1 after it is read.
-        windows = self._read_windows(volume_file, _AHEAD + 1)
+        windows = self._read_windows(volume_file, _AHEAD + 1, unchanged)
         return self._ahead(functools.partial(process_window, window,
                                              parent_shas)
                            for window in windows)

@@ -677,8 +677,8 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         read_window = driver_cls._read_window
         put_object = driver_cls._put_object
 
-        def read(driver, fd, offset, size, buffer):
-            window = read_window(driver, fd, offset, size, buffer)
+        def read(driver, fd, offset, size, *args):
+            window = read_window(driver, fd, offset, size, *args)
             with lock:
                 events.append(('read', offset))
             return window
