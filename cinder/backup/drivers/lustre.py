@@ -30,6 +30,7 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
+import json
 import math
 import os
 import stat
@@ -47,8 +48,11 @@ from cinder import context as cinder_context
 from cinder import exception
 from cinder.i18n import _
 from cinder import interface
+from cinder import objects
 from cinder import utils
 from cinder.volume.drivers import lustre_client
+from cinder.volume.drivers import lustre_files as files
+from cinder.volume.drivers import lustre_images as images
 
 LOG = logging.getLogger(__name__)
 
@@ -115,6 +119,10 @@ _ZERO_OBJECT_BYTES = units.Gi
 # (read, hashed, stored) and a restore _AHEAD + 1 objects.
 _THREADS = 2
 _AHEAD = 1
+
+
+class _CannotTell(Exception):
+    """Why an incremental backup cannot know what did not change."""
 
 
 @interface.backupdriver
@@ -334,6 +342,207 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         count = max(CONF.backup_lustre_stripe_count or 1, 1)
         unit = math.lcm(CONF.backup_sha_block_size_bytes, stripe * count)
         return -(-_OBJECT_BYTES // unit) * unit
+
+    def _unchanged_ranges(self, backup: Any, volume_file: Any) -> list:
+        """What cannot have changed since the parent backup, if known.
+
+        Known when both backups were made from snapshots of a volume of
+        the Lustre volume driver that still has the parent's snapshot
+        (see _changed_since); anything else, or any doubt, is no range:
+        the backup reads every block, as the chunked driver does. A wrong
+        range would make a backup that restores wrong data, silently.
+        """
+        try:
+            changed, size = self._changed_since(backup, volume_file)
+        except Exception as exc:
+            LOG.info('Incremental backup %(id)s reads every block of volume '
+                     '%(vol)s: %(reason)s', {'id': backup.id,
+                                             'vol': backup.volume_id,
+                                             'reason': exc})
+            return []
+        unchanged = []
+        start = 0
+        for change_start, change_end in changed:
+            if change_start > start:
+                unchanged.append((start, change_start))
+            start = max(start, change_end)
+        if start < size:
+            unchanged.append((start, size))
+        LOG.info('Incremental backup %(id)s reads at most %(changed)d '
+                 'bytes of volume %(vol)s, those its snapshots say may have '
+                 'changed since its parent backup.',
+                 {'id': backup.id, 'vol': backup.volume_id,
+                  'changed': size - sum(end - begin
+                                        for begin, end in unchanged)})
+        return unchanged
+
+    def _changed_since(self, backup: Any,
+                       volume_file: Any) -> tuple[list, int]:
+        """(ranges that may have changed, size) of the volume file read.
+
+        The volume driver keeps a volume's snapshots as a qcow2 chain that
+        the volume's .info file names: the overlay it names after a
+        snapshot S holds the writes made after S, and the data of S is
+        the chain below that overlay. A backup from a snapshot reads a
+        raw copy of that data, which the volume driver made in the
+        volume's directory. So what differs between the data of the
+        parent's snapshot S1 and that of this backup's snapshot S2 lies
+        in the clusters allocated in the overlays from S1's up to the one
+        below S2's. Deleting a snapshot merges its overlay into the one
+        below (or pulls that one into the active overlay, whose snapshot
+        then names it): clusters leave that range only when S1 itself
+        goes, which the .info file shows. The overlays below S2's are
+        never written by a guest (a live volume's active file is, with
+        its metadata cached in a running qemu: backups of the volume
+        itself read every block).
+
+        Raises _CannotTell, or anything it meets, where it cannot be sure.
+        """
+        parent = backup.parent
+        if not backup.snapshot_id or not parent.snapshot_id:
+            raise _CannotTell(_('it and its parent backup must both be '
+                                'made from snapshots'))
+        if parent.volume_id != backup.volume_id:
+            raise _CannotTell(_('its parent backup is of another volume'))
+        volume = objects.Volume.get_by_id(self.context, backup.volume_id)
+        if volume.encryption_key_id:
+            raise _CannotTell(_('each copy of an encrypted volume is '
+                                'encrypted anew'))
+        path, size = self._copy_of_snapshot(backup, volume_file)
+        directory = os.path.dirname(path)
+        info = self._snapshot_info(directory, volume.name)
+        old, new = (info.get(snapshot_id) for snapshot_id in
+                    (parent.snapshot_id, backup.snapshot_id))
+        if not old or not new:
+            raise _CannotTell(_('the .info file of the volume no longer '
+                                'names the snapshot of the parent backup '
+                                'or of this one'))
+        reader = images.ImageReader(self._execute, False)
+        between = self._overlays_between(reader, directory, volume.name,
+                                         info, new, old)
+        identities = []
+        changed: list = []
+        for image in between:
+            identities.append(self._identity(image.path))
+            if reader.header(image).virtual_size != size:
+                raise _CannotTell(_('%s is not the size of the volume '
+                                    'copy') % image.name)
+            changed = chunkeddriver._union(changed,
+                                           self._allocated(image, size))
+        # Anything that moved data between the overlays renamed or
+        # replaced something: then nothing mapped above can be trusted.
+        if (self._snapshot_info(directory, volume.name) != info or
+                [self._identity(image.path) for image in between] !=
+                identities):
+            raise _CannotTell(_('the snapshots of the volume changed while '
+                                'they were read'))
+        LOG.debug('Volume %(vol)s: snapshot %(new)s differs from snapshot '
+                  '%(old)s only in the clusters of %(files)s.',
+                  {'vol': volume.id, 'new': backup.snapshot_id,
+                   'old': parent.snapshot_id,
+                   'files': [image.name for image in between]})
+        return changed, size
+
+    def _copy_of_snapshot(self, backup: Any,
+                          volume_file: Any) -> tuple[str, int]:
+        """(path, size) of the file read: the copy of the backup's snapshot.
+
+        The backup manager opened that path: it must still be the file
+        read, and the temporary volume the volume driver copied the
+        snapshot into.
+        """
+        path = getattr(volume_file, 'name', None)
+        if not isinstance(path, str) or not os.path.isabs(path):
+            raise _CannotTell(_('the file read has no path'))
+        opened = os.fstat(volume_file.fileno())
+        st = os.lstat(path)
+        if (not stat.S_ISREG(st.st_mode) or
+                (st.st_dev, st.st_ino) != (opened.st_dev, opened.st_ino)):
+            raise _CannotTell(_('%s is not the regular file read') % path)
+        temp_volume_id = (backup.temp_volume_id or objects.Backup.get_by_id(
+            self.context, backup.id).temp_volume_id)
+        if not temp_volume_id or os.path.basename(path) != (
+                objects.Volume.get_by_id(self.context,
+                                         temp_volume_id).name):
+            raise _CannotTell(_('%s is not the temporary copy of the '
+                                'snapshot') % path)
+        return path, opened.st_size
+
+    @staticmethod
+    def _snapshot_info(directory: str, volume_name: str) -> dict:
+        """The volume's .info file, read without following a link."""
+        path = os.path.join(directory, volume_name + '.info')
+        info = json.loads(files.read_text(path))
+        if not isinstance(info, dict) or 'active' not in info or not all(
+                files.is_own_file_name(volume_name, name)
+                for name in info.values()):
+            raise _CannotTell(_('%s is not a .info file of the volume')
+                              % path)
+        return info
+
+    @staticmethod
+    def _overlays_between(reader: images.ImageReader, directory: str,
+                          volume_name: str, info: dict, new: str,
+                          old: str) -> list[images.Image]:
+        """The overlays from the one below ``new`` down to ``old``.
+
+        Walked down from ``new`` by the backing file names the overlays'
+        headers hold, each checked (a regular file with one link, qcow2
+        named by the .info file, in the directory); ``old`` must be found
+        there, with a backing file of its own (its snapshot's data).
+        """
+        overlays = set(info.values()) - {volume_name}
+        walked: list[images.Image] = []
+        name = new
+        while True:
+            if name == volume_name:
+                raise _CannotTell(_('the chain from snapshot file %(new)s '
+                                    'does not reach %(old)s') % {
+                    'new': new, 'old': old})
+            image = images.Image(os.path.join(directory, name), images.QCOW2)
+            if name not in overlays or image in walked:
+                raise _CannotTell(_('%s is not a snapshot overlay of the '
+                                    'chain') % name)
+            header = reader.header(image)
+            walked.append(image)
+            backing = header.backing_file or ''
+            if os.path.dirname(backing) == directory:
+                backing = os.path.basename(backing)
+            if not backing or os.path.basename(backing) != backing:
+                raise _CannotTell(_('the chain from snapshot file %(new)s '
+                                    'does not reach %(old)s') % {
+                    'new': new, 'old': old})
+            if name == old:
+                return walked[1:]
+            name = backing
+
+    def _allocated(self, image: images.Image, size: int) -> list:
+        """The (start, end) of what a qcow2 image holds, zeros included.
+
+        qemu-img reads the image alone (its backing file is never opened)
+        in the format it is known to have; 'present' marks the clusters
+        allocated in it, as data or as zeros.
+        """
+        out, _err = self._execute('qemu-img', 'map', '--output=json',
+                                  images.Chain((image,)).filename())
+        ranges = []
+        end = 0
+        for extent in json.loads(out):
+            if extent['start'] != end or 'present' not in extent:
+                raise _CannotTell(_('qemu-img map of %s is not a list of '
+                                    'allocated ranges') % image.name)
+            end = extent['start'] + extent['length']
+            if extent['present']:
+                ranges.append((extent['start'], end))
+        if end != size:
+            raise _CannotTell(_('qemu-img map of %s does not cover the '
+                                'volume') % image.name)
+        return chunkeddriver._union(ranges, [])
+
+    @staticmethod
+    def _identity(path: str) -> tuple[int, int]:
+        st = images.check_regular(path)
+        return st.st_dev, st.st_ino
 
     def _md5(self, data: Any, length: int) -> None:
         """No MD5: no restore reads it, and it costs more than the read.

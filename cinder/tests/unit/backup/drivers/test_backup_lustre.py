@@ -20,10 +20,13 @@ them into a temporary directory that stands for the mounted share.
 
 import errno
 import hashlib
+import json
 import mmap
 import os
 import re
+import shutil
 import stat
+import subprocess
 import tempfile
 import threading
 from unittest import mock
@@ -795,3 +798,374 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
                          [events[:index].count('read')
                           for index, event in enumerate(events)
                           if event == 'write'])
+
+
+def _run(*cmd):
+    """Run a command for real (qemu-img, qemu-io, dd): its (out, err)."""
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode:
+        raise putils.ProcessExecutionError(
+            exit_code=proc.returncode, cmd=' '.join(cmd),
+            stdout=proc.stdout.decode(errors='replace'),
+            stderr=proc.stderr.decode(errors='replace'))
+    return proc.stdout.decode(errors='replace'), proc.stderr.decode()
+
+
+@ddt.ddt
+class LustreBackupChangesTestCase(LustreBackupDriverTestBase):
+    """What an incremental backup from snapshots knows did not change.
+
+    A real chain made with qemu-img in a directory that stands for the
+    volume share: a raw base, the overlay of snapshot S1 (writes after
+    S1), that of S2 (after S2); the copy of S2's data the volume driver
+    makes for a backup, beside them.
+    """
+
+    SIZE = 8 * units.Mi
+
+    def setUp(self):
+        super().setUp()
+        self.mock_execute.side_effect = self._execute
+        self.directory = self.useFixture(fixtures.TempDir()).path
+        self.volume = self._volume()
+        self.name = self.volume.name
+        self.copy = self._volume(display_name='backup-vol-x')
+        self.s1, self.s2 = fake.SNAPSHOT_ID, fake.SNAPSHOT2_ID
+        self.info = {'active': self._file(self.s2),
+                     self.s1: self._file(self.s1),
+                     self.s2: self._file(self.s2)}
+        base = self._path(self.name)
+        _run('qemu-img', 'create', '-f', 'raw', base, str(self.SIZE))
+        self._guest(base, 'raw', 'write -P 0x11 0 4M')
+        self._overlay(self.s1, self.name, 'raw')
+        # Written after S1: 64 KiB at 1 MiB, zeros over 3 MiB.
+        self._guest(self._path(self._file(self.s1)), 'qcow2',
+                    'write -P 0x22 1M 64k', 'write -z 3M 128k')
+        self._overlay(self.s2, self._file(self.s1), 'qcow2')
+        # Written after S2: not in S2's data, not counted.
+        self._guest(self._path(self._file(self.s2)), 'qcow2',
+                    'write -P 0x33 6M 64k')
+        self._write_info(self.info)
+        self.device_path = self._path(self.copy.name)
+        _run('qemu-img', 'convert', '-O', 'raw', self._chain_below(self.s2),
+             self.device_path)
+        self.device = open(self.device_path, 'rb')
+        self.addCleanup(self.device.close)
+        self.parent = self._backup_record(fake.BACKUP_ID, self.s1)
+        self.backup = self._backup_record(fake.BACKUP2_ID, self.s2,
+                                          parent_id=self.parent.id,
+                                          temp_volume_id=self.copy.id)
+        self.driver = lustre.LustreBackupDriver(self.ctxt)
+
+    @staticmethod
+    def _execute(*cmd, **kwargs):
+        if cmd[0] not in ('qemu-img', 'dd'):
+            return '', ''
+        proc = subprocess.run(cmd, capture_output=True, check=False)
+        if proc.returncode:
+            raise putils.ProcessExecutionError(
+                exit_code=proc.returncode, cmd=' '.join(cmd),
+                stderr=proc.stderr.decode(errors='replace'))
+        if kwargs.get('binary'):
+            return proc.stdout, proc.stderr
+        return proc.stdout.decode(), proc.stderr.decode()
+
+    def _volume(self, **kwargs):
+        volume = objects.Volume(context=self.ctxt, size=1,
+                                status='available', **kwargs)
+        volume.create()
+        return volume
+
+    def _file(self, snapshot_id):
+        return '%s.%s' % (self.name, snapshot_id)
+
+    def _path(self, name):
+        return os.path.join(self.directory, name)
+
+    @staticmethod
+    def _guest(path, fmt, *commands):
+        args = ['qemu-io', '-f', fmt]
+        for command in commands:
+            args += ['-c', command]
+        _run(*args, path)
+
+    def _overlay(self, snapshot_id, backing, backing_fmt):
+        _run('qemu-img', 'create', '-f', 'qcow2', '-u', '-b', backing,
+             '-F', backing_fmt, self._path(self._file(snapshot_id)),
+             str(self.SIZE))
+
+    def _chain_below(self, snapshot_id):
+        """S's data: the chain below its overlay, as a json: filename."""
+        node = {'driver': 'raw', 'file': {'driver': 'file',
+                                          'filename': self._path(self.name)}}
+        if snapshot_id == self.s2:
+            node = {'driver': 'qcow2', 'backing': node,
+                    'file': {'driver': 'file', 'filename': self._path(
+                        self._file(self.s1))}}
+        return 'json:' + json.dumps(node)
+
+    def _write_info(self, info):
+        with open(self._path(self.name + '.info'), 'w') as f:
+            json.dump(info, f)
+
+    def _backup_record(self, backup_id, snapshot_id, **kwargs):
+        values = dict(id=backup_id, size=1, container=None,
+                      volume_id=self.volume.id, snapshot_id=snapshot_id,
+                      user_id=fake.USER_ID, project_id=fake.PROJECT_ID,
+                      status=fields.BackupStatus.AVAILABLE)
+        values.update(kwargs)
+        db.backup_create(self.ctxt, values)
+        return objects.Backup.get_by_id(self.ctxt, backup_id)
+
+    def _unchanged(self):
+        return self.driver._unchanged_ranges(self.backup, self.device)
+
+    def _assert_cannot_tell(self, reason):
+        self.assertEqual([], self._unchanged())
+        self.mock_log.info.assert_called_once()
+        self.assertIn(reason, str(self.mock_log.info.call_args[0][1][
+            'reason']))
+
+    def _maps(self):
+        return [c.args[-1] for c in self.mock_execute.call_args_list
+                if c.args[:2] == ('qemu-img', 'map')]
+
+    def test_unchanged_ranges(self):
+        # S1's overlay holds what changed: its data and its zero cluster.
+        self.assertEqual([(0, units.Mi), (units.Mi + 64 * units.Ki,
+                                          3 * units.Mi),
+                          (3 * units.Mi + 128 * units.Ki, self.SIZE)],
+                         self._unchanged())
+        # S1's overlay alone, its backing file never opened.
+        maps = self._maps()
+        self.assertEqual(1, len(maps))
+        self.assertEqual({'driver': 'qcow2', 'backing': None,
+                          'file': {'driver': 'file', 'filename': self._path(
+                              self._file(self.s1))}},
+                         json.loads(maps[0][len('json:'):]))
+        # What is said unchanged is: S1's data and S2's copy agree there.
+        s1_copy = self._path('s1-copy')
+        _run('qemu-img', 'convert', '-O', 'raw', self._chain_below(self.s1),
+             s1_copy)
+        with open(s1_copy, 'rb') as old:
+            old_data = old.read()
+        new_data = self.device.read()
+        for start, end in self._unchanged():
+            self.assertEqual(old_data[start:end], new_data[start:end])
+        self.assertNotEqual(old_data, new_data)
+
+    def test_changes_at_both_ends(self):
+        self._guest(self._path(self._file(self.s1)), 'qcow2',
+                    'write -P 0x44 0 64k', 'write -P 0x44 %d 64k' % (
+                        self.SIZE - 64 * units.Ki))
+        self.assertEqual([(64 * units.Ki, units.Mi),
+                          (units.Mi + 64 * units.Ki, 3 * units.Mi),
+                          (3 * units.Mi + 128 * units.Ki,
+                           self.SIZE - 64 * units.Ki)], self._unchanged())
+
+    def test_same_snapshot_unchanged_whole(self):
+        self.backup.snapshot_id = self.s1
+        self.backup.save()
+        # The copy of S2 stands for that of S1: no overlay in between.
+        self.assertEqual([(0, self.SIZE)], self._unchanged())
+        self.assertEqual([], self._maps())
+
+    def test_incremental_backup_reads_what_changed(self):
+        # Through the chunked driver: only S1's overlay's clusters are
+        # read, and the restore is S2's data.
+        self.override_config('backup_compression_algorithm', 'none')
+        self.override_config('backup_file_size', units.Mi)
+        self.override_config('backup_enable_progress_timer', False)
+        self.parent.destroy()
+        self.backup.destroy()
+        self.mock_object(volume_utils, 'notify_about_backup_usage')
+        full = self._backup_record(fake.BACKUP3_ID, self.s1,
+                                   status=fields.BackupStatus.CREATING)
+        s1_copy = self._path('s1-copy')
+        _run('qemu-img', 'convert', '-O', 'raw', self._chain_below(self.s1),
+             s1_copy)
+        with open(s1_copy, 'rb') as f:
+            lustre.LustreBackupDriver(self.ctxt).backup(full, f)
+        full.status = fields.BackupStatus.AVAILABLE
+        full.save()
+        incremental = self._backup_record(
+            fake.BACKUP4_ID, self.s2, parent_id=full.id,
+            temp_volume_id=self.copy.id,
+            status=fields.BackupStatus.CREATING)
+
+        with mock.patch.object(os, 'preadv', wraps=os.preadv) as preadv:
+            lustre.LustreBackupDriver(self.ctxt).backup(incremental,
+                                                        self.device)
+
+        # The 64 KiB written after S1; its zeros are a hole of the copy.
+        self.assertEqual(64 * units.Ki,
+                         sum(len(c.args[1][0]) for c in preadv.mock_calls))
+        incremental.status = fields.BackupStatus.RESTORING
+        incremental.save()
+        with tempfile.NamedTemporaryFile() as restored:
+            lustre.LustreBackupDriver(self.ctxt).restore(
+                incremental, self.volume.id, restored, True)
+            restored.flush()
+            with open(restored.name, 'rb') as f:
+                self.device.seek(0)
+                self.assertEqual(self.device.read(), f.read())
+
+    def test_not_from_snapshot(self):
+        self.backup.snapshot_id = None
+        self.backup.save()
+        self._assert_cannot_tell('made from snapshots')
+
+    def test_parent_not_from_snapshot(self):
+        self.parent.snapshot_id = None
+        self.parent.save()
+        self._assert_cannot_tell('made from snapshots')
+
+    def test_parent_of_another_volume(self):
+        self.parent.volume_id = self.copy.id
+        self.parent.save()
+        self._assert_cannot_tell('another volume')
+
+    def test_encrypted_volume(self):
+        self.volume.encryption_key_id = fake.ENCRYPTION_KEY_ID
+        self.volume.save()
+        self._assert_cannot_tell('encrypted anew')
+
+    def test_file_without_path(self):
+        self.device = mock.Mock(spec=['fileno'])
+        self._assert_cannot_tell('no path')
+
+    def test_file_replaced_by_link(self):
+        os.rename(self.device_path, self.device_path + '.old')
+        os.symlink(self.device_path + '.old', self.device_path)
+        self._assert_cannot_tell('is not the regular file read')
+
+    def test_file_not_the_copy(self):
+        self.backup.temp_volume_id = self._volume().id
+        self._assert_cannot_tell('not the temporary copy')
+
+    def test_copy_found_in_database(self):
+        # The backup given to the driver may predate the copy's record.
+        self.backup.temp_volume_id = None
+        self.assertEqual(3, len(self._unchanged()))
+
+    def test_no_copy_recorded(self):
+        self.backup.temp_volume_id = None
+        self.backup.save()
+        self._assert_cannot_tell('not the temporary copy')
+
+    @ddt.data('not json', '[]', '{"snap": "%(name)s.snap"}',
+              '{"active": "%(name)s", "x": "../%(name)s.x"}',
+              '{"active": "%(name)s", "x": "other"}')
+    def test_info_invalid(self, content):
+        with open(self._path(self.name + '.info'), 'w') as f:
+            f.write(content % {'name': self.name})
+        self.assertEqual([], self._unchanged())
+        self.mock_log.info.assert_called_once()
+
+    def test_info_missing(self):
+        os.unlink(self._path(self.name + '.info'))
+        self._assert_cannot_tell('does not exist')
+
+    @ddt.data('s1', 's2')
+    def test_snapshot_gone(self, which):
+        del self.info[getattr(self, which)]
+        self._write_info(self.info)
+        self._assert_cannot_tell('no longer names')
+
+    def test_backup_of_older_snapshot(self):
+        # The parent is of S2, this backup of S1: what changed is below
+        # S2's overlay, not above it.
+        self.parent.snapshot_id, self.backup.snapshot_id = self.s2, self.s1
+        self.parent.save()
+        self.backup.save()
+        self._assert_cannot_tell('does not reach')
+        self.assertEqual([], self._maps())
+
+    def test_overlay_not_named(self):
+        # S2's overlay on a copy of S1's that the .info file does not name.
+        shutil.copy(self._path(self._file(self.s1)),
+                    self._path(self.name + '.other'))
+        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b',
+             self.name + '.other', '-F', 'qcow2',
+             self._path(self._file(self.s2)))
+        self._assert_cannot_tell('is not a snapshot overlay')
+
+    def test_chain_loops(self):
+        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b', self._file(
+            self.s2), '-F', 'qcow2', self._path(self._file(self.s1)))
+        self.info[fake.SNAPSHOT3_ID] = self.name + '.old'
+        self._write_info(self.info)
+        self.parent.snapshot_id = fake.SNAPSHOT3_ID
+        self.parent.save()
+        self._assert_cannot_tell('is not a snapshot overlay')
+
+    @ddt.data(('-b', ''), ('-b', '/elsewhere/%(name)s', '-F', 'raw'))
+    def test_backing_file_elsewhere(self, options):
+        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2',
+             *[option % {'name': self.name} for option in options],
+             self._path(self._file(self.s1)))
+        self._assert_cannot_tell('does not reach')
+
+    def test_backing_file_by_absolute_path(self):
+        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b',
+             self._path(self._file(self.s1)), '-F', 'qcow2',
+             self._path(self._file(self.s2)))
+        self.assertEqual(3, len(self._unchanged()))
+
+    def test_overlay_not_a_regular_file(self):
+        path = self._path(self._file(self.s1))
+        os.rename(path, path + '.real')
+        os.symlink(path + '.real', path)
+        self._assert_cannot_tell('not a regular file')
+
+    def test_overlay_of_another_size(self):
+        _run('qemu-img', 'resize', '-f', 'qcow2',
+             self._path(self._file(self.s1)), str(2 * self.SIZE))
+        self._assert_cannot_tell('is not the size of the volume copy')
+
+    @ddt.data(([{'start': 0, 'length': 8 * units.Mi, 'depth': 0,
+                 'zero': True, 'data': False}], 'not a list of allocated'),
+              ([{'start': 0, 'length': units.Mi, 'present': False},
+                {'start': 2 * units.Mi, 'length': units.Mi,
+                 'present': True}], 'not a list of allocated'),
+              ([{'start': 0, 'length': units.Mi, 'present': True}],
+               'does not cover'))
+    @ddt.unpack
+    def test_map_not_understood(self, extents, reason):
+        execute = self.mock_execute.side_effect
+
+        def fake_map(*cmd, **kwargs):
+            if cmd[:2] == ('qemu-img', 'map'):
+                return json.dumps(extents), ''
+            return execute(*cmd, **kwargs)
+        self.mock_execute.side_effect = fake_map
+        self._assert_cannot_tell(reason)
+
+    def test_map_failing(self):
+        execute = self.mock_execute.side_effect
+
+        def failing_map(*cmd, **kwargs):
+            if cmd[:2] == ('qemu-img', 'map'):
+                raise putils.ProcessExecutionError(stderr='locked')
+            return execute(*cmd, **kwargs)
+        self.mock_execute.side_effect = failing_map
+
+        self.assertEqual([], self._unchanged())
+        self.assertIsInstance(self.mock_log.info.call_args[0][1]['reason'],
+                              putils.ProcessExecutionError)
+
+    @ddt.data('info', 'file')
+    def test_chain_changed_while_mapped(self, what):
+        execute = self.mock_execute.side_effect
+        path = self._path(self._file(self.s1))
+
+        def change_then_map(*cmd, **kwargs):
+            if cmd[:2] == ('qemu-img', 'map'):
+                if what == 'info':
+                    self._write_info(dict(self.info, active=self.name))
+                else:
+                    shutil.copy(path, path + '.new')
+                    os.rename(path + '.new', path)
+            return execute(*cmd, **kwargs)
+        self.mock_execute.side_effect = change_then_map
+        self._assert_cannot_tell('changed while they were read')
