@@ -315,6 +315,94 @@ class BackupRestoreTestCase(FunctionalTestCase):
             self._restore(backup, target, make_driver=make_driver)
             self.assertEqual(view, self.digest(self.driver, target))
 
+    def _backup_snapshot(self, volume, snapshot, parent=None):
+        """Back a snapshot up as the backup manager does.
+
+        Returns the backup and the bytes the backup driver read (those of
+        the volume's copy, the parent's sha256 file, the .info file).
+        """
+        backup = test_utils.create_backup(
+            self.ctxt, volume_id=volume.id, container='c-%s' % volume.id,
+            parent_id=parent.id if parent else None,
+            snapshot_id=snapshot.id, status=fields.BackupStatus.CREATING)
+        device, _is_snapshot = self.driver.get_backup_device(self.ctxt,
+                                                             backup)
+        self.assertNotEqual(volume.id, device.id)
+        with self.attached_here(self.driver, device) as path:
+            with open(path, 'rb') as f:
+                backup_driver = self._lustre_driver()
+                before = self._bytes_read()
+                backup_driver.backup(backup, utils.tpool_wrap(f))
+                read = self._bytes_read() - before
+        self.driver.delete_volume(device)
+        device.destroy()
+        backup = objects.Backup.get_by_id(self.ctxt, backup.id)
+        backup.status = fields.BackupStatus.AVAILABLE
+        backup.save()
+        return backup, read
+
+    # 100 MiB of data in a 1 GiB volume, then 5% of the volume (51 MiB)
+    # written at known offsets, partly over that data.
+    WRITTEN = ((0, 64 * MiB), (700 * MiB, 36 * MiB))
+    CHANGED = ((32 * MiB, 16 * MiB), (300 * MiB + 4096, 19 * MiB),
+               (1008 * MiB, 16 * MiB))
+
+    def _incremental_from_snapshots(self, delete_parent_snapshot):
+        """A full backup from S1, 5% written, an incremental from S2.
+
+        Returns S2's data (digest), the full and incremental backups and
+        the bytes the incremental backup read.
+        """
+        self.override_config('backup_compression_algorithm', 'none')
+        volume = self._new_volume('thin')
+        for offset, length in self.WRITTEN:
+            self.write(self.driver, volume, offset, 0x11, length)
+        first = self.make_snapshot(self.driver, volume)
+        self.write(self.driver, volume, 500 * MiB, 0x22)
+        between = self.make_snapshot(self.driver, volume)
+        full, _read = self._backup_snapshot(volume, first)
+        for offset, length in self.CHANGED:
+            self.write(self.driver, volume, offset, 0x33, length)
+        second = self.make_snapshot(self.driver, volume)
+        view = self.digest(self.driver, volume)
+        # Written after S2: not in its backup, and not read either.
+        self.write(self.driver, volume, 800 * MiB, 0x44, 32 * MiB)
+        # The snapshot between S1 and S2 goes: its overlay is committed
+        # into S1's, still in the range that is mapped.
+        self.driver.delete_snapshot(between)
+        if delete_parent_snapshot:
+            self.driver.delete_snapshot(first)
+        volume = objects.Volume.get_by_id(self.ctxt, volume.id)
+        incremental, read = self._backup_snapshot(volume, second,
+                                                  parent=full)
+        return view, full, incremental, read
+
+    def test_incremental_from_snapshots_reads_what_changed(self):
+        view, full, incremental, read = self._incremental_from_snapshots(
+            delete_parent_snapshot=False)
+
+        changed = sum(length for _offset, length in self.CHANGED)
+        # The changed clusters (whole hash blocks around them), the
+        # parent's sha256 file (2 MiB per GiB) and the .info file; not
+        # the 100 MiB of data that did not change.
+        self.assertGreaterEqual(read, changed)
+        self.assertLess(read, changed + 8 * MiB)
+        for make_driver in (None, self._released_posix):
+            target = self._new_volume('thin')
+            self._restore(incremental, target, make_driver=make_driver)
+            self.assertEqual(view, self.digest(self.driver, target))
+
+    def test_incremental_without_parent_snapshot_reads_all(self):
+        # Without S1 nothing tells what did not change: all is read.
+        view, full, incremental, read = self._incremental_from_snapshots(
+            delete_parent_snapshot=True)
+
+        written = sum(length for _offset, length in self.WRITTEN)
+        self.assertGreater(read, written)
+        target = self._new_volume('thin')
+        self._restore(incremental, target)
+        self.assertEqual(view, self.digest(self.driver, target))
+
     def test_restore_onto_volume_with_snapshots_is_refused(self):
         volume = self._new_volume('thin')
         self.write(self.driver, volume, 0, 0x66)
