@@ -271,6 +271,7 @@ class Bench(FunctionalTestCase):
         warnings.simplefilter('ignore', DeprecationWarning)
         steps = [self.bench_thick, self.bench_stats, self.bench_copies,
                  self.bench_backup, self.bench_incremental,
+                 self.bench_incremental_snapshots,
                  self.bench_active_active]
         only = self.params.get('only')
         for step in steps:
@@ -627,6 +628,90 @@ class Bench(FunctionalTestCase):
             self.record(prefix + 'full', full_s, stored_bytes=full_b, **extra)
             self.record(prefix + 'incr', incr_s, stored_bytes=incr_b, **extra)
         self.drop(self.lustre, src)
+
+    def bench_incremental_snapshots(self):
+        """Full backup from S1, 5% written, incremental backup from S2.
+
+        As a user backs up snapshots: each backup reads the temporary raw
+        copy the volume driver makes of the snapshot (get_backup_device).
+        Timed twice: the backup driver alone on that copy, and with the
+        copy made and deleted. The Lustre driver reads only the clusters
+        of the overlays between S1 and S2; the NFS driver reads all.
+        """
+        self.override_config('backup_compression_algorithm', 'none')
+        names = ('lustre', 'nfs')
+        drivers = {'lustre': self.lustre, 'nfs': self.nfs}
+        results = {name: {key: [] for key in (
+            'full', 'incr', 'full_total', 'incr_total')} for name in names}
+        for i in range(self.params['runs']):
+            for name in names:
+                drv = drivers[name]
+                src = self._source(drv)
+                size = src.size * GiB
+                changed = size * self.params['changed_percent'] // 100
+                first = self.make_snapshot(drv, src)
+                full = self._snapshot_backup(name, drv, src, first, None,
+                                             results[name], 'full')
+                self._guest_scatter(drv, src, size, changed, 200 + i)
+                second = self.make_snapshot(drv, src)
+                incr = self._snapshot_backup(name, drv, src, second, full,
+                                             results[name], 'incr')
+                self._forget_backup(name, incr)
+                self._forget_backup(name, full)
+                for snapshot in (second, first):
+                    drv.delete_snapshot(snapshot)
+                    snapshot.destroy()
+                self.drop(drv, objects.Volume.get_by_id(self.ctxt, src.id))
+        extra = dict(size_gib=self.params['copy_gib'],
+                     changed_mib=changed // MiB,
+                     written_mib=self.params['copy_written_mib'])
+        for name in names:
+            for key, samples in results[name].items():
+                self.record('incremental_snap.%s.%s' % (name, key), samples,
+                            **extra)
+
+    def _snapshot_backup(self, name, drv, volume, snapshot, parent, results,
+                         kind):
+        """Back a snapshot up as the backup manager does; time it."""
+        backup = test_utils.create_backup(
+            self.ctxt, volume_id=volume.id,
+            container='bench-%s' % volume.id, snapshot_id=snapshot.id,
+            parent_id=parent.id if parent else None,
+            status=fields.BackupStatus.CREATING)
+        backup = objects.Backup.get_by_id(self.ctxt, backup.id)
+        box = []
+
+        def copy():
+            box.append(drv.get_backup_device(self.ctxt, backup)[0])
+
+        def back_up():
+            with open(drv.local_path(box[0]), 'rb') as f:
+                self._backup_driver(name).backup(backup, utils.tpool_wrap(f))
+
+        def delete():
+            drv.delete_volume(box[0])
+            box[0].destroy()
+        copy_s = timed(copy)
+        backup_s = timed(back_up)
+        delete_s = timed(delete)
+        results[kind].append(backup_s)
+        results[kind + '_total'].append(copy_s + backup_s + delete_s)
+        backup = objects.Backup.get_by_id(self.ctxt, backup.id)
+        backup.status = fields.BackupStatus.AVAILABLE
+        backup.save()
+        return backup
+
+    @staticmethod
+    def _guest_scatter(drv, volume, size, changed, seed):
+        """What scatter() does, written by a guest into the active image."""
+        rng = random.Random(seed)
+        active = drv._local_path_active_image(
+            objects.Volume.get_by_id(context.get_admin_context(), volume.id))
+        commands = []
+        for block in rng.sample(range(size // MiB), max(1, changed // MiB)):
+            commands += ['-c', 'write -P 0x%x %d 1M' % (
+                rng.randrange(1, 256), block * MiB)]
+        run('qemu-io', '-f', 'qcow2', *commands, active)
 
     # active/active ---------------------------------------------------------
 

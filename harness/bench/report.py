@@ -143,6 +143,35 @@ def _incremental_rows(ops):
     return rows
 
 
+def _snapshot_incremental_rows(ops):
+    """Incremental backups from snapshots (issue 21), both drivers.
+
+    The backup driver alone on the snapshot's copy (the goal), then with
+    the copy that the volume driver makes for every backup of a snapshot.
+    """
+    if 'incremental_snap.lustre.incr' not in ops:
+        return []
+    incr = ops['incremental_snap.lustre.incr']
+    label = ('incremental backup from snapshots after %d%% change '
+             '(time, incr/full)' % round(
+                 incr['changed_mib'] * 100 / (incr['size_gib'] * 1024.0)))
+    rows = []
+    for suffix, what, goal, check in (
+            ('', '', '<= 0.2', lambda r: r <= 0.2),
+            ('_total', ', with the copy of the snapshot', 'report',
+             lambda r: None)):
+        for name, other, driver in (
+                ('lustre', 'full backup', ''),
+                ('nfs', 'its full backup', ', NFS backup driver')):
+            rows.append(_ratio(
+                ops, label + what + driver, other,
+                'incremental_snap.%s.incr%s' % (name, suffix),
+                'incremental_snap.%s.full%s' % (name, suffix),
+                goal if name == 'lustre' else 'report',
+                check if name == 'lustre' else (lambda r: None)))
+    return rows
+
+
 def _sparse_rows(ops):
     """Issue 21: backups and restores at the speed of the disk.
 
@@ -226,6 +255,7 @@ def ratios(ops):
     rows += _ceiling_rows(ops)
     rows += _sparse_rows(ops)
     rows += _incremental_rows(ops)
+    rows += _snapshot_incremental_rows(ops)
     rows.append(_ratio(ops, '%s concurrent create/delete' %
                        ops.get('aa.1', {}).get('ops'),
                        '1 vs 2 driver instances (A/A)', 'aa.1', 'aa.2',

@@ -36,7 +36,7 @@ EMULATOR = os.path.join(HARNESS, 'emulator', 'lustre-emulator')
 EMULATOR_ROOT = os.environ.get('LUSTRE_EMULATOR_ROOT',
                                '/var/lib/lustre-emulator')
 STEPS = ('thick', 'stats', 'copies', 'backup', 'incremental',
-         'active_active')
+         'incremental_snapshots', 'active_active')
 
 
 def parse_args(argv):
