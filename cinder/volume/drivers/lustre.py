@@ -363,6 +363,7 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
         the volume                     its file is   format
         =============================  ============  ====================
         a backup's temporary copy      any           raw
+        a migration's target           created       its source's
         encrypted                      created       qcow2 (LUKS inside)
         encrypted                      copied        raw (LUKS container)
         multiattach                    any           raw
@@ -370,12 +371,18 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
         anything else                  any           raw
         =============================  ============  ====================
 
-        Always the new volume's own type and flags, never its source's.
+        Always the new volume's own type and flags, never its source's,
+        but for the target of Cinder's generic migration, into which the
+        volume manager copies its source's file byte for byte (dd).
         cinder-backup reads a file byte for byte and guests cannot share a
         qcow2 file: both need raw.
         """
         if self._is_backup_view(volume):
             return 'raw'
+        source_id = (volume.migration_status or '').partition('target:')[2]
+        if source_id:
+            return self._recorded_format(objects.Volume.get_by_id(
+                context.get_admin_context(), source_id))
         if volume.encryption_key_id:
             return 'raw' if copied else 'qcow2'
         if (not volume.multiattach and not self._is_thick(volume) and

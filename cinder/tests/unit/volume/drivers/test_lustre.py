@@ -1450,6 +1450,30 @@ class LustreDriverTestCase(LustreTestBase):
                           for v in (thick, thin, shared)])
         self._execute.assert_not_called()
 
+    @ddt.data(('raw', {'provisioning:type': 'thin'}),
+              ('qcow2', {'provisioning:type': 'thick'}),
+              ('qcow2', {'provisioning:type': 'thin'}),
+              ('raw', {'provisioning:type': 'thick'}))
+    @ddt.unpack
+    def test_migration_target_reads_as_its_source(self, source_format,
+                                                  target_specs):
+        # Cinder's generic migration creates the target, attaches both
+        # volumes and copies the source's file into the target's byte for
+        # byte (dd): the target must be in its source's format, not in its
+        # own type's, or its data reads as another format.
+        source = test_utils.create_volume(
+            self.context, provider_location=SHARE2,
+            admin_metadata={'format': source_format})
+        self._chain_files(source, base_fmt=source_format)
+        target = self._volume(
+            id=fake.VOLUME2_ID, extra_specs=target_specs,
+            provider_location=None, migration_status='target:' + source.id)
+        path = self._create(target)
+        shutil.copyfile(self._path(source.name, self.mnt2), path)
+        self._assert_guest_view([(path, target.admin_metadata['format'])],
+                                1)
+        self.assertEqual(source_format, target.admin_metadata['format'])
+
     @ddt.data(({'format': 'raw'}, 'raw'), ({'format': 'qcow2'}, 'qcow2'),
               ({'format': 'qcow2', 'base_format': 'raw'}, 'raw'),
               ({'format': 'raw', 'base_format': 'qcow2'}, 'qcow2'),
