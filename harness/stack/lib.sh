@@ -26,12 +26,17 @@ RABBIT_PASSWORD=stack-rabbit
 ADMIN_PASSWORD=stack-admin
 SERVICE_PASSWORD=stack-service
 
-# The Lustre file system the emulator provides for the stack.
+# The Lustre file systems the emulator provides for the stack: stackfs
+# for the first back end and the backups, stackfs2 for the second back
+# end (multi-backend and migration between back ends).
 LUSTRE_FS=stackfs
+LUSTRE_FS2=stackfs2
 LUSTRE_NID=10.0.0.1@tcp
 VOLUME_SHARE=$LUSTRE_NID:/$LUSTRE_FS/volumes
+VOLUME_SHARE2=$LUSTRE_NID:/$LUSTRE_FS2/volumes
 BACKUP_SHARE=$LUSTRE_NID:/$LUSTRE_FS/backups
 BACKEND=lustre
+BACKEND2=lustre-2
 
 if [ -t 1 ]; then
     C_OK=$'\e[32m' C_BAD=$'\e[31m' C_DIM=$'\e[2m' C_OFF=$'\e[0m'

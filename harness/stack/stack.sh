@@ -148,8 +148,15 @@ setup_lustre() {
         "$EMULATOR" add-fs $LUSTRE_FS --osts 4 --ost-size 64G \
             --mdt-size 4G --pool ssd:0,1 --pool hdd:2,3
     fi
-    mkdir -p "$root/fs/$LUSTRE_FS/root/volumes" "$root/fs/$LUSTRE_FS/root/backups"
+    # The second back end's: a file system of its own, as two back ends
+    # of a real site would be (project ids and pools are per file system).
+    if ! [ -d "$root/fs/$LUSTRE_FS2" ]; then
+        "$EMULATOR" add-fs $LUSTRE_FS2 --osts 2 --ost-size 64G --mdt-size 4G
+    fi
+    mkdir -p "$root/fs/$LUSTRE_FS/root/volumes" "$root/fs/$LUSTRE_FS/root/backups" \
+        "$root/fs/$LUSTRE_FS2/root/volumes"
     echo "$root/fs/$LUSTRE_FS/root" > "$STATE/lustre-backing-dir"
+    echo "$root/fs/$LUSTRE_FS2/root" > "$STATE/lustre-backing-dir-2"
 }
 
 # --- configuration -------------------------------------------------------------
@@ -255,6 +262,19 @@ http-raw-body = true
 chunked-input-limit = 16777216"
 }
 
+backend_section() {  # NAME SHARES_CONFIG
+    cat <<EOF
+[$1]
+volume_driver = cinder.volume.drivers.lustre.LustreDriver
+volume_backend_name = $1
+lustre_shares_config = $2
+lustre_mount_point_base = $STATE/mnt/volumes
+# Snapshots are refused with secure file operations, which "auto" turns
+# on for a new installation (see the driver's documentation).
+nas_secure_file_operations = false
+EOF
+}
+
 fixed_key() {  # a stable key for cinder's ConfKeyManager (encrypted volumes)
     [ -f "$STATE/fixed_key" ] || "$VENV/bin/python" -c \
         'import secrets; print(secrets.token_hex(32))' > "$STATE/fixed_key"
@@ -266,6 +286,8 @@ write_cinder_conf() {
     mkdir -p "$ETC/cinder" "$STATE/cinder" "$STATE/mnt"
     echo "$VOLUME_SHARE${VOLUME_SHARE_OPTIONS:+ -o $VOLUME_SHARE_OPTIONS}" \
         > "$ETC/cinder/lustre_shares"
+    echo "$VOLUME_SHARE2${VOLUME_SHARE_OPTIONS:+ -o $VOLUME_SHARE_OPTIONS}" \
+        > "$ETC/cinder/lustre_shares-2"
     cat > "$ETC/cinder/rootwrap.conf" <<EOF
 [DEFAULT]
 filters_path = $VENV/etc/cinder/rootwrap.d,$VENV/etc/os-brick/rootwrap.d
@@ -286,20 +308,14 @@ api_paste_config = $VENV/etc/cinder/api-paste.ini
 resource_query_filters_file = $VENV/etc/cinder/resource_filters.json
 rootwrap_config = $ETC/cinder/rootwrap.conf
 glance_api_servers = http://$HOST:9292
-enabled_backends = $BACKEND
+enabled_backends = $BACKEND,$BACKEND2
 image_conversion_dir = \$state_path/conversion
 # cinder-backup on the Lustre emulator's backup share.
 backup_driver = cinder.backup.drivers.lustre.LustreBackupDriver
 backup_lustre_share = $BACKUP_SHARE
 backup_lustre_mount_point_base = $STATE/mnt/backup
-[$BACKEND]
-volume_driver = cinder.volume.drivers.lustre.LustreDriver
-volume_backend_name = $BACKEND
-lustre_shares_config = $ETC/cinder/lustre_shares
-lustre_mount_point_base = $STATE/mnt/volumes
-# Snapshots are refused with secure file operations, which "auto" turns
-# on for a new installation (see the driver's documentation).
-nas_secure_file_operations = false
+$(backend_section "$BACKEND" "$ETC/cinder/lustre_shares")
+$(backend_section "$BACKEND2" "$ETC/cinder/lustre_shares-2")
 [database]
 connection = $(db_url cinder)
 max_pool_size = 10
@@ -415,9 +431,10 @@ cinder_services_up() {
     out=$(openstack volume service list -f value -c Binary -c Host -c State \
           -c Status)
     echo "$out"
-    for binary in cinder-scheduler "cinder-volume" cinder-backup; do
-        echo "$out" | grep -E "^$binary stack(@$BACKEND)? enabled up$" \
-            > /dev/null || return 1
+    local service
+    for service in "cinder-scheduler stack" "cinder-volume stack@$BACKEND" \
+            "cinder-volume stack@$BACKEND2" "cinder-backup stack"; do
+        echo "$out" | grep -Fx "$service enabled up" > /dev/null || return 1
     done
 }
 
@@ -462,6 +479,24 @@ wait_cinder_up() {
     done
     cinder_services_up
     backup_known_to_scheduler || { echo "the scheduler has not heard of cinder-backup"; return 1; }
+}
+
+# Tempest's manage test manages a volume of the default type by a
+# reference naming the first back end's share (tempest.sh): the default
+# type must place volumes there.  Cinder refuses to change the extra specs
+# of a type in use, so this is done once, before any volume exists.
+pin_default_type() {
+    local id specs
+    api_login
+    id=$(cinder_get /types/default | json_get volume_type.id)
+    specs=$(cinder_get "/types/$id/extra_specs")
+    echo "__DEFAULT__ ($id): $specs"
+    [ "$(json_get extra_specs.volume_backend_name <<< "$specs")" = "$BACKEND" ] \
+        && return 0
+    curl -fsS -X POST -H "X-Auth-Token: $TOKEN" \
+        -H 'Content-Type: application/json' \
+        "http://$HOST:8776/v3/$PROJECT_ID/types/$id/extra_specs" \
+        -d "{\"extra_specs\": {\"volume_backend_name\": \"$BACKEND\"}}"
 }
 
 upload_image() {
@@ -537,6 +572,8 @@ main() {
         "cinder-api cinder-scheduler cinder-volume cinder-backup" start_cinder
     step "cinder services up (Lustre driver set up)" \
         "cinder-volume cinder-backup cinder-scheduler" wait_cinder_up
+    step "default volume type on back end $BACKEND" "cinder-api" \
+        pin_default_type
     step "image stack-tiny in glance" "glance-api" upload_image
     if [ -n "$STACK_NOVA" ]; then
         step "nova: cells, api on $HOST:8774, conductor, scheduler, compute" \

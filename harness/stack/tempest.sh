@@ -90,8 +90,11 @@ EOF
 }
 
 write_tempest_conf() {
-    local backend image_ref service
-    backend=$(cinder_conf_get "$BACKEND" volume_backend_name)
+    local backends image_ref service
+    # Both back ends: the first is where the default type puts volumes
+    # (the manage test's reference names its share); the retype-with-
+    # migration class migrates from the first to the second.
+    backends=$(cinder_conf_get "$BACKEND" volume_backend_name),$(cinder_conf_get "$BACKEND2" volume_backend_name)
     api_login
     # stack.sh uploads it; the copy-image tests use it.
     image_ref=$(image_named stack-tiny)
@@ -146,7 +149,7 @@ build_timeout = 300
 run_validation = false
 
 [volume]
-backend_names = $backend
+backend_names = $backends
 # What LustreDriver reports in its stats (get-capabilities), checked by
 # tempest.api.volume.admin.test_backends_capabilities.
 storage_protocol = lustre
@@ -161,7 +164,7 @@ manage_volume_ref = source-name,$VOLUME_SHARE/volume-%s
 backup = true
 snapshot = true
 clone = true
-multi_backend = false
+multi_backend = true
 manage_volume = true
 manage_snapshot = false
 extend_volume_with_snapshot = true

@@ -81,6 +81,11 @@ wipe() {
         rm -rf "${dir:?}/volumes" "${dir:?}/backups"
         say "  deleted the stack's volumes and backups in $dir"
     fi
+    if [ -f "$STATE/lustre-backing-dir-2" ]; then
+        dir=$(cat "$STATE/lustre-backing-dir-2")
+        rm -rf "${dir:?}/volumes"
+        say "  deleted the stack's volumes in $dir"
+    fi
     if awk -v base="$STATE/" 'index($5, base) == 1 {found = 1} END {exit !found}' \
             /proc/self/mountinfo; then
         die "still mounted under $STATE; not wiping"
