@@ -272,7 +272,16 @@ lustre_mount_point_base = $STATE/mnt/volumes
 # Snapshots are refused with secure file operations, which "auto" turns
 # on for a new installation (see the driver's documentation).
 nas_secure_file_operations = false
+image_volume_cache_enabled = true
 EOF
+}
+
+# keystone_id projects|users NAME: its id (keystone must be up).
+keystone_id() {
+    [ -n "${TOKEN:-}" ] || api_login
+    curl -fsS -H "X-Auth-Token: $TOKEN" "http://$HOST:5000/v3/$1?name=$2" \
+        | python3 -c 'import json, sys
+print(json.load(sys.stdin)[sys.argv[1]][0]["id"])' "$1"
 }
 
 fixed_key() {  # a stable key for cinder's ConfKeyManager (encrypted volumes)
@@ -282,7 +291,9 @@ fixed_key() {  # a stable key for cinder's ConfKeyManager (encrypted volumes)
 }
 
 write_cinder_conf() {
-    local conf=$ETC/cinder/cinder.conf
+    local conf=$ETC/cinder/cinder.conf internal_project internal_user
+    internal_project=$(keystone_id projects service)
+    internal_user=$(keystone_id users cinder)
     mkdir -p "$ETC/cinder" "$STATE/cinder" "$STATE/mnt"
     echo "$VOLUME_SHARE${VOLUME_SHARE_OPTIONS:+ -o $VOLUME_SHARE_OPTIONS}" \
         > "$ETC/cinder/lustre_shares"
@@ -309,6 +320,10 @@ resource_query_filters_file = $VENV/etc/cinder/resource_filters.json
 rootwrap_config = $ETC/cinder/rootwrap.conf
 glance_api_servers = http://$HOST:9292
 enabled_backends = $BACKEND,$BACKEND2
+# The image volume cache's volumes belong to this project and user
+# (devstack's choice: the service project and the cinder user).
+cinder_internal_tenant_project_id = $internal_project
+cinder_internal_tenant_user_id = $internal_user
 image_conversion_dir = \$state_path/conversion
 # cinder-backup on the Lustre emulator's backup share.
 backup_driver = cinder.backup.drivers.lustre.LustreBackupDriver
@@ -353,7 +368,6 @@ write_configs() {
     mkdir -p "$ETC/uwsgi"
     write_keystone_conf
     write_glance_conf
-    write_cinder_conf
     if [ -n "$STACK_NOVA" ]; then
         write_placement_conf
         write_neutron_conf
@@ -560,6 +574,8 @@ main() {
     step "keystone on $HOST:5000" "keystone" start_keystone
     step "catalog: service users, volumev3, block-storage, image" "keystone" \
         register_catalog
+    # After the catalog: it names the image cache's internal tenant.
+    step "write cinder configuration (two back ends)" "" write_cinder_conf
     step "glance-api on $HOST:9292" "glance-api" start_glance
     if [ -n "$STACK_NOVA" ]; then
         step "placement-api on $HOST:8778" "placement-api" start_placement
