@@ -4,10 +4,13 @@
 # extend, volume from image, backup, restore, delete; then backups checked
 # by their data: raw and qcow2 volumes, with and without a snapshot, full
 # and incremental, each restored to a new volume that must read as the
-# source did.  Run by stack.sh; also on its own: harness/stack/lifecycle.sh.
+# source did; then the raw one is retyped with migration to the second
+# back end and read again.  Run by stack.sh; also on its own:
+# harness/stack/lifecycle.sh.
 #
 # Every resource it makes is named lifecycle-*; a previous run's leftovers
-# are deleted first.  The volume types lustre-thin and lustre-thick stay.
+# are deleted first.  The volume types lustre-thin, lustre-thick,
+# lustre-2-thin and lustre-2-thick stay.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -306,6 +309,84 @@ data_compare() {  # KIND
     return $bad
 }
 
+# --- migration between the back ends, checked by data --------------------------
+# Tempest's retype with migration checks a volume's host and status only.
+# Here the raw data volume is retyped to the other back end and thin
+# provisioning (Cinder's generic migration: the volume manager copies the
+# source's file into the target's with dd); it must then read, in the
+# format Cinder recorded for it, as it did before.  MIGRATE_CASES=qcow2
+# shows the open defect of a qcow2 volume: its file (qcow2 with metadata
+# preallocation) is longer than the volume, and dd copies only the
+# volume's size of it, so the guest's last writes are lost.
+MIGRATE_CASES=${MIGRATE_CASES:-raw}
+
+migrate_types() {
+    local prov
+    for prov in thin thick; do
+        cinder_get /types | grep "\"name\": \"lustre-2-$prov\"" > /dev/null ||
+            openstack volume type create --property provisioning:type=$prov \
+                --property volume_backend_name=$BACKEND2 "lustre-2-$prov" \
+                > /dev/null
+    done
+}
+
+recorded_format() {  # VOLUME_ID: Cinder's record (admin metadata), not a guess
+    mariadb --no-defaults -S "$STATE/mysql/mysqld.sock" -N cinder -e \
+        "SELECT value FROM volume_admin_metadata WHERE volume_id = '$1'
+         AND \`key\` = 'format' AND deleted = 0"
+}
+
+volume_file() {  # VOLUME: its base file, on its back end's file system
+    local vol id dir=lustre-backing-dir
+    vol=$(cinder_get "/volumes/$(resource_id volume "$1")")
+    # A migrated volume's files are named after the target's id.
+    id=$(json_get volume.os-vol-mig-status-attr:name_id <<< "$vol")
+    [ -n "$id" ] || id=$(json_get volume.id <<< "$vol")
+    case $(json_get volume.os-vol-host-attr:host <<< "$vol") in
+        *@$BACKEND2#*) dir=lustre-backing-dir-2 ;;
+    esac
+    echo "$(cat "$STATE/$dir")/volumes/volume-$id"
+}
+
+migrate_data() {
+    local case name id state want got fmt tmp i bad=0
+    migrate_types
+    for case in $MIGRATE_CASES; do
+        openstack volume set --migration-policy on-demand --type \
+            "$([ $case = raw ] && echo lustre-2-thin || echo lustre-2-thick)" \
+            "lifecycle-data-$case"
+    done
+    printf '%-6s %-34s %-6s %-8s %s\n' case "now on" format read \
+        "guest view (sha256)"
+    for case in $MIGRATE_CASES; do
+        name=lifecycle-data-$case
+        id=$(resource_id volume "$name")
+        for ((i = 0; i < TIMEOUT; i++)); do
+            state=$(cinder_get "/volumes/$id" | python3 -c '
+import json, sys
+v = json.load(sys.stdin)["volume"]
+print(v["status"], v["migration_status"], v["os-vol-host-attr:host"])')
+            case $state in
+                "available success "*) break ;;
+                *error*) echo "$name: $state"; return 1 ;;
+            esac
+            sleep 1
+        done
+        [[ $state == "available success "* ]] || { echo "$name: $state"; return 1; }
+        fmt=$(recorded_format "$id")
+        tmp=$(mktemp -p "$DATA")
+        qemu-img convert -U -f "$fmt" -O raw "$(volume_file "$name")" "$tmp"
+        got=$(sha256sum < "$tmp" | cut -d' ' -f1)
+        rm -f "$tmp"
+        want=$(cat "$DATA/$name-incr")
+        printf '%-6s %-34s %-6s %-8s %s\n' "$case" "${state##* }" "$fmt" \
+            "$([ "$got" = "$want" ] && echo same || echo DIFFERS)" \
+            "${got:0:16}"
+        [ "$got" = "$want" ] || bad=1
+    done
+    return $bad
+}
+
 main() {
     admin_env
     api_login
@@ -343,6 +424,8 @@ main() {
         "$CINDER_LOGS" data_restore incr
     step "data: they read as their sources did then" "$CINDER_LOGS" \
         data_compare incr
+    step "data: retype $MIGRATE_CASES to $BACKEND2 (migration), read again" \
+        "$CINDER_LOGS" migrate_data
     step "delete the data backups, snapshots and volumes" "$CINDER_LOGS" \
         cleanup
     rm -rf "$DATA"
