@@ -48,6 +48,7 @@ from cinder.volume.drivers import lustre_images as images
 from cinder.volume.drivers import lustre_manage
 from cinder.volume.drivers import lustre_pools
 from cinder.volume.drivers import lustre_quota
+from cinder.volume.drivers import lustre_retype
 from cinder.volume.drivers import lustre_snapshots
 from cinder.volume.drivers import remotefs
 from cinder.volume import volume_utils
@@ -165,6 +166,7 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
                    remotefs.RevertToSnapshotMixin,
                    lustre_manage.LustreManageableVolumesMixin,
                    lustre_pools.LustrePoolsMixin,
+                   lustre_retype.LustreRetypeMixin,
                    remotefs.RemoteFSSnapDriverDistributed):
     """Cinder volume driver for Lustre shares.
 
@@ -581,138 +583,6 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
         self._lfs.set_project(self._volume_files(volume), project_id)
 
     # ------------------------------------------------------------------
-    # Retype
-    # ------------------------------------------------------------------
-
-    @coordination.synchronized('{self.driver_prefix}-{volume.id}')
-    def retype(self, ctxt: context.RequestContext, volume: objects.Volume,
-               new_type: Any, diff: dict, host: dict
-               ) -> tuple[bool, Optional[dict]]:
-        """Move a volume's files to the layout of a new type, in place.
-
-        Anything but a change of ``lustre:`` layout specs (or of QoS specs,
-        which the driver does not enforce) returns False: Cinder then
-        migrates the volume generically.
-        """
-        if not self._retype_in_place(volume, new_type, diff, host):
-            return False, None
-        if self._extra_specs(new_type).get('multiattach') == '<is> True':
-            self._make_one_raw_file(volume)
-        if not any(key.startswith(lustre_pools.SPEC_PREFIX)
-                   for key in diff.get('extra_specs') or {}):
-            return True, None
-        if self._is_volume_attached(volume):
-            # lfs migrate blocks access to each file while it copies it.
-            raise exception.InvalidVolume(reason=_(
-                'volume %s is attached: lfs migrate would block its guest '
-                'while it rewrites the files; detach it to change its '
-                'Lustre layout') % volume.id)
-        # Bad extra specs are refused before anything is touched.
-        layout: Optional[lustre_client.Layout] = self._layout(volume,
-                                                              new_type)
-        self._ensure_share_mounted(volume.provider_location)
-        layout = layout or self._default_layout(volume.provider_location)
-        paths = self._volume_images(volume)
-        if not layout or not self._can_migrate(volume, paths, layout):
-            return False, None
-        for path in paths:
-            LOG.info('Migrating %(path)s to layout %(layout)s.',
-                     {'path': path, 'layout': layout.setstripe_args()})
-            self._lfs.migrate(path, layout, run_as_root=self._execute_as_root)
-        return True, None
-
-    def _can_migrate(self, volume: objects.Volume, paths: list[str],
-                     layout: lustre_client.Layout) -> bool:
-        """Whether lfs migrate can rewrite the files, room and holes kept."""
-        stats = [os.stat(path) for path in paths]
-        keeps_holes = self._lfs.migrate_keeps_holes
-        # Before 2.15 lfs migrate writes every hole: a sparse file would
-        # become as large as the volume.
-        if not keeps_holes and any(st.st_blocks * 512 < st.st_size
-                                   for st in stats):
-            LOG.info('Volume %(vol)s has sparse files and lfs %(version)s '
-                     'migrate would fill their holes: leaving the retype '
-                     'to a migration.', {
-                         'vol': volume.id,
-                         'version': lustre_client.format_version(
-                             self._lfs.version())})
-            return False
-        # lfs migrate writes a second copy of each file before it drops
-        # the first: the largest copy must fit in the new layout's space.
-        self._check_room(volume, layout, max(
-            st.st_blocks * 512 if keeps_holes else st.st_size
-            for st in stats))
-        return True
-
-    def _retype_in_place(self, volume: objects.Volume, new_type: Any,
-                         diff: dict, host: dict) -> bool:
-        """Whether a retype changes nothing but the layout (or QoS)."""
-        if (diff.get('encryption') or
-                volume_utils.extract_host(host['host'], level='pool') !=
-                self._pool_name_of(volume)):
-            return False
-        for key in diff.get('extra_specs') or {}:
-            # Any volume can become multiattach: see _make_one_raw_file.
-            if key.startswith(lustre_pools.SPEC_PREFIX) or \
-                    key == 'multiattach':
-                continue
-            # provisioning:type may go from unset to its default.
-            if key != 'provisioning:type' or (
-                    self._provisioning(self._extra_specs(volume.volume_type))
-                    != self._provisioning(self._extra_specs(new_type))):
-                LOG.debug('Retype of volume %(vol)s changes %(key)s: '
-                          'it needs a migration.',
-                          {'vol': volume.id, 'key': key})
-                return False
-        return True
-
-    def _make_one_raw_file(self, volume: objects.Volume) -> None:
-        """Rewrite a volume as the one raw file that guests can share.
-
-        Cinder retypes to multiattach only available volumes. The copy is
-        renamed over the volume: at every moment it is one complete image.
-        """
-        # A qcow2 file (lustre_qcow2_volumes) two guests cannot share.
-        if self._is_plain_raw(volume):
-            return
-        info = self._read_info_file(self._local_path_volume_info(volume),
-                                    empty_if_missing=True)
-        if set(info) - {'active'}:
-            raise exception.InvalidVolume(reason=_(
-                'volume %s has snapshots, which a multiattach volume cannot '
-                'have; delete them before the retype') % volume.id)
-        self._ensure_share_mounted(volume.provider_location)
-        chain = self._chain(volume)
-        old_files = self._volume_files(volume)
-        path = self.local_path(volume)
-        new_path = path + '.raw'
-        self._delete_if_present(new_path)
-        self._create_new_file(new_path, self._layout(volume))
-        LOG.info('Volume %(vol)s becomes multiattach: rewriting %(src)s '
-                 'as one raw file.', {'vol': volume.id, 'src': chain.names()})
-        try:
-            self._qemu_img.convert(chain, new_path, 'raw')
-        except Exception:
-            with excutils.save_and_reraise_exception():
-                self._delete_if_present(new_path)
-        self._set_rw_permissions(new_path)
-        self._execute('mv', '-f', '--', new_path, path,
-                      run_as_root=self._execute_as_root)
-        for old in old_files:
-            if old != path:
-                self._delete(old)
-        self._record_format(volume, 'raw')
-        self._apply_project_quota(volume)
-
-    def _volume_images(self, volume: objects.Volume) -> list[str]:
-        """The volume's image files, each checked before lfs migrates it."""
-        paths = [path for path in self._volume_files(volume)
-                 if not path.endswith('.info')]
-        for path in paths:
-            images.check_regular(path)
-        return paths
-
-    # ------------------------------------------------------------------
     # Attach
     # ------------------------------------------------------------------
 
@@ -897,11 +767,10 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
         target = images.Image(self.local_path(volume), 'raw')
         if self._is_plain_raw(volume):
             return target
-        info = self._read_info_file(self._local_path_volume_info(volume),
-                                    empty_if_missing=True)
         # Through an overlay a restore would not be correct: refused before
         # anything is changed.
-        if set(info) - {'active'}:
+        if files.has_snapshots(self._read_info_file(
+                self._local_path_volume_info(volume), empty_if_missing=True)):
             raise exception.InvalidVolume(reason=_(
                 'volume %s has snapshots; restore the backup to a new '
                 'volume or delete the snapshots first') % volume.id)

@@ -58,6 +58,11 @@ def own_file_path(directory: str, volume_name: str, name: Any) -> str:
     return os.path.join(directory, name)
 
 
+def has_snapshots(info: dict) -> bool:
+    """Whether a volume's .info file names a snapshot, not only 'active'."""
+    return bool(set(info) - {'active'})
+
+
 def read_text(path: str) -> str:
     """Read a small regular file without following a link or blocking."""
     images.check_regular(path)

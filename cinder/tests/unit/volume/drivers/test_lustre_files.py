@@ -52,6 +52,12 @@ class LustreFilesTestCase(test_lustre.LustreTestBase):
                                 'volume-2')
         self.assertIn('volume-1.info names', str(exc))
 
+    @ddt.data(({}, False), ({'active': 'volume-1'}, False),
+              ({'active': 'volume-1.snap', 'snap': 'volume-1'}, True))
+    @ddt.unpack
+    def test_has_snapshots(self, info, snapshots):
+        self.assertEqual(snapshots, files.has_snapshots(info))
+
     def test_read_text(self):
         path = self._touch('volume-1.info', '{"active": "volume-1"}')
         self.assertEqual('{"active": "volume-1"}', files.read_text(path))
