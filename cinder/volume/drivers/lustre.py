@@ -465,14 +465,19 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
             with files.volume_passphrase(volume) as passphrase:
                 self._qemu_img.create(path, volume.size, passphrase,
                                       files.encrypt_options(volume))
-        elif self._is_thick(volume):
+        else:
+            self._create_raw_file(volume, path)
+        return volume_format
+
+    def _create_raw_file(self, volume: objects.Volume, path: str) -> None:
+        """Fill a raw file to the volume's size, thick or sparse."""
+        if self._is_thick(volume):
             self._create_regular_file(path, volume.size)
         else:
             self._create_sparsed_file(path, volume.size)
-        return volume_format
 
     @staticmethod
-    def _record_format(volume: objects.Volume, volume_format: str):
+    def _record_format(volume: objects.Volume, volume_format: str) -> None:
         """Record the format of a volume that has no snapshots."""
         volume.admin_metadata['format'] = volume_format
         # Without snapshots the base file is the active image: a base format
@@ -485,15 +490,10 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
             volume.save()
 
     def _create_regular_file(self, path: str, size: int) -> None:
-        """Preallocate a new raw file with fallocate, writing no data.
-
-        Only where the file system cannot preallocate (ZFS OSTs, clients
-        before Lustre 2.14) are zeros written instead. Which shares can is
-        learnt from the first thick file made on each: fallocate works on
-        it, or it fails and writing zeros then works. Once fallocate is
-        known to work, its errors are errors.
-        """
+        """Preallocate a new raw file with fallocate, writing no data."""
         directory = os.path.dirname(path)
+        # Learnt from the first thick file of each share: once fallocate is
+        # known to work there, its errors are errors.
         supported = self._fallocate.get(directory)
         if supported is None:
             supported = lustre_client.can_fallocate(
@@ -503,6 +503,7 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
             self._execute('fallocate', '-l', '%dG' % size, path,
                           run_as_root=self._execute_as_root)
             return
+        # ZFS OSTs and clients before Lustre 2.14 cannot preallocate.
         LOG.info('fallocate is not supported for %s; writing zeros '
                  'instead, which takes time.', path)
         super()._create_regular_file(path, size)
@@ -566,11 +567,7 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
 
     def _apply_project_quota(self, volume: objects.Volume,
                              size_gb: Optional[int] = None) -> None:
-        """Limit the volume's project to its size, and tag its files.
-
-        Called after every operation that adds, removes or grows files:
-        new overlays and the rewritten .info file get the project id.
-        """
+        """Limit the volume's project to its size, and tag its files."""
         share = volume.provider_location
         if share not in self._quotas.shares:
             return
@@ -580,6 +577,7 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
         project_id = self._quotas.apply(
             volume, self._share_objects[share].fsname,
             lustre_quota.limit_kib(size_gb or volume.size, len(info)))
+        # Every time: new overlays and a rewritten .info file are untagged.
         self._lfs.set_project(self._volume_files(volume), project_id)
 
     # ------------------------------------------------------------------
@@ -782,10 +780,7 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
             self._delete(old)
         path = self.local_path(volume)
         self._create_new_file(path, self._layout(volume))
-        if self._is_thick(volume):
-            self._create_regular_file(path, volume.size)
-        else:
-            self._create_sparsed_file(path, volume.size)
+        self._create_raw_file(volume, path)
         self._set_rw_permissions(path)
         self._record_format(volume, 'raw')
         # The new file must count against the volume's project quota, or
