@@ -1615,14 +1615,18 @@ class LustreMounterTestCase(test.TestCase):
         release = (threading if threads else NATIVE_THREADING).Event()
         self.addCleanup(release.set)
         hung = []
-        real_stat, host = self.real_stat, self.host
+        real_stat = self.real_stat
 
         def stat(path, *args, **kwargs):
-            if path == self.mount_point and host.mounts:
+            # Only the two checks before the remount stat the mount point
+            # (the second may run late, even while it is unmounted).
+            if path == self.mount_point:
                 hung.append(path)
                 release.wait(10)
             return real_stat(path, *args, **kwargs)
         lustre_client.os.stat.side_effect = stat
+        # The mount point exists: makedirs would stat it too.
+        self.mock_object(lustre_client.os, 'makedirs')
         self.host.stat_results = [TIMEOUT_EXIT] * 3
         self.mounter.ensure_mounted(SHARE)
         # The mount was replaced without waiting for the stat threads; on
