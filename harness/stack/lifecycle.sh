@@ -314,10 +314,9 @@ data_compare() {  # KIND
 # Here the raw data volume is retyped to the other back end and thin
 # provisioning (Cinder's generic migration: the volume manager copies the
 # source's file into the target's with dd); it must then read, in the
-# format Cinder recorded for it, as it did before.  MIGRATE_CASES=qcow2
-# shows the open defect of a qcow2 volume: its file (qcow2 with metadata
-# preallocation) is longer than the volume, and dd copies only the
-# volume's size of it, so the guest's last writes are lost.
+# format Cinder recorded for it, as it did before.  MIGRATE_CASES="raw
+# qcow2" also migrates the qcow2 volume, which the driver makes one raw
+# file for the copy (dd copies only the volume's size of a file).
 MIGRATE_CASES=${MIGRATE_CASES:-raw}
 
 migrate_types() {

@@ -359,7 +359,7 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
         the volume                     its file is   format
         =============================  ============  ====================
         a backup's temporary copy      any           raw
-        a migration's target           created       its source's
+        a migration's target           created       raw
         encrypted                      created       qcow2 (LUKS inside)
         encrypted                      copied        raw (LUKS container)
         multiattach                    any           raw
@@ -367,18 +367,15 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
         anything else                  any           raw
         =============================  ============  ====================
 
-        Always the new volume's own type and flags, never its source's,
-        but for the target of Cinder's generic migration, into which the
-        volume manager copies its source's file byte for byte (dd).
+        Always the new volume's own type and flags, never its source's.
         cinder-backup reads a file byte for byte and guests cannot share a
-        qcow2 file: both need raw.
+        qcow2 file: both need raw. Into the target of Cinder's generic
+        migration the volume manager copies its source's raw file (see
+        initialize_connection) byte for byte, or Nova what its guest sees.
         """
-        if self._is_backup_view(volume):
+        if (self._is_backup_view(volume) or
+                (volume.migration_status or '').startswith('target:')):
             return 'raw'
-        source_id = (volume.migration_status or '').partition('target:')[2]
-        if source_id:
-            return self._recorded_format(objects.Volume.get_by_id(
-                context.get_admin_context(), source_id))
         if volume.encryption_key_id:
             return 'raw' if copied else 'qcow2'
         if (not volume.multiattach and not self._is_thick(volume) and
@@ -594,6 +591,12 @@ class LustreDriver(lustre_snapshots.LustreSnapshotsMixin,
             active = self._prepare_restore_target(volume)
             header = self._reader.header(active)
         else:
+            if (volume.migration_status == 'migrating' and
+                    not self._is_volume_attached(volume)):
+                # Cinder's generic migration copies the file byte for byte
+                # up to the volume's size (dd): a qcow2 file is no guest's
+                # view, and longer (its tail would be cut off).
+                self._make_one_raw_file(volume, 'a migration copies it')
             chain = self._chain(volume)
             active = chain.active
             header = chain.active_header or self._reader.header(active)

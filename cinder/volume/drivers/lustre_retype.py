@@ -86,7 +86,7 @@ class LustreRetypeMixin:
         if not self._retype_in_place(volume, new_type, diff, host):
             return False, None
         if self._extra_specs(new_type).get('multiattach') == '<is> True':
-            self._make_one_raw_file(volume)
+            self._make_one_raw_file(volume, 'it becomes multiattach')
         if not any(key.startswith(lustre_pools.SPEC_PREFIX)
                    for key in diff.get('extra_specs') or {}):
             return True, None
@@ -163,17 +163,18 @@ class LustreRetypeMixin:
             for st in stats))
         return True
 
-    def _make_one_raw_file(self, volume: objects.Volume) -> None:
-        """Rewrite a volume as the one raw file that guests can share."""
-        # Cinder retypes to multiattach only available volumes; a qcow2
-        # file (lustre_qcow2_volumes) two guests cannot share.
+    def _make_one_raw_file(self, volume: objects.Volume, why: str) -> None:
+        """Rewrite a detached volume as one raw file: what a guest sees."""
+        # Cinder retypes to multiattach and migrates by copy only available
+        # volumes; a qcow2 file (lustre_qcow2_volumes) two guests cannot
+        # share, and a copy of its bytes is not a copy of the volume.
         if self._is_plain_raw(volume):
             return
         if files.has_snapshots(self._read_info_file(
                 self._local_path_volume_info(volume), empty_if_missing=True)):
             raise exception.InvalidVolume(reason=_(
-                'volume %s has snapshots, which a multiattach volume cannot '
-                'have; delete them before the retype') % volume.id)
+                'volume %s has snapshots, which one raw file cannot keep; '
+                'delete them first') % volume.id)
         self._ensure_share_mounted(volume.provider_location)
         chain = self._chain(volume)
         old_files = self._volume_files(volume)
@@ -181,8 +182,9 @@ class LustreRetypeMixin:
         new_path = path + '.raw'
         self._delete_if_present(new_path)
         self._create_new_file(new_path, self._layout(volume))
-        LOG.info('Volume %(vol)s becomes multiattach: rewriting %(src)s '
-                 'as one raw file.', {'vol': volume.id, 'src': chain.names()})
+        LOG.info('Volume %(vol)s: rewriting %(src)s as one raw file, as '
+                 '%(why)s.', {'vol': volume.id, 'src': chain.names(),
+                              'why': why})
         try:
             self._qemu_img.convert(chain, new_path, 'raw')
         except Exception:

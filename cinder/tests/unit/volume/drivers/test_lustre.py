@@ -18,6 +18,7 @@
 import atexit
 import errno
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -1455,24 +1456,54 @@ class LustreDriverTestCase(LustreTestBase):
               ('qcow2', {'provisioning:type': 'thin'}),
               ('raw', {'provisioning:type': 'thick'}))
     @ddt.unpack
-    def test_migration_target_reads_as_its_source(self, source_format,
-                                                  target_specs):
+    def test_generic_migration_copies_what_a_guest_sees(self, source_format,
+                                                        target_specs):
         # Cinder's generic migration creates the target, attaches both
-        # volumes and copies the source's file into the target's byte for
-        # byte (dd): the target must be in its source's format, not in its
-        # own type's, or its data reads as another format.
-        source = test_utils.create_volume(
-            self.context, provider_location=SHARE2,
-            admin_metadata={'format': source_format})
-        self._chain_files(source, base_fmt=source_format)
+        # volumes and copies the source's file into the target's up to the
+        # volume's size (dd iflag=count_bytes). A qcow2 file copied so read
+        # as the target's format, and lost its tail (metadata
+        # preallocation makes it longer than the volume): the source is
+        # made one raw file when attached for the copy, the target is raw.
+        source = self._volume(
+            volume_format=source_format, provider_location=SHARE2,
+            status='maintenance', migration_status='migrating')
+        path = self._path(source.name, self.mnt2)
+        _run('qemu-img', 'create', '-f', source_format, '-o',
+             'preallocation=metadata' if source_format == 'qcow2' else
+             'preallocation=off', path, '1G')
+        chain = [(path, source_format)]
+        offsets = [0, units.Gi - CHUNK]
+        for pattern, offset in zip((0x61, 0x62), offsets):
+            self._guest_write(chain, pattern, offset)
         target = self._volume(
             id=fake.VOLUME2_ID, extra_specs=target_specs,
             provider_location=None, migration_status='target:' + source.id)
-        path = self._create(target)
-        shutil.copyfile(self._path(source.name, self.mnt2), path)
-        self._assert_guest_view([(path, target.admin_metadata['format'])],
-                                1)
-        self.assertEqual(source_format, target.admin_metadata['format'])
+        target_path = self._create(target)
+        self.assertEqual('raw', target.admin_metadata['format'])
+        self.mock_object(self.driver, '_ensure_share_mounted')
+
+        data = self.driver.initialize_connection(source, {})['data']
+
+        self.assertEqual(('raw', source.name), (data['format'], data['name']))
+        self.assertEqual('raw', self.driver._recorded_format(source))
+        with open(self._path(data['name'], self.mnt2), 'rb') as src, \
+                open(target_path, 'r+b') as dst:
+            shutil.copyfileobj(io.BytesIO(src.read(source.size * units.Gi)),
+                               dst)
+        self.assertEqual([(CHUNK, [0x61]), (CHUNK, [0x62])],
+                         [self._summary(read) for read in self._guest_read(
+                             [(target_path, 'raw')], offsets)])
+
+    def test_migration_source_attached_is_left_to_nova(self):
+        # An attached volume is migrated by Nova, which copies what its
+        # guest sees: the source's file stays as it is.
+        source = self._volume(volume_format='qcow2',
+                              migration_status='migrating')
+        self._chain_files(source, base_fmt='qcow2')
+        self._attach(source)
+        self.assertEqual(
+            'qcow2',
+            self.driver.initialize_connection(source, {})['data']['format'])
 
     @ddt.data(({'format': 'raw'}, 'raw'), ({'format': 'qcow2'}, 'qcow2'),
               ({'format': 'qcow2', 'base_format': 'raw'}, 'raw'),
