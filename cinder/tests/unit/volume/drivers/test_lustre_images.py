@@ -74,7 +74,8 @@ def luks_retry(call):
         except (subprocess.CalledProcessError,
                 putils.ProcessExecutionError) as exc:
             if 'accurate CPU usage' not in str(exc.stderr) or attempt == 19:
-                raise
+                # CalledProcessError does not show what qemu said.
+                raise AssertionError('%s\nstderr: %s' % (exc, exc.stderr))
 
 
 def qemu_io(path, fmt, command):
