@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import tempfile
 import threading
 from unittest import mock
@@ -50,6 +49,7 @@ from cinder import objects
 from cinder.objects import fields
 from cinder.tests.unit import fake_constants as fake
 from cinder.tests.unit import test
+from cinder.tests.unit.volume.drivers import test_lustre_images
 from cinder.tests.unit.volume.drivers import test_lustre_rootwrap
 from cinder import utils
 from cinder.volume.drivers import lustre_client
@@ -800,15 +800,8 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
                           if event == 'write'])
 
 
-def _run(*cmd):
-    """Run a command for real (qemu-img, qemu-io, dd): its (out, err)."""
-    proc = subprocess.run(cmd, capture_output=True, check=False)
-    if proc.returncode:
-        raise putils.ProcessExecutionError(
-            exit_code=proc.returncode, cmd=' '.join(cmd),
-            stdout=proc.stdout.decode(errors='replace'),
-            stderr=proc.stderr.decode(errors='replace'))
-    return proc.stdout.decode(errors='replace'), proc.stderr.decode()
+# Runs a command for real (qemu-img, qemu-io, dd): its (out, err).
+_run = test_lustre_images.execute
 
 
 @ddt.ddt
@@ -859,16 +852,10 @@ class LustreBackupChangesTestCase(LustreBackupDriverTestBase):
 
     @staticmethod
     def _execute(*cmd, **kwargs):
+        # Nothing is mounted: only the image commands run.
         if cmd[0] not in ('qemu-img', 'dd'):
             return '', ''
-        proc = subprocess.run(cmd, capture_output=True, check=False)
-        if proc.returncode:
-            raise putils.ProcessExecutionError(
-                exit_code=proc.returncode, cmd=' '.join(cmd),
-                stderr=proc.stderr.decode(errors='replace'))
-        if kwargs.get('binary'):
-            return proc.stdout, proc.stderr
-        return proc.stdout.decode(), proc.stderr.decode()
+        return test_lustre_images.execute(*cmd, **kwargs)
 
     def _volume(self, **kwargs):
         volume = objects.Volume(context=self.ctxt, size=1,

@@ -52,6 +52,16 @@ CHUNK = test_lustre.CHUNK
 GUEST_BEFORE = test_lustre.GUEST_BEFORE
 _run = test_lustre._run
 
+# The reports Cinder's API takes from Nova (os-update_snapshot_status), by
+# the snapshot's status.
+_API_STATUS_UPDATES = {
+    fields.SnapshotStatus.CREATING: (fields.SnapshotStatus.CREATING,
+                                     fields.SnapshotStatus.AVAILABLE,
+                                     fields.SnapshotStatus.ERROR),
+    fields.SnapshotStatus.DELETING: (fields.SnapshotStatus.DELETING,
+                                     fields.SnapshotStatus.ERROR_DELETING),
+}
+
 
 class _SnapshotsTestBase(test_lustre.LustreTestBase):
     """A Nova, and volumes with one snapshot."""
@@ -73,6 +83,46 @@ class _SnapshotsTestBase(test_lustre.LustreTestBase):
         self._chain_files(volume, [fake.SNAPSHOT_ID], base_fmt=base_fmt,
                           **kwargs)
         return self._snapshot(volume)
+
+    def _attached_clone_source(self):
+        """An in-use raw volume being backed up, its backup view, a Nova.
+
+        The fake Nova reports its work as Cinder's API takes it
+        (os-update_snapshot_status): a report the API would refuse changes
+        nothing and is recorded in ``nova.refused``.
+        """
+        src = self._volume(volume_format='raw')
+        self._chain_files(src)
+        self._attach(src)
+        src.status = 'backing-up'
+        src.volume_attachment.obj_reset_changes(recursive=True)
+        volume = self._volume(id=fake.VOLUME2_ID)
+        self._make_backup_view(volume)
+        nova = self.driver._nova = mock.Mock(refused=[])
+        nova.create_volume_snapshot.side_effect = (
+            lambda ctxt, volume_id, info: self._nova_reports(
+                nova, info['snapshot_id'], 'creating'))
+        self.mock_object(remotefs, 'time')
+        self.mock_object(objects.VolumeAttachment, 'save', autospec=True,
+                         side_effect=lambda att: att.obj_reset_changes())
+        return src, volume, nova
+
+    @staticmethod
+    def _nova_reports(nova, snapshot_id, status):
+        """What Nova sends Cinder's API once it has done its part."""
+        ctxt = context.get_admin_context()
+        current = db_api.snapshot_get(ctxt, snapshot_id).status
+        if status not in _API_STATUS_UPDATES.get(current, ()):
+            nova.refused.append((current, status))
+            return
+        db_api.snapshot_update(ctxt, snapshot_id,
+                               {'status': status, 'progress': '90%'})
+
+    def _merge_into_active(self, volume):
+        """Nova's merge: the active overlay pulls in what is below it."""
+        active = self._read_info(volume)['active']
+        _run('qemu-img', 'rebase', '-f', 'qcow2', '-b', '',
+             self._path(active))
 
 
 @ddt.ddt
@@ -1037,25 +1087,9 @@ class LustreCloneTestCase(_SnapshotsTestBase):
         # base file while Nova still pulled it into the active overlay; the
         # next snapshot found the base gone (stack: Tempest's incremental
         # backup of an in-use volume).
-        src = self._volume(volume_format='raw')
-        self._chain_files(src)
-        self._attach(src)
-        src.status = 'backing-up'
-        src.volume_attachment.obj_reset_changes(recursive=True)
-        volume = self._volume(id=fake.VOLUME2_ID)
-        self._make_backup_view(volume)
+        src, volume, nova = self._attached_clone_source()
         base = self._path(src.name)
         events = []
-
-        def nova_reports(snapshot_id, status):
-            # What Nova sends Cinder's API once it has done its part.
-            db_api.snapshot_update(context.get_admin_context(), snapshot_id,
-                                   {'status': status, 'progress': '90%'})
-
-        nova = self.driver._nova = mock.Mock()
-        nova.create_volume_snapshot.side_effect = (
-            lambda ctxt, volume_id, info: nova_reports(info['snapshot_id'],
-                                                       'creating'))
         merging = []
         nova.delete_volume_snapshot.side_effect = (
             lambda ctxt, snapshot_id, info: (
@@ -1068,18 +1102,13 @@ class LustreCloneTestCase(_SnapshotsTestBase):
             # ends after the driver's first look at the snapshot.
             if merging and merging[0] == 'polled':
                 merging.clear()
-                active = self._read_info(src)['active']
-                _run('qemu-img', 'rebase', '-f', 'qcow2', '-b', '',
-                     self._path(active))
-                nova_reports(snapshot_id, 'deleting')
+                self._merge_into_active(src)
+                self._nova_reports(nova, snapshot_id, 'deleting')
                 events.append('merged')
             elif merging:
                 merging[0] = 'polled'
             return snapshot_get(ctxt, snapshot_id)
         self.mock_object(remotefs.db, 'snapshot_get', side_effect=poll)
-        self.mock_object(remotefs, 'time')
-        self.mock_object(objects.VolumeAttachment, 'save', autospec=True,
-                         side_effect=lambda att: att.obj_reset_changes())
 
         def execute(*cmd, **kwargs):
             if cmd[0] == 'rm' and cmd[-1] == base:
@@ -1090,6 +1119,7 @@ class LustreCloneTestCase(_SnapshotsTestBase):
         self._clone(volume, src)
         self.assertEqual(['merge requested', 'merged', 'base deleted'],
                          events)
+        self.assertEqual([], nova.refused)
         active = self._read_info(src)['active']
         self.assertEqual(sorted([active, src.name + '.info']),
                          sorted(name for name in os.listdir(self.mnt)
@@ -1101,36 +1131,11 @@ class LustreCloneTestCase(_SnapshotsTestBase):
         # deletion of a snapshot still "creating" was refused after Nova
         # had been asked to merge it, hiding the error and leaving the
         # snapshot in the .info file and the database).
-        src = self._volume(volume_format='raw')
-        self._chain_files(src)
-        self._attach(src)
-        src.status = 'backing-up'
-        src.volume_attachment.obj_reset_changes(recursive=True)
-        volume = self._volume(id=fake.VOLUME2_ID)
-        self._make_backup_view(volume)
-
-        def nova_reports(snapshot_id, status):
-            db_api.snapshot_update(context.get_admin_context(), snapshot_id,
-                                   {'status': status, 'progress': '90%'})
-
-        nova = self.driver._nova = mock.Mock()
-        nova.create_volume_snapshot.side_effect = (
-            lambda ctxt, volume_id, info: nova_reports(info['snapshot_id'],
-                                                       'creating'))
-
-        def merge(ctxt, snapshot_id, info):
-            active = self._read_info(src)['active']
-            _run('qemu-img', 'rebase', '-f', 'qcow2', '-b', '',
-                 self._path(active))
-            # Cinder's API (os-update_snapshot_status) takes Nova's report
-            # only for a snapshot that is being deleted.
-            current = db_api.snapshot_get(ctxt, snapshot_id)
-            if current.status == fields.SnapshotStatus.DELETING:
-                nova_reports(snapshot_id, 'deleting')
-        nova.delete_volume_snapshot.side_effect = merge
-        self.mock_object(remotefs, 'time')
-        self.mock_object(objects.VolumeAttachment, 'save', autospec=True,
-                         side_effect=lambda att: att.obj_reset_changes())
+        src, volume, nova = self._attached_clone_source()
+        nova.delete_volume_snapshot.side_effect = (
+            lambda ctxt, snapshot_id, info: (
+                self._merge_into_active(src),
+                self._nova_reports(nova, snapshot_id, 'deleting')))
         self.mock_object(self.driver, '_copy_volume_from_snapshot',
                          side_effect=putils.ProcessExecutionError(
                              stderr='copy failed'))
@@ -1139,6 +1144,7 @@ class LustreCloneTestCase(_SnapshotsTestBase):
                                 self._clone, volume, src)
         self.assertIn('copy failed', str(exc))
         self.assertEqual(1, nova.delete_volume_snapshot.call_count)
+        self.assertEqual([], nova.refused)
         info = self._read_info(src)
         self.assertEqual(['active'], list(info))
         self.assertEqual([], objects.SnapshotList.get_all_for_volume(
