@@ -317,7 +317,7 @@ data_compare() {  # KIND
 # format Cinder recorded for it, as it did before.  MIGRATE_CASES="raw
 # qcow2" also migrates the qcow2 volume, which the driver makes one raw
 # file for the copy (dd copies only the volume's size of a file).
-MIGRATE_CASES=${MIGRATE_CASES:-raw}
+MIGRATE_CASES=${MIGRATE_CASES:-raw qcow2}
 
 migrate_types() {
     local prov
