@@ -4,8 +4,8 @@
 # extend, volume from image, backup, restore, delete; then backups checked
 # by their data: raw and qcow2 volumes, with and without a snapshot, full
 # and incremental, each restored to a new volume that must read as the
-# source did; then the raw one is retyped with migration to the second
-# back end and read again.  Run by stack.sh; also on its own:
+# source did; then the raw and qcow2 ones are retyped with migration to
+# the second back end and read again.  Run by stack.sh; also on its own:
 # harness/stack/lifecycle.sh.
 #
 # Every resource it makes is named lifecycle-*; a previous run's leftovers
@@ -312,11 +312,12 @@ data_compare() {  # KIND
 # --- migration between the back ends, checked by data --------------------------
 # Tempest's retype with migration checks a volume's host and status only.
 # Here the raw data volume is retyped to the other back end and thin
-# provisioning (Cinder's generic migration: the volume manager copies the
-# source's file into the target's with dd); it must then read, in the
-# format Cinder recorded for it, as it did before.  MIGRATE_CASES="raw
-# qcow2" also migrates the qcow2 volume, which the driver makes one raw
-# file for the copy (dd copies only the volume's size of a file).
+# provisioning, the qcow2 one to thick (Cinder's generic migration: the
+# volume manager copies the source's file into the target's with dd);
+# each must then read, in the
+# format Cinder recorded for it, as it did before.  The qcow2 volume is
+# made one raw file by the driver for the copy (dd copies only the
+# volume's size of a file).  MIGRATE_CASES=raw migrates the raw one only.
 MIGRATE_CASES=${MIGRATE_CASES:-raw qcow2}
 
 migrate_types() {
@@ -349,17 +350,23 @@ volume_file() {  # VOLUME: its base file, on its back end's file system
 
 migrate_data() {
     local case name id state want got fmt tmp i bad=0
+    local -A ids
     migrate_types
+    # By id: a migration's target volume has its source's name until the
+    # migration completes.
+    for case in $MIGRATE_CASES; do
+        ids[$case]=$(resource_id volume "lifecycle-data-$case")
+    done
     for case in $MIGRATE_CASES; do
         openstack volume set --migration-policy on-demand --type \
             "$([ $case = raw ] && echo lustre-2-thin || echo lustre-2-thick)" \
-            "lifecycle-data-$case"
+            "${ids[$case]}"
     done
     printf '%-6s %-34s %-6s %-8s %s\n' case "now on" format read \
         "guest view (sha256)"
     for case in $MIGRATE_CASES; do
         name=lifecycle-data-$case
-        id=$(resource_id volume "$name")
+        id=${ids[$case]}
         for ((i = 0; i < TIMEOUT; i++)); do
             state=$(cinder_get "/volumes/$id" | python3 -c '
 import json, sys
