@@ -24,6 +24,7 @@ does to images stays in lustre_images.
 from __future__ import annotations
 
 import os
+import time
 import typing
 from typing import Any, Callable, Optional  # noqa: H301
 
@@ -48,6 +49,12 @@ LOG = logging.getLogger(__name__)
 # A backup's copy of an encrypted volume is that volume's LUKS container;
 # the copy's own record has no key (BaseVD._create_temp_volume).
 LUKS_COPY_KEY = 'lustre_luks_copy'
+
+# How long, after Nova reports a snapshot merged, the driver waits for the
+# volume's chain to show it, checking every _MERGE_POLL seconds: as long
+# as remotefs waits for Nova's report.
+_MERGE_TIMEOUT = 7200
+_MERGE_POLL = 2
 
 if typing.TYPE_CHECKING:
     # Type-checked as the remotefs driver it is mixed into, so that mypy
@@ -203,6 +210,65 @@ class LustreSnapshotsMixin(_Base):
         return {'active_file': info['active'], 'snapshot_file': name,
                 'base_file': base.name, 'base_id': base_id,
                 'new_base_file': new_base.name if new_base else None}
+
+    def _nova_assisted_vol_snap_delete(self, context: context.RequestContext,
+                                       snapshot: objects.Snapshot,
+                                       delete_info: dict) -> None:
+        """Have Nova merge a snapshot, then see the merge on the share.
+
+        Nova reports a merge done once libvirt lists no block job for the
+        disk, as it also does just after starting one (seen on the stack:
+        done 70 ms after the pull started); remotefs then deleted the
+        merged image while the guest's active image still had it as its
+        backing file, and the guest lost its data at the next boot.
+        """
+        volume = snapshot.volume
+        if delete_info['merge_target_file'] is None:
+            # Pulled into the active image: the image below it goes.
+            merged = self._chain_names_on_share(volume)[1]
+        else:
+            merged = delete_info['file_to_merge']
+        super()._nova_assisted_vol_snap_delete(context, snapshot,
+                                               delete_info)
+        waited = 0
+        while {merged, None} & set(self._chain_names_on_share(volume)):
+            if waited >= _MERGE_TIMEOUT:
+                raise exception.RemoteFSException(_(
+                    'Nova reported the merge of snapshot %(snap)s done, but '
+                    '%(name)s is still in the chain of volume %(vol)s after '
+                    '%(secs)s seconds: it is kept') % {
+                    'snap': snapshot.id, 'name': merged, 'vol': volume.id,
+                    'secs': waited})
+            LOG.debug('%s is still in the chain of volume %s: waiting for '
+                      'the merge.', merged, volume.id)
+            time.sleep(_MERGE_POLL)
+            waited += _MERGE_POLL
+
+    def _chain_names_on_share(self, volume: objects.Volume) -> list[str]:
+        """The chain from the active image as its qcow2 headers name it.
+
+        Headers only: in the middle of an online deletion the volume's
+        records (.info file, base format) are those of before or after
+        the merge, and the guest's qemu rewrites the headers when its block
+        job ends. A backing file of an unknown format ends the list with
+        None: what is below it cannot be told.
+        """
+        directory = self._local_volume_dir(volume)
+        info = self._read_info_file(self._local_path_volume_info(volume))
+        names: list = []
+        name: Optional[str] = info['active']
+        fmt: Optional[str] = images.QCOW2
+        while name and name not in names:
+            names.append(name)
+            if fmt != images.QCOW2:
+                break
+            header = self._reader.header(images.Image(
+                files.own_file_path(directory, volume.name, name), fmt,
+                bool(volume.encryption_key_id)))
+            name, fmt = header.backing_file, header.backing_format
+            if name and fmt is None:
+                return names + [name, None]
+        return names
 
     def _commit_snapshot(self, snapshot: objects.Snapshot,
                          chain: images.Chain, info: dict, name: str) -> None:

@@ -67,12 +67,51 @@ class _SnapshotsTestBase(test_lustre.LustreTestBase):
     """A Nova, and volumes with one snapshot."""
 
     def _nova(self):
-        """A Nova that reports every online deletion done."""
+        """A Nova that merges as libvirt does and reports it done."""
         self.driver._nova = mock.Mock()
+        self.driver._nova.delete_volume_snapshot.side_effect = (
+            lambda ctxt, snapshot_id, info: self._libvirt_merge(info))
         self.mock_object(remotefs.db, 'snapshot_get',
                          return_value={'status': 'deleting',
                                        'progress': '90%'})
         return self.driver._nova
+
+    def _libvirt_merge(self, delete_info):
+        """What Nova's libvirt driver does to the files for a deletion."""
+        with open(self._path('volume-%s.info' %
+                             delete_info['volume_id'])) as f:
+            info = json.load(f)
+        target = delete_info['merge_target_file']
+        merged = delete_info['file_to_merge']
+        if target is None:
+            # Pull: what is above `merged` into the active image, whose
+            # backing file becomes `merged` (none: everything).
+            _run('qemu-img', 'rebase', '-f', 'qcow2',
+                 *(('-F', self._format_of(merged)) if merged else ()),
+                 '-b', merged or '', self._path(info['active']))
+            return
+        # Commit `merged` into the image below it, then rebase the image
+        # above it onto that image.
+        _run('qemu-img', 'commit', '-f', 'qcow2', self._path(merged))
+        above = next(name for name in self._chain_names(info['active'])
+                     if self._backing_of(name) == merged)
+        _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-F',
+             self._format_of(target), '-b', target, self._path(above))
+
+    def _image_info(self, name):
+        return json.loads(_run('qemu-img', 'info', '-U', '--output=json',
+                               self._path(name)))
+
+    def _format_of(self, name):
+        return self._image_info(name)['format']
+
+    def _backing_of(self, name):
+        return self._image_info(name).get('backing-filename')
+
+    def _chain_names(self, name):
+        while name:
+            yield name
+            name = self._backing_of(name)
 
     def _snapshot_chain(self, volume, base_fmt='raw', **kwargs):
         """A volume with one snapshot, whose guest wrote before and after.
@@ -389,6 +428,58 @@ class LustreSnapshotTestCase(_SnapshotsTestBase):
         self.assertEqual('qcow2', volume.admin_metadata['base_format'])
         # The driver itself merged nothing: Nova does, in the guest's qemu.
         self.assertEqual([], self._qemu_img())
+
+    def test_delete_snapshot_online_waits_for_merge_on_share(self):
+        # Nova reported the merge done before its block job ended (libvirt
+        # lists no job just after starting one; seen on the stack): the
+        # base file, still the backing file of the guest's active image,
+        # was deleted. It is deleted once the active image's header no
+        # longer names it.
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID])
+        self._attach(volume)
+        snapshot = self._snapshot(volume)
+        asked = []
+        self._nova().delete_volume_snapshot.side_effect = (
+            lambda ctxt, snapshot_id, delete_info: asked.append(delete_info))
+        sleep = self.mock_object(lustre_snapshots, 'time').sleep
+        # The block job ends while the driver waits for the third time.
+        sleep.side_effect = lambda secs: (
+            sleep.call_count == 3 and self._libvirt_merge(asked[0]))
+        backing_at_rm = []
+
+        def execute(*cmd, **kwargs):
+            if cmd[0] == 'rm' and cmd[-1] == self._path(volume.name):
+                backing_at_rm.append(self._backing_of(info['active']))
+            return self._execute_side_effect(*cmd, **kwargs)
+        self._execute.side_effect = execute
+
+        self.driver.delete_snapshot(snapshot)
+        self.assertEqual(3, sleep.call_count)
+        self.assertEqual([None], backing_at_rm)
+        self.assertEqual({'active': info['active']}, self._read_info(volume))
+
+    def test_delete_snapshot_online_merge_never_seen(self):
+        # Nova reports the merge done and its job never changes the chain:
+        # nothing is deleted, the .info file is as it was, and the error
+        # says which file is kept.
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID])
+        self._attach(volume)
+        self._nova().delete_volume_snapshot.side_effect = None
+        sleep = self.mock_object(lustre_snapshots, 'time').sleep
+        self.mock_object(lustre_snapshots, '_MERGE_TIMEOUT', 10)
+
+        exc = self.assertRaises(exception.RemoteFSException,
+                                self.driver.delete_snapshot,
+                                self._snapshot(volume))
+        self.assertIn(volume.name, str(exc))
+        self.assertEqual(5, sleep.call_count)
+        self.assertEqual(info, self._read_info(volume))
+        self.assertEqual([], self._commands('rm'))
+        self._assert_guest_view([(self._path(info['active']), 'qcow2'),
+                                 (self._path(volume.name), 'raw')], 2,
+                                overlays=1)
 
     def test_delete_snapshot_online_not_active(self):
         volume = self._volume()
