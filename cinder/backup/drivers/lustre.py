@@ -574,8 +574,9 @@ class LustreBackupDriver(posix.PosixBackupDriver):
                           extra_metadata: Any) -> Iterator:
         """Read and decompress each object while the one before is written.
 
-        A restore flushes each object to disk before it writes the next:
-        reads and writes then overlap instead of waiting for each other.
+        A restore writes each object, and now and then waits for the disk
+        (see chunkeddriver._SYNC_BYTES): reads and writes then overlap
+        instead of waiting for each other.
         """
         read_object = utils.tpool_wrap(self._read_object)
         # An object is used until the one _AHEAD + 1 after it is read.
