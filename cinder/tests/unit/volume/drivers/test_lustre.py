@@ -991,11 +991,11 @@ class LustreDriverTestCase(LustreTestBase):
         drv = self._make_driver()
         self._mounted_after_mount()
         drv._ensure_share_mounted(SHARE)
-        drv._stripe_defaults(SHARE)
+        drv._lfs.version()
         self.assertEqual(
             [(('timeout', '-k', '2', '7', 'mount', '-t', 'lustre', '-o',
                'flock', SHARE, self.mnt), 10),
-             (('lfs', 'getstripe', '-d', self.mnt), 9)],
+             (('lfs', '--version'), 9)],
             self.time_limits)
         self.assertEqual(12, drv._mounter.umount_timeout)
 

@@ -1855,13 +1855,12 @@ class LfsTimeLimitTestCase(test.TestCase):
         self.lfs = lustre_client.Lfs(self.execute)
 
     def test_default_time_limit(self):
-        self.lfs.stripe_defaults('/mnt/x')
+        self.lfs.version()
         self.execute.assert_called_once_with(
-            'lfs', 'getstripe', '-d', '/mnt/x', timeout=60,
-            on_execute=mock.ANY)
+            'lfs', '--version', timeout=60, on_execute=mock.ANY)
 
     def test_time_limit(self):
-        lustre_client.Lfs(self.execute, timeout=5).set_project(['/m/a'], 7)
+        lustre_client.Lfs(self.execute, timeout=5).version()
         self.assertEqual(5, self.execute.call_args.kwargs['timeout'])
 
     def test_migrate_has_no_time_limit(self):
@@ -1896,7 +1895,9 @@ class LfsTimeLimitTestCase(test.TestCase):
             raise subprocess.TimeoutExpired(cmd, kwargs['timeout'])
         self.execute.side_effect = hang
         self.assertRaises(lustre_client.CommandTimedOut,
-                          self.lfs.quota, '/mnt/x', 5)
+                          self.lfs.create_file, '/mnt/x/f',
+                          lustre_client.Layout(stripe_count=2),
+                          run_as_root=True)
 
     @ddt.data(OSError(errno.ENOENT, 'No such file or directory'),
               putils.ProcessExecutionError(

@@ -218,10 +218,10 @@ class BackendCapacityTestCase(test.TestCase):
                          lustre_pools.backend_capacity(reports))
 
     def test_failover_nids_join(self):
-        df = lustre_client.parse_lfs_df(lfs_out.DF_2_17_POOL)
+        df = lustre_client.parse_lfs_df(lfs_out.DF_2_17)
         reports = [(self._share('10.0.2.15@tcp:10.0.2.16@tcp:/lustre/a'), df),
                    (self._share('10.0.2.16@tcp:/lustre/b'), df)]
-        self.assertEqual((2731008 * units.Ki, 2693120 * units.Ki),
+        self.assertEqual((5462016 * units.Ki, 5386240 * units.Ki),
                          lustre_pools.backend_capacity(reports))
 
     def test_reports_without_ost_rows(self):
