@@ -22,6 +22,14 @@ See harness/export/README.rst.  Sub-commands::
     check     run upstream's checks on every commit of the series, in order,
               and write a summary
     all       tree, then check (what `tox -e export` runs)
+    reverse-check  apply every reverse patch (harness/export/reverse/) to
+              a scratch copy of the change's files, newest change first:
+              seconds, run by .ci/run
+    reverse-edit NAME DIR  DIR/a = the files at the change of the reverse
+              patch NAME (the reverse patches of the later changes
+              applied), DIR/b = the same with NAME applied (rejects left as
+              .rej), to edit (README.rst, "Reverse patches")
+    reverse-diff NAME DIR  write the reverse patch NAME: diff DIR/a DIR/b
     docs      quick Sphinx build of the change's pages (`tox -e docs`)
     releasenotes  lint and render the change's release notes
 
@@ -55,6 +63,7 @@ CACHE = os.path.join(REPO, 'harness', 'state', 'sdist')
 TREE = os.path.join(RESULTS, 'cinder')
 SERIES = os.path.join(HERE, 'series.txt')
 SERIES_DIR = os.path.join(HERE, 'series')
+REVERSE_DIR = os.path.join(HERE, 'reverse')
 PATCH_DIR = os.path.join(REPO, 'patches')
 TREE_PATCH_DIR = os.path.join(PATCH_DIR, 'tree')
 STANZA_DIR = os.path.join(PATCH_DIR, 'stanzas')
@@ -140,8 +149,12 @@ def make_base(src):
 
 # --- laying the change over it ---------------------------------------------
 
-def copy_change_files(files):
-    """Copy (never link) a change's own files to their in-tree paths."""
+def copy_change_files(files, root=REPO):
+    """Copy (never link) a change's own files to their in-tree paths.
+
+    root holds the files as they are at the change being laid (the
+    repository, or a scratch copy with reverse patches applied).
+    """
     copied = []
     for rel in files:
         if rel.startswith('patches/'):
@@ -151,19 +164,19 @@ def copy_change_files(files):
             raise ExportError('%s exists upstream: turn the edit into a '
                               'patch' % rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        shutil.copy2(os.path.join(REPO, rel), dest)
+        shutil.copy2(os.path.join(root, rel), dest)
         copied.append(rel)
     return copied
 
 
-def apply_patches(files):
+def apply_patches(files, root=REPO):
     """Apply a change's patches/*.patch, then its patches/tree/*.patch."""
     patches = sorted(f for f in files if re.match(r'patches/[^/]+\.patch$', f))
     patches += sorted(f for f in files if f.startswith('patches/tree/'))
     for patch in patches:
         run(['patch', '-p1', '--batch', '--forward', '--silent',
              '--no-backup-if-mismatch', '-r', '-', '-d', TREE, '-i',
-             os.path.join(REPO, patch)])
+             os.path.join(root, patch)])
     return patches
 
 
@@ -239,16 +252,17 @@ STANZA_MERGERS = {
 }
 
 
-def merge_stanzas(files=None):
+def merge_stanzas(files=None, root=REPO):
     """Merge the stanzas among files (all of them by default)."""
     merged = []
-    for path in sorted(glob.glob(os.path.join(STANZA_DIR, '**'),
+    stanza_dir = os.path.join(root, os.path.relpath(STANZA_DIR, REPO))
+    for path in sorted(glob.glob(os.path.join(stanza_dir, '**'),
                                  recursive=True)):
         if not os.path.isfile(path):
             continue
-        if files is not None and os.path.relpath(path, REPO) not in files:
+        if files is not None and os.path.relpath(path, root) not in files:
             continue
-        rel = os.path.relpath(path, STANZA_DIR)
+        rel = os.path.relpath(path, stanza_dir)
         merger = STANZA_MERGERS.get(rel)
         if merger is None:
             raise ExportError('no merger for stanza %s' % rel)
@@ -266,7 +280,11 @@ def regenerate_opts():
 # --- the series ----------------------------------------------------------
 
 def read_series():
-    """The changes of series.txt, in order: (message source, globs)."""
+    """The changes of series.txt, in order: (message source, globs, reverse).
+
+    reverse is the change's reverse patch (harness/export/reverse/...,
+    from a ``reverse: FILE`` line) or None.
+    """
     blocks, block = [], []
     with open(SERIES, encoding='utf-8') as f:
         for line in f:
@@ -280,16 +298,28 @@ def read_series():
                 block = []
     if block:
         blocks.append(block)
-    # A patch's change holds the patch itself.
-    return [(b[0], b[1:] + ([b[0]] if b[0].startswith('patches/') else []))
-            for b in blocks]
+    series = []
+    for b in blocks:
+        reverse = [line.split(None, 1)[1] for line in b[1:]
+                   if line.startswith('reverse: ')]
+        if len(reverse) > 1:
+            raise ExportError('%s: change "%s" has two reverse patches'
+                              % (SERIES, b[0]))
+        globs = [line for line in b[1:] if not line.startswith('reverse: ')]
+        # A patch's change holds the patch itself.
+        if b[0].startswith('patches/'):
+            globs.append(b[0])
+        series.append((b[0], globs,
+                       os.path.join(REVERSE_DIR, reverse[0])
+                       if reverse else None))
+    return series
 
 
 def assign_files(series):
     """The manifest's files of each change; each file in exactly one."""
     files = overlay.manifest_files()
     owner = {}
-    for index, (head, globs) in enumerate(series):
+    for index, (head, globs, _reverse) in enumerate(series):
         for pattern in globs:
             regex = overlay._glob_regex(pattern)
             matched = [rel for rel in files if regex.match(rel)]
@@ -339,11 +369,159 @@ def change_message(head):
     return '%s\n\nChange-Id: I%s\n' % (text, change_id)
 
 
-def commit_change(head, files):
-    """Lay one change of the series over the tree and commit it."""
-    copied = copy_change_files(files)
-    patched = apply_patches(files)
-    merged = merge_stanzas(files)
+# --- reverse patches ---------------------------------------------------------
+
+STATES = os.path.join(RESULTS, 'states')
+
+
+def _reverse_targets(series, files, index):
+    """The files change index's reverse patch edits; all of earlier ones."""
+    reverse = series[index][2]
+    if not os.path.isfile(reverse):
+        raise ExportError('%s: no reverse patch %s' % (SERIES, reverse))
+    earlier = {rel for change in files[:index] for rel in change}
+    targets = overlay._patch_targets(reverse)
+    later = [rel for rel in targets if rel not in earlier]
+    if later:
+        raise ExportError('%s edits %s, not a file of a change before its '
+                          'own' % (reverse, ', '.join(later)))
+    return targets
+
+
+def _copy_files(src, dest, rels):
+    if os.path.exists(dest):
+        shutil.rmtree(dest)
+    for rel in rels:
+        os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+        shutil.copy2(os.path.join(src, rel), os.path.join(dest, rel))
+
+
+def reverse_states(series, files, base=STATES, stop=0, rejects=False):
+    """The root of the change's files as they are at each change.
+
+    The last change's are the repository's own; each change with a reverse
+    patch gets a scratch copy of the next change's files with that
+    patch applied, so that change k's root has the reverse patches of
+    every later change applied, newest first.  Stops at change stop.
+    With rejects, a hunk that does not apply is left as a .rej file
+    instead of an error (reverse-edit).
+    """
+    everything = [rel for change in files for rel in change]
+    roots = [REPO] * len(series)
+    for index in range(len(series) - 1, stop, -1):
+        root = roots[index]
+        if series[index][2] is not None:
+            targets = _reverse_targets(series, files, index)
+            new = os.path.join(base, '%02d' % (index - 1))
+            _copy_files(root, new, everything)
+            cmd = ['patch', '-p1', '--batch', '--forward',
+                   '--no-backup-if-mismatch', '-d', new, '-i',
+                   series[index][2]]
+            if not rejects:
+                cmd[4:4] = ['-r', '-']
+            rc, out = run(cmd, check=False, capture=True)
+            if rc and not rejects:
+                # patch names each file before its failed hunks.
+                raise ExportError('%s no longer applies; regenerate it '
+                                  '(harness/export/README.rst):\n%s' % (
+                                      os.path.relpath(series[index][2],
+                                                      REPO), out))
+            root = new
+        roots[index - 1] = root
+    return roots
+
+
+def reverse_check():
+    """Every reverse patch applies to the current files, newest first."""
+    started = time.time()
+    series = read_series()
+    files = assign_files(series)
+    reverse_states(series, files, os.path.join(RESULTS, 'reverse-check'))
+    count = sum(1 for change in series if change[2] is not None)
+    print('reverse-check: %d reverse patches apply (%.1f s)'
+          % (count, time.time() - started))
+
+
+def _reverse_index(series, name):
+    names = [i for i, change in enumerate(series) if change[2] is not None
+             and name in os.path.basename(change[2])]
+    if len(names) != 1:
+        raise ExportError('%s names %d reverse patches' % (name, len(names)))
+    return names[0]
+
+
+def reverse_edit(name, out):
+    """Lay out a reverse patch's two sides to edit it.
+
+    out/a: the files at the change whose reverse patch is name; out/b:
+    out/a with that patch applied (rejects as .rej), or a copy of out/a
+    for a new one: edit out/b, then reverse-diff.
+    """
+    series = read_series()
+    files = assign_files(series)
+    index = _reverse_index(series, name)
+    everything = [rel for change in files for rel in change]
+    roots = reverse_states(series, files, os.path.join(out, 'states'),
+                           stop=index)
+    _copy_files(roots[index], os.path.join(out, 'a'), everything)
+    _copy_files(roots[index], os.path.join(out, 'b'), everything)
+    shutil.rmtree(os.path.join(out, 'states'), ignore_errors=True)
+    if os.path.exists(series[index][2]):
+        run(['patch', '-p1', '--batch', '--forward',
+             '--no-backup-if-mismatch', '-d', os.path.join(out, 'b'), '-i',
+             series[index][2]], check=False)
+    print('edit %s/b, then: export.py reverse-diff %s %s' % (out, name, out))
+
+
+REVERSE_HEADER = """\
+Reverse patch of the change
+  %s
+It takes the files of the changes before it from their state at this
+change to their state at the change before it. Written by
+harness/export/export.py reverse-diff; see harness/export/README.rst,
+"Reverse patches".
+
+"""
+
+
+def reverse_diff(name, out):
+    """Write the reverse patch name as the diff of out/a to out/b."""
+    series = read_series()
+    index = _reverse_index(series, name)
+    rc, text = run(['diff', '-ruN', 'a', 'b'], cwd=out, check=False,
+                   capture=True)
+    if rc > 1:
+        raise ExportError('diff failed: %s' % text)
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith('diff '):
+            continue
+        # No time stamps: the patch changes only when its hunks do.
+        match = re.match(r'^(---|\+\+\+) (\S+)\t', line)
+        lines.append('%s %s\n' % match.groups() if match else line)
+    subject = change_message(series[index][0]).splitlines()[0]
+    with open(series[index][2], 'w', encoding='utf-8') as f:
+        f.write(REVERSE_HEADER % subject + ''.join(lines))
+    print('wrote %s' % os.path.relpath(series[index][2], REPO))
+
+
+# --- the commits -----------------------------------------------------------
+
+def commit_change(index, series, files, root, base):
+    """Commit the tree of change index over upstream's base.
+
+    The tree is every change up to it, their files as they are at that
+    change (root).
+    """
+    head = series[index][0]
+    # From the base each time: a later change's reverse patch may change
+    # a file (or a patch, a stanza) of an earlier one.
+    git(TREE, 'read-tree', '-u', '--reset', base)
+    git(TREE, 'clean', '-q', '-f', '-d', '-x')
+    for change_files in files[:index + 1]:
+        copied = copy_change_files(change_files, root)
+        patched = apply_patches(change_files, root)
+        merged = merge_stanzas(change_files, root)
     # Upstream's generator lists every module that registers options: a
     # change that adds one changes cinder/opts.py.
     regenerate_opts()
@@ -358,6 +536,9 @@ def commit_change(head, files):
                     capture=True)
     return {'subject': message.splitlines()[0], 'files_copied': copied,
             'patches': patched, 'stanzas': merged,
+            'reverse_applied': [os.path.relpath(change[2], REPO)
+                                for change in series[index + 1:]
+                                if change[2] is not None],
             'stat': stat.strip().splitlines()[-1]}
 
 
@@ -365,9 +546,12 @@ def make_tree():
     started = time.time()
     series = read_series()
     files = assign_files(series)
+    roots = reverse_states(series, files)
     make_base(fetch_sdist())
-    changes = [commit_change(head, change_files)
-               for (head, _globs), change_files in zip(series, files)]
+    _rc, base = git(TREE, 'rev-parse', 'HEAD', capture=True)
+    changes = [commit_change(index, series, files, roots[index],
+                             base.strip())
+               for index in range(len(series))]
     for old in glob.glob(os.path.join(RESULTS, '*.patch')):
         os.unlink(old)
     _rc, out = git(TREE, 'format-patch', '-o', RESULTS,
@@ -798,7 +982,11 @@ CHECKS = [
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('command', choices=['tree', 'check', 'all', 'docs',
-                                            'releasenotes'])
+                                            'releasenotes', 'reverse-check',
+                                            'reverse-edit', 'reverse-diff'])
+    parser.add_argument('args', nargs='*',
+                        help='reverse-edit, reverse-diff: NAME (part of '
+                             'the reverse patch\'s file name) and DIR')
     parser.add_argument('--only', action='append',
                         help='check: run the checks whose function name '
                              'contains this (repeatable)')
@@ -812,6 +1000,13 @@ def main(argv=None):
             return 0 if quick_docs() else 1
         if args.command == 'releasenotes':
             return 0 if quick_releasenotes() else 1
+        if args.command == 'reverse-check':
+            reverse_check()
+        if args.command in ('reverse-edit', 'reverse-diff'):
+            if len(args.args) != 2:
+                parser.error('%s NAME DIR' % args.command)
+            (reverse_edit if args.command == 'reverse-edit'
+             else reverse_diff)(*args.args)
     except ExportError as exc:
         print('export: error: %s' % exc, file=sys.stderr)
         return 1
