@@ -30,8 +30,10 @@ back:
  8. attach the sources again, delete the snapshots online (Nova merges the
     chain), check .info and the files, hard reboot: generation 3 verified,
     4 written;
- 9. extend both attached volumes: Cinder, the file and the running
-    guest's disk (libvirt) must all say 2 GiB;
+ 9. extend attached volumes: a raw one (Cinder, the file and the
+    running guest's disk, from libvirt, must all say 2 GiB) and a qcow2
+    one (refused without Nova's assisted extend: all still say 1 GiB,
+    in-use, with a user message);
 10. multiattach: a raw thin volume attached to both servers; a writes it,
     b reads the same bytes.
 
@@ -429,15 +431,19 @@ def scenario(st, keep):
             r, 'wrote', serial, 4, '%s after the merge (reboot: 3 verified, '
             '4 written)' % case)
 
-    # 9. extend the attached volumes: the driver grows a raw file, Nova
-    # the disk under the running guest (block_resize); a qcow2 image only
-    # the guest's qemu may grow, so Nova does and completes the extend
-    # (os-extend_volume_completion)
-    for case, *_ in CASES:
-        st.bs.extend_volume(vols[case], 2)
+    # 9. extend attached volumes. A raw file with no snapshot the driver
+    # grows, then Nova the disk under the running guest (block_resize). A
+    # qcow2 image only the guest's qemu may grow: that needs Nova's
+    # assisted volume extend, which no released Nova has, so the extend
+    # is refused and the volume stays as it was, in-use and usable.
+    raw = st.bs.create_volume(name=PREFIX + 'extend-raw', size=1,
+                              volume_type='lustre-thick').id
+    st.wait_volume(raw, 'available')
+    st.attach(a, raw)
     extended = RESULTS['extend_attached'] = {}
-    for case, *_ in CASES:
-        vid = vols[case]
+    for case, vid, want in (('raw, no snapshot', raw, 2),
+                            ('qcow2-thin', vols['qcow2-thin'], 1)):
+        st.bs.extend_volume(vid, 2)
         vol = wait('extend %s' % vid, lambda: st.bs.get_volume(vid),
                    lambda v: v.status != 'extending',
                    lambda v: v.status.startswith('error'))
@@ -446,10 +452,19 @@ def scenario(st, keep):
             'status': vol.status, 'size': vol.size,
             'image_bytes': st.image_info(active)['virtual-size'],
             'guest_disk_bytes': st.guest_disk_bytes(a, vid)}
-        require(extended[case] == {'status': 'in-use', 'size': 2,
-                                   'image_bytes': 2 << 30,
-                                   'guest_disk_bytes': 2 << 30},
-                '%s: extended while attached: %s' % (case, extended[case]))
+        require(extended[case] == {'status': 'in-use', 'size': want,
+                                   'image_bytes': want << 30,
+                                   'guest_disk_bytes': want << 30},
+                '%s: extend while attached to %sG: %s'
+                % (case, want, extended[case]))
+    messages = st.bs.get('/messages?resource_uuid=%s' % vols['qcow2-thin'],
+                         microversion='3.3').json().get('messages', [])
+    extended['qcow2-thin']['messages'] = [m['user_message']
+                                          for m in messages]
+    require(any('extend' in m['user_message'] for m in messages),
+            'qcow2-thin: the refused extend left a user message: %s'
+            % extended['qcow2-thin']['messages'])
+    st.detach(a, raw)
 
     # 10. multiattach
     vid = vols['multi']
