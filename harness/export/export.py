@@ -411,7 +411,8 @@ def reverse_states(series, files, base=STATES, stop=0, rejects=False):
     for index in range(len(series) - 1, stop, -1):
         root = roots[index]
         if series[index][2] is not None:
-            targets = _reverse_targets(series, files, index)
+            # Refuses a reverse patch that edits a later change's file.
+            _reverse_targets(series, files, index)
             new = os.path.join(base, '%02d' % (index - 1))
             _copy_files(root, new, everything)
             cmd = ['patch', '-p1', '--batch', '--forward',
