@@ -244,7 +244,8 @@ class LustreSnapshotsMixin(_Base):
             time.sleep(_MERGE_POLL)
             waited += _MERGE_POLL
 
-    def _chain_names_on_share(self, volume: objects.Volume) -> list[str]:
+    def _chain_names_on_share(self, volume: objects.Volume
+                              ) -> list[Optional[str]]:
         """The chain from the active image as its qcow2 headers name it.
 
         Headers only: in the middle of an online deletion the volume's
@@ -255,7 +256,7 @@ class LustreSnapshotsMixin(_Base):
         """
         directory = self._local_volume_dir(volume)
         info = self._read_info_file(self._local_path_volume_info(volume))
-        names: list = []
+        names: list[Optional[str]] = []
         name: Optional[str] = info['active']
         fmt: Optional[str] = images.QCOW2
         while name and name not in names:
