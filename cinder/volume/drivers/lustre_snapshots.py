@@ -23,6 +23,7 @@ does to images stays in lustre_images.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import typing
@@ -51,10 +52,11 @@ LOG = logging.getLogger(__name__)
 LUKS_COPY_KEY = 'lustre_luks_copy'
 
 # How long, after Nova reports a snapshot merged, the driver waits for the
-# volume's chain to show it, checking every _MERGE_POLL seconds: as long
-# as remotefs waits for Nova's report.
+# volume's chain to show it: as long as remotefs waits for Nova's report.
+# It checks after each of these pauses, the last repeated, as remotefs
+# polls Nova: a small merge shows at once, a large one costs few reads.
 _MERGE_TIMEOUT = 7200
-_MERGE_POLL = 2
+_MERGE_POLLS = (1, 2, 5, 10)
 
 if typing.TYPE_CHECKING:
     # Type-checked as the remotefs driver it is mixed into, so that mypy
@@ -231,7 +233,9 @@ class LustreSnapshotsMixin(_Base):
         super()._nova_assisted_vol_snap_delete(context, snapshot,
                                                delete_info)
         waited = 0
-        while {merged, None} & set(self._chain_names_on_share(volume)):
+        polls = itertools.chain(_MERGE_POLLS,
+                                itertools.repeat(_MERGE_POLLS[-1]))
+        while self._still_chained(merged, volume):
             if waited >= _MERGE_TIMEOUT:
                 raise exception.RemoteFSException(_(
                     'Nova reported the merge of snapshot %(snap)s done, but '
@@ -241,8 +245,18 @@ class LustreSnapshotsMixin(_Base):
                     'secs': waited})
             LOG.debug('%s is still in the chain of volume %s: waiting for '
                       'the merge.', merged, volume.id)
-            time.sleep(_MERGE_POLL)
-            waited += _MERGE_POLL
+            pause = next(polls)
+            time.sleep(pause)
+            waited += pause
+
+    def _still_chained(self, name: Optional[str],
+                       volume: objects.Volume) -> bool:
+        """Whether name may still be in the volume's chain on the share.
+
+        May: a backing file of an unknown format hides what is below it.
+        """
+        names = self._chain_names_on_share(volume)
+        return name in names or None in names
 
     def _chain_names_on_share(self, volume: objects.Volume
                               ) -> list[Optional[str]]:

@@ -455,7 +455,9 @@ class LustreSnapshotTestCase(_SnapshotsTestBase):
         self._execute.side_effect = execute
 
         self.driver.delete_snapshot(snapshot)
-        self.assertEqual(3, sleep.call_count)
+        # Pauses that grow, as remotefs's while it waits for Nova.
+        self.assertEqual([mock.call(1), mock.call(2), mock.call(5)],
+                         sleep.call_args_list)
         self.assertEqual([None], backing_at_rm)
         self.assertEqual({'active': info['active']}, self._read_info(volume))
 
@@ -474,12 +476,42 @@ class LustreSnapshotTestCase(_SnapshotsTestBase):
                                 self.driver.delete_snapshot,
                                 self._snapshot(volume))
         self.assertIn(volume.name, str(exc))
-        self.assertEqual(5, sleep.call_count)
+        self.assertEqual([mock.call(1), mock.call(2), mock.call(5),
+                          mock.call(10)], sleep.call_args_list)
         self.assertEqual(info, self._read_info(volume))
         self.assertEqual([], self._commands('rm'))
         self._assert_guest_view([(self._path(info['active']), 'qcow2'),
                                  (self._path(volume.name), 'raw')], 2,
                                 overlays=1)
+
+    def test_delete_snapshot_online_backing_format_unknown(self):
+        # Nova pulled the base into the active image, whose header now
+        # names a backing file without its format: what is below it cannot
+        # be told, so the base may still be in the chain and is kept.
+        volume = self._volume()
+        info = self._chain_files(volume, [fake.SNAPSHOT_ID])
+        self._attach(volume)
+
+        def forge(ctxt, snapshot_id, delete_info):
+            active = self._path(info['active'])
+            _run('qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b',
+                 'volume-%s' % fake.VOLUME2_ID, '-F', 'raw', active)
+            with open(active, 'r+b') as f:
+                header = f.read(65536)
+                # The backing format extension becomes the end of them.
+                f.seek(header.index(b'\xe2\x79\x2a\xca'))
+                f.write(bytes(4))
+        self._nova().delete_volume_snapshot.side_effect = forge
+        self.mock_object(lustre_snapshots, 'time')
+        self.mock_object(lustre_snapshots, '_MERGE_TIMEOUT', 1)
+
+        exc = self.assertRaises(exception.RemoteFSException,
+                                self.driver.delete_snapshot,
+                                self._snapshot(volume))
+        self.assertIn(volume.name, str(exc))
+        self.assertEqual(info, self._read_info(volume))
+        self.assertEqual([], self._commands('rm'))
+        self.assertTrue(os.path.exists(self._path(volume.name)))
 
     def test_delete_snapshot_online_not_active(self):
         volume = self._volume()
