@@ -28,6 +28,7 @@ import shutil
 import stat
 import tempfile
 import threading
+import time
 from unittest import mock
 
 import ddt
@@ -712,11 +713,72 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
                         for index, event in enumerate(events)
                         if event[0] == 'store']
         self.assertEqual([2, 3, 4, 5, 6, 7, 8, 8], reads_before)
-        # Two buffers, read into in turn.
-        self.assertEqual(2, allocate.call_count)
+        # Three buffers, read into in turn: read, hashed, stored.
+        self.assertEqual(3, allocate.call_count)
         self.assertEqual(self._volume_sha256(),
                          self._restore_sha256(objects.Backup.get_by_id(
                              self.ctxt, fake.BACKUP_ID)))
+
+    @ddt.data(False, True)
+    def test_objects_stored_while_the_next_windows_are_read(
+            self, threading_mode):
+        # Eight windows of 8 KiB, an object each: the store of each one
+        # waits until the reading of the window two after it has begun,
+        # which only a backup that stores in a thread of its own lets
+        # happen (it would wait forever in the thread that reads).
+        self.mock_object(utils, 'concurrency_mode_threading',
+                         return_value=threading_mode)
+        self._write(os.urandom(64 * 1024))
+        reading = [False] * 8
+        overlapped = []
+        driver_cls = lustre.LustreBackupDriver
+        read_window = driver_cls._read_window
+        get_object_writer = driver_cls._get_object_writer
+
+        def read(driver, fd, offset, *args):
+            reading[offset // 8192] = True
+            return read_window(driver, fd, offset, *args)
+
+        def writer(driver, container, name, *args, **kwargs):
+            index = (int(name[-5:]) - 1 if OBJECT_RE.search(name)
+                     else len(reading))
+            if index + 2 < len(reading):
+                # Polled (reads may run in native threads, stores in
+                # green ones) and bounded, so that a backup that cannot
+                # overlap fails the assertion below instead of hanging.
+                for _poll in range(0 if False in overlapped else 1000):
+                    if reading[index + 2]:
+                        break
+                    time.sleep(0.01)
+                overlapped.append(reading[index + 2])
+            return get_object_writer(driver, container, name, *args,
+                                     **kwargs)
+
+        self.mock_object(driver_cls, '_read_window', read)
+        self.mock_object(driver_cls, '_get_object_writer', writer)
+
+        backup = self._backup(fake.BACKUP_ID)
+
+        self.assertEqual([True] * 6, overlapped)
+        self.assertEqual(self._volume_sha256(), self._restore_sha256(backup))
+
+    def test_failed_store_fails_the_backup(self):
+        self._write(os.urandom(64 * 1024))
+        get_object_writer = lustre.LustreBackupDriver._get_object_writer
+
+        def writer(driver, container, name, *args, **kwargs):
+            if name.endswith('-00003'):
+                raise OSError(errno.ENOSPC, 'No space left on device')
+            return get_object_writer(driver, container, name, *args,
+                                     **kwargs)
+
+        self.mock_object(lustre.LustreBackupDriver, '_get_object_writer',
+                         writer)
+
+        self.assertRaises(OSError, self._backup, fake.BACKUP_ID)
+        # No metadata: nothing restores a backup that lacks an object.
+        self.assertEqual([], [f for f in self._stored_files()
+                              if f.endswith('_metadata')])
 
     def test_cancelled_backup_stops_reading(self):
         self._write(os.urandom(64 * 1024))
