@@ -144,7 +144,7 @@ class LustreBackupDriver(posix.PosixBackupDriver):
     # layout is file system metadata, so once is enough (see _set_layout).
     _layouts_applied: set[tuple[str, Optional[int], Optional[str]]] = set()
     # The thread that stores the objects of a backup, and the object it
-    # stores (see _put_object).
+    # stores (see _store_object).
     _stores: Optional[futurist.Executor] = None
     _stored: Optional[futurist.Future] = None
 
@@ -571,7 +571,7 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         on the other cores.
         """
         process_window = utils.tpool_wrap(self._process_window)
-        # A window is used until it is stored (see _put_object), which is
+        # A window is used until it is stored (see _store_object), which is
         # before the one _AHEAD + 2 after it is read.
         windows = self._read_windows(volume_file, _AHEAD + 2, unchanged)
         return self._ahead(functools.partial(process_window, window,
@@ -580,7 +580,7 @@ class LustreBackupDriver(posix.PosixBackupDriver):
 
     def backup(self, backup: Any, volume_file: Any,
                backup_metadata: bool = True) -> None:
-        """Back up the volume, storing objects in a thread (_put_object)."""
+        """Back up the volume, storing objects in a thread (_store_object)."""
         with self._executor(_STORE_THREADS) as self._stores:
             try:
                 super().backup(backup, volume_file, backup_metadata)
@@ -591,41 +591,26 @@ class LustreBackupDriver(posix.PosixBackupDriver):
                 # one to report.
                 self._stores = self._stored = None
 
-    def _put_object(self, backup: Any, container: str, piece: Any,
-                    object_meta: dict, extra_metadata: Any) -> None:
-        """Store the piece as the next object, in the store thread.
+    def _store_object(self, container: str, object_name: str, data: Any,
+                      extra_metadata: Any) -> None:
+        """Store the object in the store thread, once the one before is.
 
         The writes of an object then run while the next windows are read
         and hashed, instead of after them: a backup writes at the speed
         of the slowest of the three. The object before it is stored
         first (its failure is raised here), so that at most one object
-        is in the thread: the window it is a piece of is one of the
-        buffers that _processed_windows reads into in turn. Named and
-        listed in the metadata as the chunked driver does.
+        is in the thread: its data is a piece of one of the buffers that
+        _processed_windows reads into in turn.
         """
         self._wait_stored()
-        object_name = '%s-%05d' % (object_meta['prefix'], object_meta['id'])
-        entry = {'offset': piece.offset, 'length': piece.length,
-                 'compression': piece.algorithm}
-        if piece.md5 is not None:
-            entry['md5'] = piece.md5
+        store = super()._store_object
         if self._stores is None:
             # Not in a backup (see backup): nothing runs beside it.
-            self._store_object(container, object_name, piece.output,
-                               extra_metadata)
+            store(container, object_name, data, extra_metadata)
         else:
-            self._stored = self._stores.submit(
-                self._store_object, container, object_name, piece.output,
-                extra_metadata)
-        object_meta['list'].append({object_name: entry})
-        object_meta['id'] += 1
-
-    def _store_object(self, container: str, object_name: str, data: Any,
-                      extra_metadata: Any) -> None:
-        with self._get_object_writer(
-                container, object_name,
-                extra_metadata=extra_metadata) as writer:
-            writer.write(data)
+            self._stored = self._stores.submit(store, container,
+                                               object_name, data,
+                                               extra_metadata)
 
     def _wait_stored(self) -> None:
         """Wait for the object being stored; raise its failure."""
@@ -692,7 +677,7 @@ class LustreBackupDriver(posix.PosixBackupDriver):
 
     @staticmethod
     def _executor(threads: int = _THREADS) -> futurist.Executor:
-        """Threads for _ahead and _put_object, green ones under eventlet.
+        """Threads for _ahead and _store_object, green ones under eventlet.
 
         Under eventlet, tpool_wrap hands their work to native threads.
         """
