@@ -19,6 +19,7 @@ the bind-mounting mount.nfs helper of nfs_helper.py).  run.py passes the
 sizes in BENCH_PARAMS and reads the samples from BENCH_OUT.
 """
 
+import collections
 import concurrent.futures
 import cProfile
 import hashlib
@@ -122,6 +123,21 @@ def top_functions(profile, limit=12):
     stats = pstats.Stats(profile, stream=out)
     stats.sort_stats('cumulative').print_stats(limit)
     return out.getvalue().splitlines()[-limit - 2:]
+
+
+class BackupRow(object):
+    """A row of the backup table: its key, how to back up and restore.
+
+    backup and restore take one argument (ignored), as Bench.samples
+    calls them; forget removes what the backups left.
+    """
+
+    def __init__(self, key, backup, restore, forget, rss=False):
+        self.key = key
+        self.backup = backup
+        self.restore = restore
+        self.forget = forget
+        self.rss = rss
 
 
 class Bench(FunctionalTestCase):
@@ -237,17 +253,22 @@ class Bench(FunctionalTestCase):
         out = []
         for _ in range(self.params['runs']):
             arg = setup() if setup else None
-            if rss is not None:
-                reset_peak_rss()
-                base = rss_kib('VmRSS')
-            out.append(timed(lambda: func(arg)))
-            if rss is not None:
-                rss.setdefault('base_mib', []).append(base // 1024)
-                rss.setdefault('peak_mib', []).append(
-                    rss_kib('VmHWM') // 1024)
+            out.append(self.sample(func, arg, rss))
             if teardown:
                 teardown(arg)
         return out
+
+    @staticmethod
+    def sample(func, arg=None, rss=None):
+        """One timing of func(arg); with rss, as samples records it."""
+        if rss is not None:
+            reset_peak_rss()
+            base = rss_kib('VmRSS')
+        seconds = timed(lambda: func(arg))
+        if rss is not None:
+            rss.setdefault('base_mib', []).append(base // 1024)
+            rss.setdefault('peak_mib', []).append(rss_kib('VmHWM') // 1024)
+        return seconds
 
     def profile(self, key, func, setup=None, teardown=None):
         """One more untimed run of func under cProfile, for the report."""
@@ -465,11 +486,17 @@ class Bench(FunctionalTestCase):
         # --quick leaves zstd out: backups are most of a quick run's time.
         for algo in self.params.get('compressions', ('none', 'zstd')):
             self.override_config('backup_compression_algorithm', algo)
-            for name in ('lustre', 'nfs'):
-                self._backup_one(name, algo, src, path, target, target_path,
-                                 extra)
-        self._bare_dd(path, target_path, extra)
-        self._bare_dd_written(target_path, extra)
+            rows = [self._driver_row(name, algo, src, path, target,
+                                     target_path)
+                    for name in ('lustre', 'nfs')]
+            if algo == 'none':
+                rows += [self._dd_row(path, target_path),
+                         self._dd_written_row(target_path)]
+            self._backup_rounds(rows, extra)
+            if algo == 'none':
+                self.profile('backup.lustre.none', rows[0].backup)
+                self.profile('restore.lustre.none', rows[0].restore)
+            self._forget(rows)
         self._backup_cpu(path)
         self.drop(self.lustre, target)
         self.drop(self.lustre, src)
@@ -487,55 +514,85 @@ class Bench(FunctionalTestCase):
         target = self.create(self.lustre, self.new_volume(self.lustre,
                                                           size))
         target_path = self.lustre.local_path(target)
-        extra = dict(size_gib=size, written_mib=written // MiB)
-        for name in ('lustre', 'nfs'):
-            self._backup_one(name, 'none', src, path, target, target_path,
-                             extra, case)
+        rows = [self._driver_row(name, 'none', src, path, target,
+                                 target_path, case)
+                for name in ('lustre', 'nfs')]
         if bare_dd:
-            self._bare_dd(path, target_path, extra, case)
+            rows.append(self._dd_row(path, target_path, case))
+        self._backup_rounds(rows, dict(size_gib=size,
+                                       written_mib=written // MiB))
+        self._forget(rows)
         self.drop(self.lustre, target)
         self.drop(self.lustre, src)
 
-    def _backup_one(self, name, algo, src, path, target, target_path, extra,
+    def _backup_rounds(self, rows, extra):
+        """Time the backup and restore of each row, the rows in turns.
+
+        Run r of every row comes before run r + 1 of any, backups before
+        restores: this VM's memory and page cache change over a run (a
+        write into memory the VM has handed back costs several times the
+        same write a moment later, see the README's Limits), and each
+        driver then meets the states its baseline meets.
+        """
+        seconds = collections.defaultdict(list)
+        rss = collections.defaultdict(dict)
+        for _ in range(self.params['runs']):
+            for op in ('backup', 'restore'):
+                for row in rows:
+                    seconds[op, row.key].append(self.sample(
+                        getattr(row, op),
+                        rss=rss[op, row.key] if row.rss else None))
+        for op in ('backup', 'restore'):
+            for row in rows:
+                self.record('%s.%s' % (op, row.key), seconds[op, row.key],
+                            **self._rss_extra(rss[op, row.key]), **extra)
+
+    @staticmethod
+    def _rss_extra(rss):
+        if not rss:
+            return {}
+        return dict(rss_base_mib=rss['base_mib'],
+                    rss_peak_mib=rss['peak_mib'])
+
+    @staticmethod
+    def _forget(rows):
+        for row in rows:
+            row.forget()
+
+    def _driver_row(self, name, algo, src, path, target, target_path,
                     case=None):
+        """Backups of src by a backup driver, restores of the first."""
         key = '%s.%s' % (name, algo)
         if case:
             key = '%s.%s' % (case, key)
         kept = []
 
-        def backup(_):
-            kept.append(self._do_backup(name, src, path))
+        def forget():
+            for one in kept:
+                self._forget_backup(name, one)
 
-        def restore(_):
-            self._do_restore(name, kept[0], target, target_path)
+        return BackupRow(
+            key,
+            backup=lambda _: kept.append(self._do_backup(name, src, path)),
+            restore=lambda _: self._do_restore(name, kept[0], target,
+                                               target_path),
+            forget=forget, rss=True)
 
-        for op, func in (('backup', backup), ('restore', restore)):
-            rss = {}
-            seconds = self.samples(func, rss=rss)
-            self.record('%s.%s' % (op, key), seconds,
-                        rss_base_mib=rss['base_mib'],
-                        rss_peak_mib=rss['peak_mib'], **extra)
-        if name == 'lustre' and algo == 'none' and not case:
-            self.profile('backup.' + key, backup)
-            self.profile('restore.' + key, restore)
-        for one in kept:
-            self._forget_backup(name, one)
-
-    def _bare_dd(self, path, target_path, extra, case=None):
+    def _dd_row(self, path, target_path, case=None):
         """dd of the whole volume file to the backup file system and back."""
         dest = os.path.join(self.emulator.backing_dir(self.backup_fs),
                             'cinder', 'bare-dd')
         dd = ('dd', 'bs=1M', 'status=none')
-        prefix = '%s.' % case if case else ''
-        self.record('backup.%sdd' % prefix, self.samples(
-            lambda _: run(*dd, 'if=' + path, 'of=' + dest)), **extra)
-        # Into an emptied file, as a restore writes (the backup manager
-        # opens the volume with 'wb'), not over allocated blocks.
-        self.record('restore.%sdd' % prefix, self.samples(
-            lambda _: run(*dd, 'if=' + dest, 'of=' + target_path)), **extra)
-        os.unlink(dest)
+        # The restore is into an emptied file, as a restore writes (the
+        # backup manager opens the volume with 'wb'), not over allocated
+        # blocks.
+        return BackupRow(
+            '%s.dd' % case if case else 'dd',
+            backup=lambda _: run(*dd, 'if=' + path, 'of=' + dest),
+            restore=lambda _: run(*dd, 'if=' + dest, 'of=' + target_path),
+            forget=lambda: os.unlink(dest))
 
-    def _bare_dd_written(self, target_path, extra):
+    def _dd_written_row(self, target_path):
         """dd of the bytes written in the volume, as one dense file.
 
         What a backup of a sparse volume cannot avoid: reading the data
@@ -549,13 +606,16 @@ class Bench(FunctionalTestCase):
         dest = os.path.join(self.emulator.backing_dir(self.backup_fs),
                             'cinder', 'bare-dd-written')
         dd = ('dd', 'bs=1M', 'status=none')
-        self.record('backup.dd_written', self.samples(
-            lambda _: run(*dd, 'if=' + dense, 'of=' + dest)), **extra)
-        self.record('restore.dd_written', self.samples(
-            lambda _: run(*dd, 'if=' + dest, 'of=' + target_path)),
-            **extra)
-        os.unlink(dest)
-        os.unlink(dense)
+
+        def forget():
+            os.unlink(dest)
+            os.unlink(dense)
+
+        return BackupRow(
+            'dd_written',
+            backup=lambda _: run(*dd, 'if=' + dense, 'of=' + dest),
+            restore=lambda _: run(*dd, 'if=' + dest, 'of=' + target_path),
+            forget=forget)
 
     def _backup_cpu(self, path):
         """CPU time of upstream's chunked driver per GiB, without I/O.
