@@ -432,8 +432,9 @@ start_cinder() {
     local emulated=$REPO/harness/functional/emulated_mounts.py
     start_service cinder-volume "$VENV/bin/python" "$emulated" volume \
         --config-file "$conf"
-    start_service cinder-backup "$VENV/bin/python" "$emulated" backup \
-        --config-file "$conf"
+    # As the Lustre backup driver's page advises (Memory and compression).
+    MALLOC_ARENA_MAX=2 start_service cinder-backup "$VENV/bin/python" \
+        "$emulated" backup --config-file "$conf"
     wait_for 60 "cinder-api" http_ok http://$HOST:8776/
 }
 
