@@ -580,17 +580,8 @@ class Bench(FunctionalTestCase):
 
     def _dd_row(self, path, target_path, case=None):
         """dd of the whole volume file to the backup file system and back."""
-        dest = os.path.join(self.emulator.backing_dir(self.backup_fs),
-                            'cinder', 'bare-dd')
-        dd = ('dd', 'bs=1M', 'status=none')
-        # The restore is into an emptied file, as a restore writes (the
-        # backup manager opens the volume with 'wb'), not over allocated
-        # blocks.
-        return BackupRow(
-            '%s.dd' % case if case else 'dd',
-            backup=lambda _: run(*dd, 'if=' + path, 'of=' + dest),
-            restore=lambda _: run(*dd, 'if=' + dest, 'of=' + target_path),
-            forget=lambda: os.unlink(dest))
+        return self._bare_row('%s.dd' % case if case else 'dd', path,
+                              target_path)
 
     def _dd_written_row(self, target_path):
         """dd of the bytes written in the volume, as one dense file.
@@ -603,18 +594,43 @@ class Bench(FunctionalTestCase):
         with open(dense, 'wb') as f:
             f.truncate(written)
         fill(dense, written, written)
-        dest = os.path.join(self.emulator.backing_dir(self.backup_fs),
-                            'cinder', 'bare-dd-written')
-        dd = ('dd', 'bs=1M', 'status=none')
+        row = self._bare_row('dd_written', dense, target_path)
+        forget = row.forget
 
-        def forget():
-            os.unlink(dest)
+        def forget_all():
+            forget()
             os.unlink(dense)
 
+        row.forget = forget_all
+        return row
+
+    def _bare_row(self, key, path, target_path):
+        """dd of path to the backup file system, and of that copy back.
+
+        Each backup writes a file of its own and keeps it until forget,
+        as each backup of a driver keeps its objects: on this VM, writing
+        into new pages costs more than into pages a truncated file freed
+        a moment ago (see the README's Limits). The restore writes into
+        an emptied file, as a restore does (the backup manager opens the
+        volume with 'wb'), not over allocated blocks.
+        """
+        dest = os.path.join(self.emulator.backing_dir(self.backup_fs),
+                            'cinder', 'bare-' + key)
+        dd = ('dd', 'bs=1M', 'status=none')
+        copies = []
+
+        def backup(_):
+            copies.append('%s-%d' % (dest, len(copies)))
+            run(*dd, 'if=' + path, 'of=' + copies[-1])
+
+        def forget():
+            for copy in copies:
+                os.unlink(copy)
+
         return BackupRow(
-            'dd_written',
-            backup=lambda _: run(*dd, 'if=' + dense, 'of=' + dest),
-            restore=lambda _: run(*dd, 'if=' + dest, 'of=' + target_path),
+            key, backup=backup,
+            restore=lambda _: run(*dd, 'if=' + copies[0],
+                                  'of=' + target_path),
             forget=forget)
 
     def _backup_cpu(self, path):
