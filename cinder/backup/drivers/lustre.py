@@ -143,9 +143,9 @@ class LustreBackupDriver(posix.PosixBackupDriver):
     # Default layouts already applied by this process, per directory; the
     # layout is file system metadata, so once is enough (see _set_layout).
     _layouts_applied: set[tuple[str, Optional[int], Optional[str]]] = set()
-    # The thread that stores the objects of a backup, and the object it
-    # stores (see _store_object).
-    _stores: Optional[futurist.Executor] = None
+    # The thread that stores the objects of a backup, set while backup()
+    # runs, and the object it stores (see _store_object).
+    _stores: futurist.Executor
     _stored: Optional[futurist.Future] = None
 
     def __init__(self, context: cinder_context.RequestContext) -> None:
@@ -589,7 +589,8 @@ class LustreBackupDriver(posix.PosixBackupDriver):
                 # delete_backup) unless the backup fails: leaving the
                 # executor then waits for it, whose failure is not the
                 # one to report.
-                self._stores = self._stored = None
+                del self._stores
+                self._stored = None
 
     def _store_object(self, container: str, object_name: str, data: Any,
                       extra_metadata: Any) -> None:
@@ -603,14 +604,8 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         _processed_windows reads into in turn.
         """
         self._wait_stored()
-        store = super()._store_object
-        if self._stores is None:
-            # Not in a backup (see backup): nothing runs beside it.
-            store(container, object_name, data, extra_metadata)
-        else:
-            self._stored = self._stores.submit(store, container,
-                                               object_name, data,
-                                               extra_metadata)
+        self._stored = self._stores.submit(super()._store_object, container,
+                                           object_name, data, extra_metadata)
 
     def _wait_stored(self) -> None:
         """Wait for the object being stored; raise its failure."""
