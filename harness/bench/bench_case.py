@@ -594,17 +594,10 @@ class Bench(FunctionalTestCase):
         with open(dense, 'wb') as f:
             f.truncate(written)
         fill(dense, written, written)
-        row = self._bare_row('dd_written', dense, target_path)
-        forget = row.forget
+        return self._bare_row('dd_written', dense, target_path,
+                              source_is_ours=True)
 
-        def forget_all():
-            forget()
-            os.unlink(dense)
-
-        row.forget = forget_all
-        return row
-
-    def _bare_row(self, key, path, target_path):
+    def _bare_row(self, key, path, target_path, source_is_ours=False):
         """dd of path to the backup file system, and of that copy back.
 
         Each backup writes a file of its own and keeps it until forget,
@@ -612,7 +605,8 @@ class Bench(FunctionalTestCase):
         into new pages costs more than into pages a truncated file freed
         a moment ago (see the README's Limits). The restore writes into
         an emptied file, as a restore does (the backup manager opens the
-        volume with 'wb'), not over allocated blocks.
+        volume with 'wb'), not over allocated blocks. forget also removes
+        path when the row made it (source_is_ours).
         """
         dest = os.path.join(self.emulator.backing_dir(self.backup_fs),
                             'cinder', 'bare-' + key)
@@ -624,7 +618,7 @@ class Bench(FunctionalTestCase):
             run(*dd, 'if=' + path, 'of=' + copies[-1])
 
         def forget():
-            for copy in copies:
+            for copy in copies + ([path] if source_is_ours else []):
                 os.unlink(copy)
 
         return BackupRow(
