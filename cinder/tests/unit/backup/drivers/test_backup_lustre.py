@@ -697,9 +697,9 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
 
     @ddt.data(False, True)
     def test_windows_hashed_while_the_next_is_read(self, threading_mode):
-        # Eight windows of 8 KiB: when one is stored, the next has been
-        # read (it is hashed meanwhile), but no more: a backup holds at
-        # most three windows, whatever the size of the volume.
+        # Eight windows of 8 KiB: when one is stored, the next two have
+        # been read (they are hashed meanwhile), but no more: a backup
+        # holds at most four windows, whatever the size of the volume.
         self.mock_object(utils, 'concurrency_mode_threading',
                          return_value=threading_mode)
         self._write(os.urandom(64 * 1024))
@@ -712,9 +712,9 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         reads_before = [len([e for e in events[:index] if e[0] == 'read'])
                         for index, event in enumerate(events)
                         if event[0] == 'store']
-        self.assertEqual([2, 3, 4, 5, 6, 7, 8, 8], reads_before)
-        # Three buffers, read into in turn: read, hashed, stored.
-        self.assertEqual(3, allocate.call_count)
+        self.assertEqual([3, 4, 5, 6, 7, 8, 8, 8], reads_before)
+        # Four buffers, read into in turn: read, hashed (two), stored.
+        self.assertEqual(4, allocate.call_count)
         self.assertEqual(self._volume_sha256(),
                          self._restore_sha256(objects.Backup.get_by_id(
                              self.ctxt, fake.BACKUP_ID)))
@@ -795,10 +795,10 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
 
         self._backup(fake.BACKUP_ID)
 
-        # The first window stored, the second read (and dropped), then the
-        # backup saw its status and deleted what it had stored.
-        self.assertEqual([('read', 0), ('read', 8192), ('store', 0)],
-                         events)
+        # The first window stored, the next two read (and dropped), then
+        # the backup saw its status and deleted what it had stored.
+        self.assertEqual([('read', 0), ('read', 8192), ('read', 16384),
+                          ('store', 0)], events)
         self.assertEqual([], self._stored_files())
 
     def test_sparse_volume_round_trip(self):
