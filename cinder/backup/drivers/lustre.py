@@ -608,11 +608,15 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         of the slowest of the three. The object before it is stored
         first (its failure is raised here), so that at most one object
         is in the thread: its data is a piece of one of the buffers that
-        _processed_windows reads into in turn.
+        _processed_windows reads into in turn. Under eventlet the whole
+        of it runs in one native thread call, the creation of its file
+        included: on Lustre that waits for the metadata server, which
+        must not stop the service's other green threads.
         """
         self._wait_stored()
-        self._stored = self._stores.submit(super()._store_object, container,
-                                           object_name, data, extra_metadata)
+        store = utils.tpool_wrap(super()._store_object)
+        self._stored = self._stores.submit(store, container, object_name,
+                                           data, extra_metadata)
 
     def _wait_stored(self) -> None:
         """Wait for the object being stored; raise its failure."""

@@ -32,6 +32,7 @@ import time
 from unittest import mock
 
 import ddt
+from eventlet import patcher
 import fixtures
 from oslo_concurrency import processutils as putils
 from oslo_config import cfg
@@ -760,6 +761,31 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         backup = self._backup(fake.BACKUP_ID)
 
         self.assertEqual([True] * 6, overlapped)
+        self.assertEqual(self._volume_sha256(), self._restore_sha256(backup))
+
+    def test_object_files_created_in_native_threads(self):
+        # Each object is stored in one native thread call, the creation of
+        # its file included: under eventlet, in the service's thread, that
+        # creation (on Lustre, a round trip to the metadata server) would
+        # stop every green thread of the service until it returned.
+        self._write(os.urandom(64 * 1024))
+        native = patcher.original('threading')
+        creators = []
+        get_object_writer = posix.PosixBackupDriver.get_object_writer
+
+        def writer(driver, container, name, *args, **kwargs):
+            if OBJECT_RE.search(name):
+                creators.append(native.get_ident())
+            return get_object_writer(driver, container, name, *args,
+                                     **kwargs)
+
+        self.mock_object(posix.PosixBackupDriver, 'get_object_writer',
+                         writer)
+
+        backup = self._backup(fake.BACKUP_ID)
+
+        self.assertEqual(8, len(creators))
+        self.assertNotIn(native.get_ident(), creators)
         self.assertEqual(self._volume_sha256(), self._restore_sha256(backup))
 
     def test_failed_store_fails_the_backup(self):
