@@ -129,15 +129,18 @@ class BackupRow(object):
     """A row of the backup table: its key, how to back up and restore.
 
     backup and restore take one argument (ignored), as Bench.samples
-    calls them; forget removes what the backups left.
+    calls them; forget removes what the backups left; extra, if set, is
+    what the table says of the row's volume instead of the round's.
     """
 
-    def __init__(self, key, backup, restore, forget, rss=False):
+    def __init__(self, key, backup, restore, forget, rss=False,
+                 extra=None):
         self.key = key
         self.backup = backup
         self.restore = restore
         self.forget = forget
         self.rss = rss
+        self.extra = extra
 
 
 class Bench(FunctionalTestCase):
@@ -481,14 +484,23 @@ class Bench(FunctionalTestCase):
         target = self.create(self.lustre, self.new_volume(self.lustre,
                                                           src.size))
         target_path = self.lustre.local_path(target)
-        extra = dict(size_gib=src.size,
-                     written_mib=self.params['copy_written_mib'])
+        written = self.params['copy_written_mib'] * MiB
+        big = self._backup_volumes(self.params['big_gib'], written)
+        extra = dict(size_gib=src.size, written_mib=written // MiB)
         # --quick leaves zstd out: backups are most of a quick run's time.
         for algo in self.params.get('compressions', ('none', 'zstd')):
             self.override_config('backup_compression_algorithm', algo)
-            rows = [self._driver_row(name, algo, src, path, target,
-                                     target_path)
-                    for name in ('lustre', 'nfs')]
+            rows = []
+            for name in ('lustre', 'nfs'):
+                rows.append(self._driver_row(name, algo, src, path, target,
+                                             target_path))
+                if algo == 'none':
+                    # Each driver's big volume right after its small one:
+                    # the ratio of the two is that of neighbours.
+                    rows.append(self._driver_row(
+                        name, algo, *big, case='big',
+                        extra=dict(size_gib=big[0].size,
+                                   written_mib=written // MiB)))
             if algo == 'none':
                 rows += [self._dd_row(path, target_path),
                          self._dd_written_row(target_path)]
@@ -500,27 +512,33 @@ class Bench(FunctionalTestCase):
         self._backup_cpu(path)
         self.drop(self.lustre, target)
         self.drop(self.lustre, src)
+        for volume in big[::2]:
+            self.drop(self.lustre, volume)
         self.override_config('backup_compression_algorithm', 'none')
-        self._backup_case('big', self.params['big_gib'],
-                          self.params['copy_written_mib'] * MiB)
-        size = self.params['copy_gib']
-        self._backup_case('dense', size, size * GiB, bare_dd=True)
+        self._backup_case('dense', self.params['copy_gib'])
 
-    def _backup_case(self, case, size, written, bare_dd=False):
-        """Backups and restores (no compression) of one more volume."""
+    def _backup_volumes(self, size, written):
+        """(source, its path, target, its path): written bytes in size."""
         src = self.create(self.lustre, self.new_volume(self.lustre, size))
         path = self.lustre.local_path(src)
         fill(path, size * GiB, written)
         target = self.create(self.lustre, self.new_volume(self.lustre,
                                                           size))
-        target_path = self.lustre.local_path(target)
+        return src, path, target, self.lustre.local_path(target)
+
+    def _backup_case(self, case, size):
+        """Backups and restores (no compression) of a fully written volume.
+
+        The drivers and dd of the volume, in turns.
+        """
+        src, path, target, target_path = self._backup_volumes(size,
+                                                              size * GiB)
         rows = [self._driver_row(name, 'none', src, path, target,
                                  target_path, case)
                 for name in ('lustre', 'nfs')]
-        if bare_dd:
-            rows.append(self._dd_row(path, target_path, case))
+        rows.append(self._dd_row(path, target_path, case))
         self._backup_rounds(rows, dict(size_gib=size,
-                                       written_mib=written // MiB))
+                                       written_mib=size * GiB // MiB))
         self._forget(rows)
         self.drop(self.lustre, target)
         self.drop(self.lustre, src)
@@ -545,7 +563,8 @@ class Bench(FunctionalTestCase):
         for op in ('backup', 'restore'):
             for row in rows:
                 self.record('%s.%s' % (op, row.key), seconds[op, row.key],
-                            **self._rss_extra(rss[op, row.key]), **extra)
+                            **self._rss_extra(rss[op, row.key]),
+                            **(row.extra or extra))
 
     @staticmethod
     def _rss_extra(rss):
@@ -560,7 +579,7 @@ class Bench(FunctionalTestCase):
             row.forget()
 
     def _driver_row(self, name, algo, src, path, target, target_path,
-                    case=None):
+                    case=None, extra=None):
         """Backups of src by a backup driver, restores of the first."""
         key = '%s.%s' % (name, algo)
         if case:
@@ -576,7 +595,7 @@ class Bench(FunctionalTestCase):
             backup=lambda _: kept.append(self._do_backup(name, src, path)),
             restore=lambda _: self._do_restore(name, kept[0], target,
                                                target_path),
-            forget=forget, rss=True)
+            forget=forget, rss=True, extra=extra)
 
     def _dd_row(self, path, target_path, case=None):
         """dd of the whole volume file to the backup file system and back."""
