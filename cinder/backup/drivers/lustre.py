@@ -124,9 +124,9 @@ _ZERO_OBJECT_BYTES = units.Gi
 _THREADS = 2
 _WINDOWS_AHEAD = 2
 _OBJECTS_AHEAD = 1
-# A backup stores one object at a time, in a thread of its own, while the
+# A backup stores objects in threads of its own, two at a time, while the
 # next windows are read and hashed.
-_STORE_THREADS = 1
+_STORE_THREADS = 2
 
 
 class _CannotTell(Exception):
@@ -601,22 +601,27 @@ class LustreBackupDriver(posix.PosixBackupDriver):
 
     def _store_object(self, container: str, object_name: str, data: Any,
                       extra_metadata: Any) -> None:
-        """Store the object in the store thread, once the one before is.
+        """Store the object in a store thread; wait for the one before.
 
         The writes of an object then run while the next windows are read
-        and hashed, instead of after them: a backup writes at the speed
-        of the slowest of the three. The object before it is stored
-        first (its failure is raised here), so that at most one object
-        is in the thread: its data is a piece of one of the buffers that
-        _processed_windows reads into in turn. Under eventlet the whole
-        of it runs in one native thread call, the creation of its file
-        included: on Lustre that waits for the metadata server, which
-        must not stop the service's other green threads.
+        and hashed, instead of after them, and beside the writes of the
+        object before it: copying data into the page cache keeps a core
+        busy, and two objects written at once keep two. The
+        object before is waited for once this one is submitted (its
+        failure is raised here), so that at most one object is being
+        stored when this returns: its data is a piece of one of the
+        buffers that _processed_windows reads into in turn. Under
+        eventlet the whole of a store runs in one native thread call,
+        the creation of its file included: on Lustre that waits for the
+        metadata server, which must not stop the service's other green
+        threads.
         """
-        self._wait_stored()
+        before = self._stored
         store = utils.tpool_wrap(super()._store_object)
         self._stored = self._stores.submit(store, container, object_name,
                                            data, extra_metadata)
+        if before is not None:
+            before.result()
 
     def _wait_stored(self) -> None:
         """Wait for the object being stored; raise its failure."""

@@ -763,6 +763,35 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         self.assertEqual([True] * 6, overlapped)
         self.assertEqual(self._volume_sha256(), self._restore_sha256(backup))
 
+    def test_two_objects_stored_at_once(self):
+        # Eight windows of 8 KiB, an object each: the file of the second
+        # object is created while the first is still being stored, so
+        # that the writes of two objects keep two cores busy. The wait is
+        # bounded: a backup that stores one object at a time fails the
+        # assertion below instead of hanging.
+        self._write(os.urandom(64 * 1024))
+        native = patcher.original('threading')
+        created = [native.Event() for _index in range(8)]
+        overlapped = []
+        get_object_writer = posix.PosixBackupDriver.get_object_writer
+
+        def writer(driver, container, name, *args, **kwargs):
+            if OBJECT_RE.search(name):
+                index = int(name[-5:]) - 1
+                created[index].set()
+                if index == 0:
+                    overlapped.append(created[1].wait(timeout=5))
+            return get_object_writer(driver, container, name, *args,
+                                     **kwargs)
+
+        self.mock_object(posix.PosixBackupDriver, 'get_object_writer',
+                         writer)
+
+        backup = self._backup(fake.BACKUP_ID)
+
+        self.assertEqual([True], overlapped)
+        self.assertEqual(self._volume_sha256(), self._restore_sha256(backup))
+
     def test_object_files_created_in_native_threads(self):
         # Each object is stored in one native thread call, the creation of
         # its file included: under eventlet, in the service's thread, that
