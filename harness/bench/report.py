@@ -292,6 +292,9 @@ def markdown(meta, ops, rows, profiles):
             '/'.join('%.2f' % x for x in load['after']),
             meta['wall_seconds']),
     ]
+    if m.get('malloc_arena_max'):
+        lines[-1] += ('  `MALLOC_ARENA_MAX=%s`, as the backup driver page '
+                      'advises for cinder-backup.' % m['malloc_arena_max'])
     for rerun in meta.get('reruns', []):
         lines[-1] += ('  Rerun on %s (other jobs disturbed their first '
                       'figures): %s; load average %s before, %s after.' % (

@@ -142,6 +142,7 @@ def machine():
         'lfs': output('lfs', '--version'),
         'lfs_path': os.path.realpath(shutil.which('lfs') or 'lfs'),
         'coreutils': output('fallocate', '--version').splitlines()[0],
+        'malloc_arena_max': os.environ.get('MALLOC_ARENA_MAX'),
         'change': {
             'commit': output('git', '-C', HARNESS, 'rev-parse', 'HEAD'),
             'uncommitted': output('git', '-C', HARNESS, 'status',
