@@ -486,6 +486,7 @@ class Bench(FunctionalTestCase):
         target_path = self.lustre.local_path(target)
         written = self.params['copy_written_mib'] * MiB
         big = self._backup_volumes(self.params['big_gib'], written)
+        big_src, _big_path, big_target, _big_target_path = big
         extra = dict(size_gib=src.size, written_mib=written // MiB)
         # --quick leaves zstd out: backups are most of a quick run's time.
         for algo in self.params.get('compressions', ('none', 'zstd')):
@@ -499,7 +500,7 @@ class Bench(FunctionalTestCase):
                     # the ratio of the two is that of neighbours.
                     rows.append(self._driver_row(
                         name, algo, *big, case='big',
-                        extra=dict(size_gib=big[0].size,
+                        extra=dict(size_gib=big_src.size,
                                    written_mib=written // MiB)))
             if algo == 'none':
                 rows += [self._dd_row(path, target_path),
@@ -512,8 +513,8 @@ class Bench(FunctionalTestCase):
         self._backup_cpu(path)
         self.drop(self.lustre, target)
         self.drop(self.lustre, src)
-        for volume in big[::2]:
-            self.drop(self.lustre, volume)
+        self.drop(self.lustre, big_target)
+        self.drop(self.lustre, big_src)
         self.override_config('backup_compression_algorithm', 'none')
         self._backup_case('dense', self.params['copy_gib'])
 

@@ -148,8 +148,8 @@ class LustreBackupDriver(posix.PosixBackupDriver):
     # Default layouts already applied by this process, per directory; the
     # layout is file system metadata, so once is enough (see _set_layout).
     _layouts_applied: set[tuple[str, Optional[int], Optional[str]]] = set()
-    # The thread that stores the objects of a backup, set while backup()
-    # runs, and the object it stores (see _store_object).
+    # The threads that store the objects of a backup, set while backup()
+    # runs, and the last object given to them (see _store_object).
     _stores: futurist.Executor
     _stored: Optional[futurist.Future] = None
 
@@ -606,15 +606,14 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         The writes of an object then run while the next windows are read
         and hashed, instead of after them, and beside the writes of the
         object before it: copying data into the page cache keeps a core
-        busy, and two objects written at once keep two. The
-        object before is waited for once this one is submitted (its
-        failure is raised here), so that at most one object is being
-        stored when this returns: its data is a piece of one of the
-        buffers that _processed_windows reads into in turn. Under
-        eventlet the whole of a store runs in one native thread call,
-        the creation of its file included: on Lustre that waits for the
-        metadata server, which must not stop the service's other green
-        threads.
+        busy, and two objects written at once keep two. The object before
+        is waited for once this one is submitted (its failure is raised
+        here), so that at most one object is being stored when this
+        returns: its data is a piece of one of the buffers that
+        _processed_windows reads into in turn. Under eventlet the whole
+        of a store runs in one native thread call, the creation of its
+        file included: on Lustre that waits for the metadata server,
+        which must not stop the service's other green threads.
         """
         before = self._stored
         store = utils.tpool_wrap(super()._store_object)
