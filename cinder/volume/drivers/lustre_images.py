@@ -43,6 +43,7 @@ import json
 import os
 import stat
 import struct
+import time
 from typing import Callable, Optional, Sequence  # noqa: H301
 
 from oslo_concurrency import processutils
@@ -81,9 +82,12 @@ _MAX_CLUSTER_BITS = 21
 _LUKS_MAGIC = b'LUKS\xba\xbe'
 # qemu (7.2, Debian 12's) times LUKS key derivation on the thread's CPU
 # clock before it writes a LUKS header, and fails when the clock has not
-# moved: on a busy host, a third of the attempts or more.
+# moved: on a busy host, a third of the attempts or more, and at times
+# twenty attempts in a row within a fraction of a second. Attempt n + 1
+# waits n times the pause: 4.5 s over all attempts.
 _LUKS_TIMING_FAILED = 'Unable to get accurate CPU usage'
 _LUKS_ATTEMPTS = 10
+_LUKS_PAUSE_SECONDS = 0.1
 _LUKS_PAYLOAD = struct.Struct('>I')
 _LUKS_PAYLOAD_OFFSET = 104
 # Enough for a header, its extensions and backing name at the default
@@ -402,6 +406,7 @@ class QemuImg(object):
                     raise
                 LOG.warning('qemu-img could not time LUKS key derivation '
                             '(attempt %d): trying again.', attempt)
+                time.sleep(attempt * _LUKS_PAUSE_SECONDS)
         self._execute(*prefix, 'qemu-img', *args, run_as_root=self.run_as_root)
 
     @staticmethod
