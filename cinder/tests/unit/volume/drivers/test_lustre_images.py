@@ -33,6 +33,7 @@ import ddt
 import fixtures
 from oslo_concurrency import processutils as putils
 from oslo_utils import units
+import tenacity
 
 from cinder.tests.unit import test
 from cinder.volume import driver as base_driver
@@ -625,7 +626,7 @@ class LuksTimingTestCase(ImagesTestBase):
     def setUp(self):
         super().setUp()
         self.pauses = []
-        self.mock_object(images.time, 'sleep', self.pauses.append)
+        self.mock_object(tenacity.nap, 'sleep', self.pauses.append)
 
     def _failing(self, failures, stderr):
         """An execute whose first qemu-img runs fail as qemu's do."""
@@ -652,17 +653,18 @@ class LuksTimingTestCase(ImagesTestBase):
         self.assertEqual('volume-1', self.reader.header(
             images.Image(path, 'qcow2')).backing_file)
 
-    @ddt.data((10, 'Unable to get accurate CPU usage', 10),
-              (1, 'No space left on device', 1))
+    @ddt.data((20, 'Unable to get accurate CPU usage',
+               [0.1, 0.2, 0.4, 0.8, 1.6, 3.2]),
+              (1, 'No space left on device', []))
     @ddt.unpack
-    def test_other_or_lasting_failure_raised(self, failures, stderr, runs):
+    def test_other_or_lasting_failure_raised(self, failures, stderr, pauses):
         self.raw('volume-1')
         qemu_img, calls = self._failing(failures, stderr)
         self.assertRaises(putils.ProcessExecutionError,
                           qemu_img.create_overlay, self.path('volume-1.snap'),
                           images.Image(self.path('volume-1'), 'raw'), 1)
-        self.assertEqual(runs, len(calls))
-        self.assertEqual(runs - 1, len(self.pauses))
+        self.assertEqual(len(pauses) + 1, len(calls))
+        self.assertEqual(pauses, [round(p, 3) for p in self.pauses])
 
 
 class QemuImgCallsTestCase(test.TestCase):
