@@ -133,6 +133,33 @@ class _CannotTell(Exception):
     """Why an incremental backup cannot know what did not change."""
 
 
+class _SyncedWriter(object):
+    """A file of a backup, on the disk once it is closed.
+
+    A Lustre client keeps what is written in its page cache after a file
+    is closed (unlike NFS, whose close flushes it to the server): without
+    a sync, a backup could be marked available with objects that a crash
+    of the client loses. Each object is synced in the thread that stores
+    it, while the next ones are read and written, rather than all of them
+    once the backup is over.
+    """
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+
+    def write(self, data: Any) -> Optional[int]:
+        return self._file.write(data)
+
+    def __enter__(self) -> _SyncedWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        with self._file:
+            if exc_type is None:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+
+
 @interface.backupdriver
 class LustreBackupDriver(posix.PosixBackupDriver):
     """Backs up volumes to a Lustre share, through the POSIX driver.
@@ -555,6 +582,12 @@ class LustreBackupDriver(posix.PosixBackupDriver):
     def _identity(path: str) -> tuple[int, int]:
         st = images.check_regular(path)
         return st.st_dev, st.st_ino
+
+    def get_object_writer(self, container: str, object_name: str,
+                          extra_metadata: Any = None) -> _SyncedWriter:
+        """The POSIX driver's file, synced when it is closed."""
+        return _SyncedWriter(super().get_object_writer(
+            container, object_name, extra_metadata=extra_metadata))
 
     def _md5(self, data: Any, length: int) -> None:
         """No MD5: no restore reads it, and it costs more than the read.

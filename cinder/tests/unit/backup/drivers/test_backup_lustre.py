@@ -817,6 +817,42 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         self.assertNotIn(native.get_ident(), creators)
         self.assertEqual(self._volume_sha256(), self._restore_sha256(backup))
 
+    def test_backup_files_synced_when_written(self):
+        # A Lustre client keeps what is written in its cache after close:
+        # each file of a backup is on the disk once it is written whole.
+        self._write(os.urandom(64 * 1024))
+        synced = {}
+        fsync = os.fsync
+
+        def record(fd):
+            synced[os.readlink('/proc/self/fd/%d' % fd)] = os.fstat(
+                fd).st_size
+            fsync(fd)
+
+        self.mock_object(os, 'fsync', record)
+
+        self._backup(fake.BACKUP_ID)
+
+        files = self._stored_files()
+        # Eight objects, the sha256 file and the metadata.
+        self.assertEqual(10, len(files))
+        self.assertEqual({path: os.path.getsize(path) for path in files},
+                         synced)
+
+    def test_failed_write_closes_without_sync(self):
+        sync = self.mock_object(os, 'fsync')
+        file = mock.MagicMock()
+        file.write.side_effect = OSError(errno.EIO, 'Input/output error')
+
+        def store():
+            with lustre._SyncedWriter(file) as writer:
+                writer.write(b'data')
+
+        self.assertRaises(OSError, store)
+        file.__exit__.assert_called_once()
+        sync.assert_not_called()
+        file.flush.assert_not_called()
+
     def test_failed_store_fails_the_backup(self):
         self._write(os.urandom(64 * 1024))
         get_object_writer = lustre.LustreBackupDriver._get_object_writer
