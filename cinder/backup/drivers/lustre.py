@@ -179,6 +179,10 @@ class LustreBackupDriver(posix.PosixBackupDriver):
     # runs, and the last object given to them (see _store_object).
     _stores: futurist.Executor
     _stored: Optional[futurist.Future] = None
+    # The thread that syncs the volume of a restore, set while restore()
+    # runs, and its last sync (see _sync_volume).
+    _syncs: futurist.Executor
+    _synced: Optional[futurist.Future] = None
 
     def __init__(self, context: cinder_context.RequestContext) -> None:
         self._execute = utils.execute
@@ -679,6 +683,37 @@ class LustreBackupDriver(posix.PosixBackupDriver):
             # Its failure, if any, no longer matters.
             stored.exception()
         super().delete_backup(backup)
+
+    def restore(self, backup: Any, volume_id: str, volume_file: Any,
+                volume_is_new: bool) -> None:
+        """Restore the volume, syncing it in a thread (_sync_volume)."""
+        with self._executor(1) as self._syncs:
+            try:
+                super().restore(backup, volume_id, volume_file,
+                                volume_is_new)
+                self._wait_synced()
+            finally:
+                # Leaving the executor waits for a sync still running.
+                del self._syncs
+                self._synced = None
+
+    def _sync_volume(self, volume_file: Any) -> None:
+        """Sync the volume in a thread while the restore writes on.
+
+        A restore syncs what it wrote every 256 MiB: the disk writes of
+        those then overlap the writes of the next objects instead of
+        stopping them. The sync before is waited for first (its failure
+        is raised here), so that one runs at a time; restore waits for
+        the last.
+        """
+        self._wait_synced()
+        self._synced = self._syncs.submit(super()._sync_volume, volume_file)
+
+    def _wait_synced(self) -> None:
+        """Wait for the sync running, if any; raise its failure."""
+        synced, self._synced = self._synced, None
+        if synced is not None:
+            synced.result()
 
     def _restored_objects(self, container: str, objects: Iterator,
                           extra_metadata: Any) -> Iterator:

@@ -952,6 +952,52 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
                           for index, event in enumerate(events)
                           if event == 'write'])
 
+    @mock.patch.object(chunkeddriver, '_SYNC_BYTES', 16 * 1024)
+    def test_volume_synced_while_the_next_objects_are_written(self):
+        # Eight objects of 8 KiB, a sync every second one: the first sync
+        # waits until an object is written meanwhile (a bounded wait: a
+        # restore that syncs in its own thread fails the assertion below
+        # instead of hanging), and restore returns once every sync is
+        # done.
+        self._write(os.urandom(64 * 1024))
+        backup = self._backup(fake.BACKUP_ID)
+        native = patcher.original('threading')
+        written = native.Event()
+        events = []
+        overlapped = []
+        fsync = os.fsync
+        write_volume = chunkeddriver._write_volume
+
+        def write(volume_is_new, volume_file, offset, data):
+            if events[-1:] == ['sync']:
+                written.set()
+            events.append('write')
+            return write_volume(volume_is_new, volume_file, offset, data)
+
+        def sync(fd):
+            events.append('sync')
+            if not overlapped:
+                overlapped.append(written.wait(timeout=5))
+            fsync(fd)
+            events.append('synced')
+
+        self.mock_object(chunkeddriver, '_write_volume', write)
+        self.mock_object(os, 'fsync', sync)
+        backup.status = fields.BackupStatus.RESTORING
+        backup.save()
+        with tempfile.NamedTemporaryFile() as restored:
+            lustre.LustreBackupDriver(self.ctxt).restore(
+                backup, self.volume_id, restored, True)
+            done = list(events)
+            with open(restored.name, 'rb') as f:
+                self.assertEqual(self._volume_sha256(),
+                                 hashlib.sha256(f.read()).hexdigest())
+
+        self.assertEqual([True], overlapped)
+        self.assertEqual((8, 4, 4), tuple(
+            done.count(event) for event in ('write', 'sync', 'synced')))
+        self.assertEqual('synced', done[-1])
+
 
 # Runs a command for real (qemu-img, qemu-io, dd): its (out, err).
 _run = test_lustre_images.execute
