@@ -700,7 +700,7 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
     def test_windows_hashed_while_the_next_is_read(self, threading_mode):
         # Eight windows of 8 KiB: when one is stored, the next two have
         # been read (they are hashed meanwhile), but no more: a backup
-        # holds at most four windows, whatever the size of the volume.
+        # holds at most five windows, whatever the size of the volume.
         self.mock_object(utils, 'concurrency_mode_threading',
                          return_value=threading_mode)
         self._write(os.urandom(64 * 1024))
@@ -714,8 +714,9 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
                         for index, event in enumerate(events)
                         if event[0] == 'store']
         self.assertEqual([3, 4, 5, 6, 7, 8, 8, 8], reads_before)
-        # Four buffers, read into in turn: read, hashed (two), stored.
-        self.assertEqual(4, allocate.call_count)
+        # Five buffers, read into in turn: read, hashed (two), being
+        # stored (two).
+        self.assertEqual(5, allocate.call_count)
         self.assertEqual(self._volume_sha256(),
                          self._restore_sha256(objects.Backup.get_by_id(
                              self.ctxt, fake.BACKUP_ID)))
@@ -763,12 +764,12 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         self.assertEqual([True] * 6, overlapped)
         self.assertEqual(self._volume_sha256(), self._restore_sha256(backup))
 
-    def test_two_objects_stored_at_once(self):
-        # Eight windows of 8 KiB, an object each: the file of the second
+    def test_three_objects_stored_at_once(self):
+        # Eight windows of 8 KiB, an object each: the file of the third
         # object is created while the first is still being stored, so
-        # that the writes of two objects keep two cores busy. The wait is
-        # bounded: a backup that stores one object at a time fails the
-        # assertion below instead of hanging.
+        # that the writes and syncs of three objects keep the cores and
+        # the disk busy. The wait is bounded: a backup that stores fewer
+        # objects at a time fails the assertion below instead of hanging.
         self._write(os.urandom(64 * 1024))
         native = patcher.original('threading')
         created = [native.Event() for _index in range(8)]
@@ -780,7 +781,7 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
                 index = int(name[-5:]) - 1
                 created[index].set()
                 if index == 0:
-                    overlapped.append(created[1].wait(timeout=5))
+                    overlapped.append(created[2].wait(timeout=5))
             return get_object_writer(driver, container, name, *args,
                                      **kwargs)
 
