@@ -384,9 +384,11 @@ class ImageReader(object):
         return backing
 
 
-def _luks_timing_failed(exc: BaseException) -> bool:
-    return (isinstance(exc, processutils.ProcessExecutionError) and
-            _LUKS_TIMING_FAILED in (exc.stderr or ''))
+def _luks_timing_failed(failure: type) -> tenacity.retry_base:
+    """Retry a failure of that type whose stderr says LUKS timing failed."""
+    return tenacity.retry_if_exception(
+        lambda exc: isinstance(exc, failure) and
+        _LUKS_TIMING_FAILED in (getattr(exc, 'stderr', None) or ''))
 
 
 class QemuImg(object):
@@ -401,8 +403,9 @@ class QemuImg(object):
         self._execute = execute
         self.run_as_root = run_as_root
 
-    @utils.retry(_luks_timing_failed, interval=_LUKS_PAUSE_SECONDS,
-                 retries=_LUKS_ATTEMPTS, retry=tenacity.retry_if_exception)
+    @utils.retry(processutils.ProcessExecutionError,
+                 interval=_LUKS_PAUSE_SECONDS, retries=_LUKS_ATTEMPTS,
+                 retry=_luks_timing_failed)
     def _run(self, *args: str, prefix: Sequence[str] = ()) -> None:
         """Run qemu-img; again, after a pause, when LUKS timing fails."""
         self._execute(*prefix, 'qemu-img', *args, run_as_root=self.run_as_root)
