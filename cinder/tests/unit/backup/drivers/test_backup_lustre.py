@@ -958,9 +958,9 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
     def test_volume_synced_while_the_next_objects_are_written(self):
         # Eight objects of 8 KiB, a sync every second one: the first sync
         # waits until an object is written meanwhile (a bounded wait: a
-        # restore that syncs in its own thread fails the assertion below
-        # instead of hanging), and restore returns once every sync is
-        # done.
+        # restore that syncs in the thread that writes fails the
+        # assertion below instead of hanging), and restore returns once
+        # every sync is done.
         self._write(os.urandom(64 * 1024))
         backup = self._backup(fake.BACKUP_ID)
         native = patcher.original('threading')
