@@ -185,9 +185,10 @@ class LustreBackupDriver(posix.PosixBackupDriver):
     _stores: futurist.Executor
     _stored: collections.deque
     # The thread that syncs the volume of a restore, set while restore()
-    # runs, and its last sync (see _sync_volume).
+    # runs, and the sync given to it and not yet waited for (see
+    # _sync_volume).
     _syncs: futurist.Executor
-    _synced: Optional[futurist.Future] = None
+    _synced: collections.deque
 
     def __init__(self, context: cinder_context.RequestContext) -> None:
         self._execute = utils.execute
@@ -197,6 +198,7 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         LOG.debug('Using Lustre backup repository: %s', backup_path)
         super().__init__(context, backup_path=backup_path)
         self._stored = collections.deque()
+        self._synced = collections.deque()
         self.chunk_size_bytes = self._object_size()
         self.zero_object_bytes = max(
             _ZERO_OBJECT_BYTES // self.chunk_size_bytes,
@@ -662,18 +664,18 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         store = utils.tpool_wrap(super()._store_object)
         self._stored.append(self._stores.submit(
             store, container, object_name, data, extra_metadata))
-        while len(self._stored) >= _STORE_THREADS:
-            self._stored.popleft().result()
+        self._wait(self._stored, _STORE_THREADS - 1)
 
-    def _wait_stored(self) -> None:
-        """Wait for the objects being stored; raise a failure."""
-        while self._stored:
-            self._stored.popleft().result()
+    @staticmethod
+    def _wait(futures: collections.deque, left: int = 0) -> None:
+        """Wait for the oldest futures until `left` are; raise a failure."""
+        while len(futures) > left:
+            futures.popleft().result()
 
     def _finalize_backup(self, backup: Any, container: str,
                          object_meta: dict, object_sha256: dict) -> None:
         """Write the metadata once every object is stored."""
-        self._wait_stored()
+        self._wait(self._stored)
         super()._finalize_backup(backup, container, object_meta,
                                  object_sha256)
 
@@ -695,11 +697,11 @@ class LustreBackupDriver(posix.PosixBackupDriver):
             try:
                 super().restore(backup, volume_id, volume_file,
                                 volume_is_new)
-                self._wait_synced()
+                self._wait(self._synced)
             finally:
                 # Leaving the executor waits for a sync still running.
                 del self._syncs
-                self._synced = None
+                self._synced.clear()
 
     def _sync_volume(self, volume_file: Any) -> None:
         """Sync the volume in a thread while the restore writes on.
@@ -710,14 +712,9 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         is raised here), so that one runs at a time; restore waits for
         the last.
         """
-        self._wait_synced()
-        self._synced = self._syncs.submit(super()._sync_volume, volume_file)
-
-    def _wait_synced(self) -> None:
-        """Wait for the sync running, if any; raise its failure."""
-        synced, self._synced = self._synced, None
-        if synced is not None:
-            synced.result()
+        self._wait(self._synced)
+        self._synced.append(self._syncs.submit(super()._sync_volume,
+                                               volume_file))
 
     def _restored_objects(self, container: str, objects: Iterator,
                           extra_metadata: Any) -> Iterator:
