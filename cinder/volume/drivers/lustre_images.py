@@ -384,7 +384,8 @@ class ImageReader(object):
         return backing
 
 
-def _luks_timing_failed(failure: type) -> tenacity.retry_base:
+def _luks_timing_failed(
+        failure: type | tuple[type, ...]) -> tenacity.retry_base:
     """Retry a failure of that type whose stderr says LUKS timing failed."""
     return tenacity.retry_if_exception(
         lambda exc: isinstance(exc, failure) and

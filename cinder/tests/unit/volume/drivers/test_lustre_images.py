@@ -27,7 +27,6 @@ import os
 import struct
 import subprocess
 import sys
-import time
 
 import ddt
 import fixtures
@@ -68,18 +67,20 @@ def luks_retry(call):
 
     Making a LUKS header times PBKDF2 on the CPU; on a loaded machine
     qemu 7.2 sometimes fails it ("Unable to get accurate CPU usage").
-    That is qemu's benchmark, not what these tests check.
+    That is qemu's benchmark, not what these tests check. Failures come
+    in bursts (twenty in 0.2 s seen in CI): more attempts than the
+    driver makes, the pause growing by 0.05 s.
     """
-    for attempt in range(20):
-        try:
-            return call()
-        except (subprocess.CalledProcessError,
-                putils.ProcessExecutionError) as exc:
-            if 'accurate CPU usage' not in str(exc.stderr) or attempt == 19:
-                # CalledProcessError does not show what qemu said.
-                raise AssertionError('%s\nstderr: %s' % (exc, exc.stderr))
-            # Failures come in bursts (twenty in 0.2 s seen in CI).
-            time.sleep(0.05 * (attempt + 1))
+    failures = (subprocess.CalledProcessError, putils.ProcessExecutionError)
+    retrying = tenacity.Retrying(
+        retry=images._luks_timing_failed(failures),
+        stop=tenacity.stop_after_attempt(20),
+        wait=tenacity.wait_incrementing(0.05, 0.05), reraise=True)
+    try:
+        return retrying(call)
+    except failures as exc:
+        # CalledProcessError does not show what qemu said.
+        raise AssertionError('%s\nstderr: %s' % (exc, exc.stderr))
 
 
 def qemu_io(path, fmt, command):
