@@ -20,6 +20,7 @@ them into a temporary directory that stands for the mounted share.
 
 import errno
 import hashlib
+import itertools
 import json
 import mmap
 import os
@@ -36,6 +37,7 @@ from eventlet import patcher
 import fixtures
 from oslo_concurrency import processutils as putils
 from oslo_config import cfg
+from oslo_utils import timeutils
 from oslo_utils import units
 import tenacity
 
@@ -872,7 +874,19 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         self.assertEqual([], [f for f in self._stored_files()
                               if f.endswith('_metadata')])
 
+    def _clock(self, step):
+        """The clock of the status checks, `step` seconds on each look."""
+        now = iter(itertools.count(1000, step))
+        self.mock_object(timeutils, 'now', side_effect=lambda: next(now))
+
+    def _status_queries(self):
+        """Count the status queries of the backups (wrap refresh)."""
+        return self.mock_object(objects.Backup, 'refresh', autospec=True,
+                                side_effect=objects.Backup.refresh)
+
     def test_cancelled_backup_stops_reading(self):
+        # Two seconds between two windows: the backup asks before each.
+        self._clock(2)
         self._write(os.urandom(64 * 1024))
         events = self._events()
         put = lustre.LustreBackupDriver._put_object
@@ -892,6 +906,74 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         self.assertEqual([('read', 0), ('read', 8192), ('read', 16384),
                           ('store', 0)], events)
         self.assertEqual([], self._stored_files())
+
+    @ddt.data((0, 2), (2, 8 + 1 + 1))
+    @ddt.unpack
+    def test_backup_asks_its_status_once_a_second(self, step, queries):
+        # Eight windows: within a second, one query before the first and
+        # one before the metadata is written; with seconds between them,
+        # one before each window, at the end, and before the metadata.
+        self._clock(step)
+        self._write(os.urandom(64 * 1024))
+        refresh = self._status_queries()
+
+        backup = self._backup(fake.BACKUP_ID)
+
+        self.assertEqual(queries, refresh.call_count)
+        self.assertEqual(8, backup.object_count)
+
+    def test_backup_deleted_after_its_last_query_leaves_nothing(self):
+        # Deleted once the first window is stored, within the second of
+        # the query before it: every window is stored, then the backup
+        # asks before writing its metadata and deletes what it stored.
+        self._clock(0)
+        self._write(os.urandom(64 * 1024))
+        events = self._events()
+        put = lustre.LustreBackupDriver._put_object
+
+        def put_then_delete(driver, backup, *args):
+            put(driver, backup, *args)
+            db.backup_update(self.ctxt, backup.id,
+                             {'status': fields.BackupStatus.DELETING})
+
+        self.mock_object(lustre.LustreBackupDriver, '_put_object',
+                         put_then_delete)
+
+        self._backup(fake.BACKUP_ID)
+
+        self.assertEqual(8, events.count(('store', mock.ANY)))
+        self.assertEqual([], self._stored_files())
+
+    def test_restore_asks_its_status_once_a_second(self):
+        # Eight objects restored within a second: one query.
+        self._write(os.urandom(64 * 1024))
+        backup = self._backup(fake.BACKUP_ID)
+        sha256 = self._volume_sha256()
+        self._clock(0)
+        refresh = self._status_queries()
+
+        self.assertEqual(sha256, self._restore_sha256(backup))
+
+        self.assertEqual(1, refresh.call_count)
+
+    def test_restore_cancelled_seen_a_second_later(self):
+        # The backup's status changes once the first object is read; the
+        # next query, a second later, stops the restore.
+        self._write(os.urandom(64 * 1024))
+        backup = self._backup(fake.BACKUP_ID)
+        self._clock(2)
+        read_object = lustre.LustreBackupDriver._read_object
+
+        def read_then_cancel(driver, *args):
+            db.backup_update(self.ctxt, backup.id,
+                             {'status': fields.BackupStatus.AVAILABLE})
+            return read_object(driver, *args)
+
+        self.mock_object(lustre.LustreBackupDriver, '_read_object',
+                         read_then_cancel)
+
+        self.assertRaises(exception.BackupRestoreCancel,
+                          self._restore_sha256, backup)
 
     def test_sparse_volume_round_trip(self):
         # A 64 MiB volume with 1.5 MiB of data: its holes are not read,
