@@ -856,12 +856,14 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         sync.assert_not_called()
         file.flush.assert_not_called()
 
-    def test_failed_store_fails_the_backup(self):
+    @ddt.data('-00003', '_sha256file')
+    def test_failed_store_fails_the_backup(self, failing):
+        # An object (written in a store thread), or the sha256 file.
         self._write(os.urandom(64 * 1024))
         get_object_writer = lustre.LustreBackupDriver._get_object_writer
 
         def writer(driver, container, name, *args, **kwargs):
-            if name.endswith('-00003'):
+            if name.endswith(failing):
                 raise OSError(errno.ENOSPC, 'No space left on device')
             return get_object_writer(driver, container, name, *args,
                                      **kwargs)
@@ -870,7 +872,7 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
                          writer)
 
         self.assertRaises(OSError, self._backup, fake.BACKUP_ID)
-        # No metadata: nothing restores a backup that lacks an object.
+        # No metadata: nothing restores a backup that lacks a file.
         self.assertEqual([], [f for f in self._stored_files()
                               if f.endswith('_metadata')])
 
