@@ -140,6 +140,13 @@ _STORE_THREADS = 3
 _STATUS_CHECK_SECONDS = 1
 
 
+def _stored_at_once() -> futurist.Future:
+    """A store that is done: what a window with nothing to store counts."""
+    stored: futurist.Future = futurist.Future()
+    stored.set_result(None)
+    return stored
+
+
 class _CannotTell(Exception):
     """Why an incremental backup cannot know what did not change."""
 
@@ -187,10 +194,11 @@ class LustreBackupDriver(posix.PosixBackupDriver):
     # layout is file system metadata, so once is enough (see _set_layout).
     _layouts_applied: set[tuple[str, Optional[int], Optional[str]]] = set()
     # The threads that store the objects of a backup, set while backup()
-    # runs, and the objects given to them and not yet waited for (see
-    # _store_object).
+    # runs, the objects given to them and not yet waited for, and how many
+    # were given (see _store_object and _processed_windows).
     _stores: futurist.Executor
     _stored: collections.deque
+    _objects_given = 0
     # The thread that syncs the volume of a restore, set while restore()
     # runs, and the sync given to it and not yet waited for (see
     # _sync_volume).
@@ -631,15 +639,29 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         on the other cores.
         """
         process_window = utils.tpool_wrap(self._process_window)
-        # A window is used until it is stored (see _store_object), which is
-        # before the one _WINDOWS_AHEAD + _STORE_THREADS after it is read.
+        # The buffer of a window is read into again _WINDOWS_AHEAD +
+        # _STORE_THREADS windows later: every object of the window must be
+        # stored by then. _store_object waits for the oldest objects until
+        # fewer than _STORE_THREADS are being stored, and a window that
+        # stores nothing (unchanged since the parent backup) counts as an
+        # object stored at once: the objects of a window are then stored
+        # before the loop gets the window _STORE_THREADS - 1 after it.
         windows = self._read_windows(volume_file,
                                      _WINDOWS_AHEAD + _STORE_THREADS,
                                      unchanged)
-        return self._ahead(_WINDOWS_AHEAD,
-                           (functools.partial(process_window, window,
-                                              parent_shas)
-                            for window in windows))
+        processed_windows = self._ahead(
+            _WINDOWS_AHEAD, (functools.partial(process_window, window,
+                                               parent_shas)
+                             for window in windows))
+        try:
+            for processed in processed_windows:
+                given = self._objects_given
+                yield processed
+                if self._objects_given == given:
+                    self._stored.append(_stored_at_once())
+                    self._wait(self._stored, _STORE_THREADS - 1)
+        finally:
+            processed_windows.close()
 
     def backup(self, backup: Any, volume_file: Any,
                backup_metadata: bool = True) -> None:
@@ -673,6 +695,7 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         which must not stop the service's other green threads.
         """
         store = utils.tpool_wrap(super()._store_object)
+        self._objects_given += 1
         self._stored.append(self._stores.submit(
             store, container, object_name, data, extra_metadata))
         self._wait(self._stored, _STORE_THREADS - 1)

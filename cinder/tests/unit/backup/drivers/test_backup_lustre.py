@@ -795,6 +795,44 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         self.assertEqual([True], overlapped)
         self.assertEqual(self._volume_sha256(), self._restore_sha256(backup))
 
+    def test_window_not_read_into_a_buffer_being_stored(self):
+        # An incremental backup of eight windows of 8 KiB where only the
+        # first changed: while its object is stored, the windows after it
+        # store nothing, and the fifth after it is read into its buffer,
+        # which must wait until that object is stored. The wait is
+        # bounded: the store waits a second for that read, which never
+        # comes in that time, instead of hanging.
+        self.override_config('backup_compression_algorithm', 'none')
+        self._write(os.urandom(64 * 1024))
+        self._backup(fake.BACKUP_ID)
+        self._write(os.urandom(1024))
+        sha256 = self._volume_sha256()
+        native = patcher.original('threading')
+        reused = native.Event()
+        read_while_stored = []
+        read_window = lustre.LustreBackupDriver._read_window
+        get_object_writer = posix.PosixBackupDriver.get_object_writer
+
+        def read(driver, fd, offset, *args):
+            if offset == 5 * 8192:
+                reused.set()
+            return read_window(driver, fd, offset, *args)
+
+        def writer(driver, container, name, *args, **kwargs):
+            if OBJECT_RE.search(name):
+                read_while_stored.append(reused.wait(timeout=1))
+            return get_object_writer(driver, container, name, *args,
+                                     **kwargs)
+
+        self.mock_object(lustre.LustreBackupDriver, '_read_window', read)
+        self.mock_object(posix.PosixBackupDriver, 'get_object_writer',
+                         writer)
+
+        incremental = self._backup(fake.BACKUP2_ID, parent_id=fake.BACKUP_ID)
+
+        self.assertEqual([False], read_while_stored)
+        self.assertEqual(sha256, self._restore_sha256(incremental))
+
     def test_object_files_created_in_native_threads(self):
         # Each object is stored in one native thread call, the creation of
         # its file included: under eventlet, in the service's thread, that
