@@ -1078,11 +1078,13 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
 
     @mock.patch.object(chunkeddriver, '_SYNC_BYTES', 16 * 1024)
     def test_volume_synced_while_the_next_objects_are_written(self):
-        # Eight objects of 8 KiB, a sync every second one: the first sync
-        # waits until an object is written meanwhile (a bounded wait: a
-        # restore that syncs in the thread that writes fails the
-        # assertion below instead of hanging), and restore returns once
-        # every sync is done.
+        # Eight objects of 8 KiB, a sync every second one: the first sync,
+        # asked for once two objects are written, waits until the third
+        # is (a bounded wait: a restore that syncs in the thread that
+        # writes fails the assertion below instead of hanging), and
+        # restore returns once every sync is done. The third may be
+        # written before the sync's thread starts: it is still written
+        # while the sync was pending.
         self._write(os.urandom(64 * 1024))
         backup = self._backup(fake.BACKUP_ID)
         native = patcher.original('threading')
@@ -1093,9 +1095,9 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         write_volume = chunkeddriver._write_volume
 
         def write(volume_is_new, volume_file, offset, data):
-            if events[-1:] == ['sync']:
-                written.set()
             events.append('write')
+            if events.count('write') == 3:
+                written.set()
             return write_volume(volume_is_new, volume_file, offset, data)
 
         def sync(fd):
