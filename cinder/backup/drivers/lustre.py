@@ -34,7 +34,7 @@ import json
 import math
 import os
 import stat
-from typing import Any, Iterator, Optional, Sequence  # noqa: H301
+from typing import Any, Generator, Iterator, Optional, Sequence  # noqa: H301
 
 import futurist
 from oslo_concurrency import processutils as putils
@@ -809,7 +809,7 @@ class LustreBackupDriver(posix.PosixBackupDriver):
                                               buffers.take())
                             for name, obj in objects))
 
-    def _ahead(self, ahead: int, calls: Iterator) -> Iterator:
+    def _ahead(self, ahead: int, calls: Iterator) -> Generator:
         """Yield the results of calls in order; make them in threads.
 
         At most `ahead` calls run ahead of the result being used, so that
