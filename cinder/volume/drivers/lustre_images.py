@@ -83,12 +83,14 @@ _MAX_CLUSTER_BITS = 21
 _LUKS_MAGIC = b'LUKS\xba\xbe'
 # qemu (7.2, Debian 12's) times LUKS key derivation on the thread's CPU
 # clock before it writes a LUKS header, and fails when the clock has not
-# moved: on a busy host, a third of the attempts or more, and at times
-# twenty attempts in a row within a fraction of a second. The pause before
-# each attempt doubles: 6.3 s over all attempts.
+# moved: on a busy host, a third of the attempts or more, at times twenty
+# in a row within a fraction of a second, and seven in a row over 6.3 s
+# (a pause doubling from 0.1 s) once in a CI run. Attempts are many and
+# their pauses grow slowly, by a fifth: 15 s over all attempts.
 _LUKS_TIMING_FAILED = 'Unable to get accurate CPU usage'
-_LUKS_ATTEMPTS = 7
+_LUKS_ATTEMPTS = 20
 _LUKS_PAUSE_SECONDS = 0.1
+_LUKS_PAUSE_GROWTH = 1.2
 _LUKS_PAYLOAD = struct.Struct('>I')
 _LUKS_PAYLOAD_OFFSET = 104
 # Enough for a header, its extensions and backing name at the default
@@ -406,6 +408,7 @@ class QemuImg(object):
 
     @utils.retry(processutils.ProcessExecutionError,
                  interval=_LUKS_PAUSE_SECONDS, retries=_LUKS_ATTEMPTS,
+                 backoff_rate=_LUKS_PAUSE_GROWTH,
                  retry=_luks_timing_failed)
     def _run(self, *args: str, prefix: Sequence[str] = ()) -> None:
         """Run qemu-img; again, after a pause, when LUKS timing fails."""

@@ -650,12 +650,12 @@ class LuksTimingTestCase(ImagesTestBase):
         self.assertEqual(3, len(calls))
         self.assertEqual(1, len(set(calls)))
         # Failures come in bursts: each attempt waits longer.
-        self.assertEqual([0.1, 0.2], self.pauses)
+        self.assertEqual([0.1, 0.12], [round(p, 3) for p in self.pauses])
         self.assertEqual('volume-1', self.reader.header(
             images.Image(path, 'qcow2')).backing_file)
 
-    @ddt.data((20, 'Unable to get accurate CPU usage',
-               [0.1, 0.2, 0.4, 0.8, 1.6, 3.2]),
+    @ddt.data((30, 'Unable to get accurate CPU usage',
+               [round(0.1 * 1.2 ** n, 3) for n in range(19)]),
               (1, 'No space left on device', []))
     @ddt.unpack
     def test_other_or_lasting_failure_raised(self, failures, stderr, pauses):
