@@ -28,6 +28,7 @@ in threads while they read, as fast as the disk allows.
 from __future__ import annotations
 
 import collections
+from concurrent import futures
 import functools
 import itertools
 import json
@@ -140,9 +141,9 @@ _STORE_THREADS = 3
 _STATUS_CHECK_SECONDS = 1
 
 
-def _stored_at_once() -> futurist.Future:
+def _stored_at_once() -> futures.Future:
     """A store that is done: what a window with nothing to store counts."""
-    stored: futurist.Future = futurist.Future()
+    stored: futures.Future = futures.Future()
     stored.set_result(None)
     return stored
 
@@ -196,13 +197,13 @@ class LustreBackupDriver(posix.PosixBackupDriver):
     # The threads that store the objects of a backup, set while backup()
     # runs, the objects given to them and not yet waited for, and how many
     # were given (see _store_object and _processed_windows).
-    _stores: futurist.Executor
+    _stores: futures.Executor
     _stored: collections.deque
     _objects_given = 0
     # The thread that syncs the volume of a restore, set while restore()
     # runs, and the sync given to it and not yet waited for (see
     # _sync_volume).
-    _syncs: futurist.Executor
+    _syncs: futures.Executor
     _synced: collections.deque
     # Started when the status of the backup was last asked (see
     # _status_check_due).
@@ -832,11 +833,15 @@ class LustreBackupDriver(posix.PosixBackupDriver):
                     future.cancel()
 
     @staticmethod
-    def _executor(threads: int = _THREADS) -> futurist.Executor:
+    def _executor(threads: int = _THREADS) -> futures.Executor:
         """Threads for _ahead and _store_object, green ones under eventlet.
 
         Under eventlet, tpool_wrap hands their work to native threads.
+        Native threads are the standard library's: leaving its executor
+        wakes the idle ones at once, where futurist's wait up to a second
+        for work before they see they should stop, a second added to
+        every backup and restore for each executor it leaves.
         """
         if utils.concurrency_mode_threading():
-            return futurist.ThreadPoolExecutor(threads)
+            return futures.ThreadPoolExecutor(threads)
         return futurist.GreenThreadPoolExecutor(threads)

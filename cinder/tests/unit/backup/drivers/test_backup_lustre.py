@@ -766,6 +766,28 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         self.assertEqual([True] * 6, overlapped)
         self.assertEqual(self._volume_sha256(), self._restore_sha256(backup))
 
+    def test_native_threads_stop_when_told(self):
+        # Under native threads, the threads of an executor a backup or a
+        # restore leaves stop as soon as it does: threads that wait a
+        # second for more work before they look (futurist's) would add
+        # a second to every backup and restore for each executor. Joined
+        # for half of that second, so that a thread that never stops
+        # fails the test instead of hanging it.
+        self.mock_object(utils, 'concurrency_mode_threading',
+                         return_value=True)
+        before = set(threading.enumerate())
+        executor = lustre.LustreBackupDriver._executor(2)
+        executor.submit(time.sleep, 0).result()
+        workers = set(threading.enumerate()) - before
+
+        executor.shutdown(wait=False)
+        for worker in workers:
+            worker.join(timeout=0.5)
+
+        self.assertEqual(1, len(workers))
+        self.assertEqual([], [worker for worker in workers
+                              if worker.is_alive()])
+
     def test_three_objects_stored_at_once(self):
         # Eight windows of 8 KiB, an object each: the file of the third
         # object is created while the first is still being stored, so
