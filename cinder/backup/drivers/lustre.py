@@ -646,7 +646,8 @@ class LustreBackupDriver(posix.PosixBackupDriver):
         # fewer than _STORE_THREADS are being stored, and a window that
         # stores nothing (unchanged since the parent backup) counts as an
         # object stored at once: the objects of a window are then stored
-        # before the loop gets the window _STORE_THREADS - 1 after it.
+        # before the loop gets the window _STORE_THREADS after it, the
+        # one read into their buffer being _WINDOWS_AHEAD further.
         windows = self._read_windows(volume_file,
                                      _WINDOWS_AHEAD + _STORE_THREADS,
                                      unchanged)

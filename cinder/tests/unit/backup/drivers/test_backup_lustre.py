@@ -946,11 +946,8 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         return self.mock_object(objects.Backup, 'refresh', autospec=True,
                                 side_effect=objects.Backup.refresh)
 
-    def test_cancelled_backup_stops_reading(self):
-        # Two seconds between two windows: the backup asks before each.
-        self._clock(2)
-        self._write(os.urandom(64 * 1024))
-        events = self._events()
+    def _delete_when_stored(self):
+        """Mark the backup deleted once its first object is stored."""
         put = lustre.LustreBackupDriver._put_object
 
         def put_then_delete(driver, backup, *args):
@@ -960,6 +957,13 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
 
         self.mock_object(lustre.LustreBackupDriver, '_put_object',
                          put_then_delete)
+
+    def test_cancelled_backup_stops_reading(self):
+        # Two seconds between two windows: the backup asks before each.
+        self._clock(2)
+        self._write(os.urandom(64 * 1024))
+        events = self._events()
+        self._delete_when_stored()
 
         self._backup(fake.BACKUP_ID)
 
@@ -991,15 +995,7 @@ class LustreBackupDriverDataTestCase(LustreBackupDriverTestBase):
         self._clock(0)
         self._write(os.urandom(64 * 1024))
         events = self._events()
-        put = lustre.LustreBackupDriver._put_object
-
-        def put_then_delete(driver, backup, *args):
-            put(driver, backup, *args)
-            db.backup_update(self.ctxt, backup.id,
-                             {'status': fields.BackupStatus.DELETING})
-
-        self.mock_object(lustre.LustreBackupDriver, '_put_object',
-                         put_then_delete)
+        self._delete_when_stored()
 
         self._backup(fake.BACKUP_ID)
 
