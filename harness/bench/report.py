@@ -143,18 +143,20 @@ def _incremental_rows(ops):
     return rows
 
 
-def _snapshot_incremental_rows(ops):
+def _snapshot_incremental_rows(ops, prefix='incremental_snap',
+                               volume=''):
     """Incremental backups from snapshots (issue 21), both drivers.
 
     The backup driver alone on the snapshot's copy (the goal), then with
     the copy that the volume driver makes for every backup of a snapshot.
     """
-    if 'incremental_snap.lustre.incr' not in ops:
+    if prefix + '.lustre.incr' not in ops:
         return []
-    incr = ops['incremental_snap.lustre.incr']
-    label = ('incremental backup from snapshots after %d%% change '
-             '(time, incr/full)' % round(
-                 incr['changed_mib'] * 100 / (incr['size_gib'] * 1024.0)))
+    incr = ops[prefix + '.lustre.incr']
+    label = ('incremental backup from snapshots after %d%% change%s '
+             '(time, incr/full)' % (round(
+                 incr['changed_mib'] * 100 / (incr['size_gib'] * 1024.0)),
+                 volume))
     rows = []
     for suffix, what, goal, check in (
             ('', '', '<= 0.2', lambda r: r <= 0.2),
@@ -165,8 +167,8 @@ def _snapshot_incremental_rows(ops):
                 ('nfs', 'its full backup', ', NFS backup driver')):
             rows.append(_ratio(
                 ops, label + what + driver, other,
-                'incremental_snap.%s.incr%s' % (name, suffix),
-                'incremental_snap.%s.full%s' % (name, suffix),
+                '%s.%s.incr%s' % (prefix, name, suffix),
+                '%s.%s.full%s' % (prefix, name, suffix),
                 goal if name == 'lustre' else 'report',
                 check if name == 'lustre' else (lambda r: None)))
     return rows
@@ -256,6 +258,8 @@ def ratios(ops):
     rows += _sparse_rows(ops)
     rows += _incremental_rows(ops)
     rows += _snapshot_incremental_rows(ops)
+    rows += _snapshot_incremental_rows(ops, 'incremental_snap_dense',
+                                       ' of a volume written whole')
     rows.append(_ratio(ops, '%s concurrent create/delete' %
                        ops.get('aa.1', {}).get('ops'),
                        '1 vs 2 driver instances (A/A)', 'aa.1', 'aa.2',

@@ -36,7 +36,8 @@ EMULATOR = os.path.join(HARNESS, 'emulator', 'lustre-emulator')
 EMULATOR_ROOT = os.environ.get('LUSTRE_EMULATOR_ROOT',
                                '/var/lib/lustre-emulator')
 STEPS = ('thick', 'stats', 'copies', 'backup', 'incremental',
-         'incremental_snapshots', 'active_active')
+         'incremental_snapshots', 'incremental_snapshots_dense',
+         'active_active')
 
 
 def parse_args(argv):
