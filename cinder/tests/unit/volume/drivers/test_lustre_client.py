@@ -1615,6 +1615,7 @@ class LustreMounterTestCase(test.TestCase):
         release = (threading if threads else NATIVE_THREADING).Event()
         self.addCleanup(release.set)
         hung = []
+        returned = []
         real_stat = self.real_stat
 
         def stat(path, *args, **kwargs):
@@ -1623,14 +1624,19 @@ class LustreMounterTestCase(test.TestCase):
             if path == self.mount_point:
                 hung.append(path)
                 release.wait(10)
+                returned.append(path)
             return real_stat(path, *args, **kwargs)
         lustre_client.os.stat.side_effect = stat
         # The mount point exists: makedirs would stat it too.
         self.mock_object(lustre_client.os, 'makedirs')
         self.host.stat_results = [TIMEOUT_EXIT] * 3
         self.mounter.ensure_mounted(SHARE)
-        # The mount was replaced without waiting for the stat threads; on
-        # a busy host the second may enter stat only now.
+        # The mount was replaced while the stats hang.
+        self.assertEqual([], returned)
+        release.set()
+        # On a busy host the second check's stat may enter only now, or
+        # once a thread is free (it failed once in CI: never, within the
+        # ten seconds the first one hung).
         deadline = time.monotonic() + 10
         while len(hung) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
